@@ -1,0 +1,318 @@
+"""Validation of incoming rows against a schema, into columns.
+
+``prepare_rows`` checks a whole batch before anything is written: a batch that
+fails leaves the collection exactly as it was. Values are copied (JSON through a
+JSON round trip), so a caller mutating its dicts afterwards changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError, DimensionMismatchError, DuplicateKeyError
+from .schema import DYNAMIC_FIELD, Field, Schema
+from .types import DataType, int_range
+
+PrimaryKey = int | str
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass
+class RowBatch:
+    """A validated batch, column by column.
+
+    Attributes:
+        num_rows: rows in the batch.
+        pks: primary keys in row order (None for rows awaiting an auto id).
+        scalars: every scalar field (the primary key too) as a column.
+        nulls: nullable fields that hold at least one null -> mask (True = null).
+        vectors: FLOAT_VECTOR fields -> float32 array of shape (num_rows, dim).
+        sparse: SPARSE_FLOAT_VECTOR fields -> list of {index: weight} dicts.
+        dynamic: undeclared keys per row, or None when dynamic fields are off.
+    """
+
+    num_rows: int
+    pks: list[Any]
+    scalars: dict[str, np.ndarray]
+    nulls: dict[str, np.ndarray]
+    vectors: dict[str, np.ndarray]
+    sparse: dict[str, list[dict[int, float]]]
+    dynamic: list[dict[str, Any]] | None
+
+    def set_pks(self, pks: Sequence[int], field_name: str) -> None:
+        """Fill generated primary keys (auto_id)."""
+        self.pks = list(pks)
+        self.scalars[field_name] = np.asarray(pks, dtype=np.int64)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def copy_json(value: Any, where: str) -> Any:
+    """A deep copy of a JSON value; NaN/inf and non-JSON types are errors."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False, default=_json_default))
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{where}: not a JSON value ({exc})") from None
+
+
+def check_scalar(field: Field, value: Any, where: str = "") -> Any:
+    """Check one non-null scalar value against ``field`` and return it normalised.
+
+    Raises:
+        DataError: wrong type, out of range, NaN/inf, too long, too many elements.
+    """
+    where = where or f"field {field.name!r}"
+    dt = field.dtype
+    if dt is DataType.ARRAY:
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        if not isinstance(value, (list, tuple)):
+            raise DataError(f"{where}: expected a list, got {type(value).__name__}")
+        if field.max_capacity is not None and len(value) > field.max_capacity:
+            raise DataError(
+                f"{where}: {len(value)} elements exceed max_capacity {field.max_capacity}"
+            )
+        assert field.element_type is not None
+        return [
+            _check_plain(field.element_type, v, f"{where}[{i}]", field.max_length)
+            for i, v in enumerate(value)
+        ]
+    if dt is DataType.JSON:
+        return copy_json(value, where)
+    return _check_plain(dt, value, where, field.max_length)
+
+
+def _check_plain(dt: DataType, value: Any, where: str, max_length: int | None) -> Any:
+    if dt is DataType.BOOL:
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        raise DataError(f"{where}: expected a bool, got {type(value).__name__}")
+    if dt.is_integer:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            lo, hi = int_range(dt)
+            if not lo <= int(value) <= hi:
+                raise DataError(f"{where}: {value} is out of range for {dt.name}")
+            return int(value)
+        raise DataError(f"{where}: expected an integer ({dt.name}), got {type(value).__name__}")
+    if dt.is_float:
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, (bool, np.bool_)
+        ):
+            f = float(value)
+            if not math.isfinite(f) or (dt is DataType.FLOAT and abs(f) > _FLOAT32_MAX):
+                raise DataError(f"{where}: {value!r} is not a finite {dt.name}")
+            return f
+        raise DataError(f"{where}: expected a number ({dt.name}), got {type(value).__name__}")
+    if dt is DataType.VARCHAR:
+        if not isinstance(value, str):
+            raise DataError(f"{where}: expected a string, got {type(value).__name__}")
+        if max_length is not None and len(value) > max_length:
+            raise DataError(f"{where}: {len(value)} characters exceed max_length {max_length}")
+        return value
+    raise DataError(f"{where}: unsupported scalar type {dt.name}")  # pragma: no cover
+
+
+def check_vectors(field: Field, values: Sequence[Any], row_base: int = 0) -> np.ndarray:
+    """Stack dense vectors into float32 (n, dim), checking shape and finiteness.
+
+    Raises:
+        DimensionMismatchError: a vector has the wrong number of dimensions.
+        DataError: a vector is not numeric, or holds NaN/inf.
+    """
+    dim = field.dim
+    assert dim is not None
+    if len(values) == 0:
+        return np.empty((0, dim), dtype=np.float32)
+    try:
+        arr = np.asarray(values, dtype=np.float32)
+        ok = arr.ndim == 2 and arr.shape[1] == dim
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:  # find the culprit for a precise message
+        for i, v in enumerate(values):
+            where = f"row {row_base + i}, field {field.name!r}"
+            try:
+                one = np.asarray(v, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise DataError(f"{where}: expected a vector of {dim} numbers") from None
+            if one.ndim != 1:
+                raise DataError(f"{where}: expected a flat vector, got shape {one.shape}")
+            if one.shape[0] != dim:
+                raise DimensionMismatchError(
+                    f"{where}: vector has {one.shape[0]} dimensions, the field has {dim}"
+                )
+        raise DataError(f"field {field.name!r}: expected vectors of {dim} numbers")
+    if not np.isfinite(arr).all():
+        bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+        raise DataError(f"row {row_base + bad}, field {field.name!r}: vector holds NaN or inf")
+    return np.ascontiguousarray(arr)
+
+
+def check_sparse(field: Field, value: Any, where: str) -> dict[int, float]:
+    """Check one sparse vector ``{index: weight}`` (or a scipy sparse row)."""
+    if hasattr(value, "tocoo"):  # scipy.sparse row
+        coo = value.tocoo()
+        value = dict(zip(coo.col.tolist(), coo.data.tolist(), strict=True))
+    if not isinstance(value, Mapping):
+        raise DataError(f"{where}: expected a sparse vector {{index: weight}}")
+    out: dict[int, float] = {}
+    for k, v in value.items():
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k < 2**32 - 1:
+            raise DataError(f"{where}: sparse index {k!r} must be an integer in [0, 2^32-1)")
+        if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+            raise DataError(f"{where}: sparse weight at {k} must be a finite number")
+        out[int(k)] = float(v)
+    return out
+
+
+def prepare_rows(schema: Schema, rows: Any) -> RowBatch:
+    """Validate ``rows`` against ``schema`` and return them as columns.
+
+    Args:
+        schema: the collection's schema.
+        rows: a list of dicts (or one dict).
+
+    Returns:
+        The validated ``RowBatch``; ``pks`` holds None for auto_id collections.
+
+    Raises:
+        DataError: a row is not a dict, misses a required field, has an unknown
+            field (without dynamic fields) or a bad value; the message names the
+            row and the field.
+        DimensionMismatchError: a vector of the wrong size.
+        DuplicateKeyError: the same primary key twice in the batch.
+    """
+    if isinstance(rows, Mapping):
+        rows = [rows]
+    elif isinstance(rows, (str, bytes)) or not isinstance(rows, Iterable):
+        raise DataError("rows must be a list of dicts")
+    rows = list(rows)
+    n = len(rows)
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise DataError(f"row {i}: expected a dict, got {type(row).__name__}")
+    pk_field = schema.primary
+    declared = set(schema.names)
+    dynamic: list[dict[str, Any]] | None = [] if schema.enable_dynamic_field else None
+
+    # Unknown keys and auto ids first: the cheapest checks give the clearest errors.
+    for i, row in enumerate(rows):
+        extra = row.keys() - declared
+        if pk_field.auto_id and row.get(pk_field.name) is not None:
+            raise DataError(f"row {i}: {pk_field.name!r} is generated (auto_id); do not pass it")
+        if dynamic is None:
+            if extra:
+                raise DataError(
+                    f"row {i}: unknown field(s) {sorted(map(str, extra))}; declare them or "
+                    "enable dynamic fields"
+                )
+        else:
+            if DYNAMIC_FIELD in extra:
+                raise DataError(f"row {i}: {DYNAMIC_FIELD!r} is reserved")
+            dynamic.append({k: row[k] for k in extra})
+    if dynamic is not None and any(dynamic):
+        for i, d in enumerate(dynamic):
+            for k in d:
+                if not isinstance(k, str):
+                    raise DataError(f"row {i}: dynamic field names must be strings, got {k!r}")
+        dynamic = [copy_json(d, f"row {i}, dynamic fields") for i, d in enumerate(dynamic)]
+
+    scalars: dict[str, np.ndarray] = {}
+    nulls: dict[str, np.ndarray] = {}
+    vectors: dict[str, np.ndarray] = {}
+    sparse: dict[str, list[dict[int, float]]] = {}
+    pks: list[Any] = [None] * n
+
+    for f in schema.fields:
+        if f.auto_id:
+            continue
+        raw = [row.get(f.name) for row in rows]
+        if f.dtype is DataType.FLOAT_VECTOR:
+            missing = [i for i, v in enumerate(raw) if v is None]
+            if missing:
+                raise DataError(f"row {missing[0]}: vector field {f.name!r} is missing")
+            vectors[f.name] = check_vectors(f, raw)
+            continue
+        if f.dtype is DataType.SPARSE_FLOAT_VECTOR:
+            out_sparse = []
+            for i, v in enumerate(raw):
+                if v is None:
+                    raise DataError(f"row {i}: vector field {f.name!r} is missing")
+                out_sparse.append(check_sparse(f, v, f"row {i}, field {f.name!r}"))
+            sparse[f.name] = out_sparse
+            continue
+        values: list[Any] = []
+        null_rows: list[int] = []
+        for i, v in enumerate(raw):
+            if v is None:
+                if f.default_value is not None:
+                    v = f.default_value
+                elif f.nullable:
+                    null_rows.append(i)
+                    values.append(None)
+                    continue
+                else:
+                    raise DataError(f"row {i}: field {f.name!r} is missing (and not nullable)")
+            values.append(check_scalar(f, v, f"row {i}, field {f.name!r}"))
+        scalars[f.name] = _to_column(f.dtype, values, null_rows)
+        if null_rows:
+            mask = np.zeros(n, dtype=bool)
+            mask[null_rows] = True
+            nulls[f.name] = mask
+        if f.is_primary:
+            pks = values
+
+    if not pk_field.auto_id:
+        if len(set(pks)) != n:
+            seen: set[Any] = set()
+            for i, pk in enumerate(pks):
+                if pk in seen:
+                    raise DuplicateKeyError(f"row {i}: primary key {pk!r} repeats in this batch")
+                seen.add(pk)
+        if pk_field.dtype is DataType.VARCHAR:
+            for i, pk in enumerate(pks):
+                if pk == "":
+                    raise DataError(f"row {i}: primary key must not be empty")
+    return RowBatch(n, pks, scalars, nulls, vectors, sparse, dynamic)
+
+
+def _to_column(dt: DataType, values: list[Any], null_rows: list[int]) -> np.ndarray:
+    np_dtype = dt.numpy_dtype
+    if np_dtype.kind == "O":
+        return object_column(values)
+    if null_rows:
+        filler: Any = False if dt is DataType.BOOL else 0
+        values = [filler if v is None else v for v in values]
+    return np.asarray(values, dtype=np_dtype)
+
+
+def object_column(values: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array of ``values`` (lists stay elements, never a 2-D array)."""
+    col = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        col[i] = v
+    return col
+
+
+def check_pk(schema: Schema, value: Any, where: str = "id") -> PrimaryKey:
+    """Check one primary key value (for ``get`` / ``delete`` arguments)."""
+    pk = schema.primary
+    if pk.dtype is DataType.INT64:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            return int(value)
+        raise DataError(f"{where}: primary key {value!r} is not an integer")
+    if isinstance(value, str):
+        return value
+    raise DataError(f"{where}: primary key {value!r} is not a string")

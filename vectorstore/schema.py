@@ -1,0 +1,441 @@
+"""Collection schemas: typed fields, index definitions and name rules.
+
+A schema is immutable once a collection is created. ``Schema.to_dict`` /
+``Schema.from_dict`` give the JSON form kept in the store's manifest.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import IndexConfigError, InvalidNameError, SchemaError
+from .types import DataType, Metric, int_range
+
+MAX_NAME_LENGTH = 255
+MAX_DIM = 32768
+MAX_VARCHAR_LENGTH = 65535
+DEFAULT_MAX_CAPACITY = 4096
+DYNAMIC_FIELD = "$meta"
+
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_ARRAY_ELEMENT_TYPES = frozenset(
+    {
+        DataType.BOOL,
+        DataType.INT8,
+        DataType.INT16,
+        DataType.INT32,
+        DataType.INT64,
+        DataType.FLOAT,
+        DataType.DOUBLE,
+        DataType.VARCHAR,
+    }
+)
+
+
+def validate_name(name: object, kind: str = "collection") -> str:
+    """Check a collection, partition or field name and return it.
+
+    Names follow Milvus's rule (a letter or ``_``, then letters, digits or ``_``;
+    at most 255 characters), so they move to a Milvus server unchanged and can
+    never escape the data directory (no separators, no ``..``).
+
+    Args:
+        name: the candidate name.
+        kind: what is named, for the error message.
+
+    Returns:
+        The name, unchanged.
+
+    Raises:
+        InvalidNameError: the name is not a string, is empty, too long or has
+            characters outside the rule.
+    """
+    if not isinstance(name, str):
+        raise InvalidNameError(f"{kind} name must be a string, got {type(name).__name__}")
+    if not name:
+        raise InvalidNameError(f"{kind} name must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidNameError(
+            f"{kind} name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
+        )
+    if not _NAME_RE.match(name):
+        raise InvalidNameError(
+            f"invalid {kind} name {name!r}: use a letter or '_' first, then letters, "
+            "digits or '_' (no separators, dots or spaces)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Field:
+    """One typed field of a collection.
+
+    Args:
+        name: field name (see ``validate_name``).
+        dtype: the ``DataType``.
+        is_primary: this field is the primary key (INT64 or VARCHAR; exactly one).
+        auto_id: generate INT64 primary keys on insert (rows must not bring them).
+        max_length: VARCHAR limit in characters (default 65535).
+        dim: FLOAT_VECTOR dimension (required for it).
+        element_type: ARRAY element type (a scalar type).
+        max_capacity: ARRAY limit on elements (default 4096).
+        nullable: the field may hold null (not for primary keys or vectors).
+        default_value: value used when a row omits the field or gives None.
+        analyzer: text analyzer for VARCHAR fields used by BM25 / text_match.
+        description: free text.
+
+    Example:
+        >>> Field("views", DataType.INT64, nullable=True)
+    """
+
+    name: str
+    dtype: DataType
+    is_primary: bool = False
+    auto_id: bool = False
+    max_length: int | None = None
+    dim: int | None = None
+    element_type: DataType | None = None
+    max_capacity: int | None = None
+    nullable: bool = False
+    default_value: Any = None
+    analyzer: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        validate_name(self.name, "field")
+        try:
+            object.__setattr__(self, "dtype", DataType(self.dtype))
+        except ValueError:
+            raise SchemaError(f"field {self.name!r}: unknown data type {self.dtype!r}") from None
+        dt = self.dtype
+        where = f"field {self.name!r}"
+        if dt is DataType.VARCHAR:
+            length = MAX_VARCHAR_LENGTH if self.max_length is None else self.max_length
+            if not _is_int(length) or not 1 <= length <= MAX_VARCHAR_LENGTH:
+                raise SchemaError(f"{where}: max_length must be 1..{MAX_VARCHAR_LENGTH}")
+            object.__setattr__(self, "max_length", int(length))
+        if dt is DataType.FLOAT_VECTOR:
+            if not _is_int(self.dim) or not 1 <= int(self.dim) <= MAX_DIM:  # type: ignore[arg-type]
+                raise SchemaError(f"{where}: FLOAT_VECTOR needs dim between 1 and {MAX_DIM}")
+            object.__setattr__(self, "dim", int(self.dim))  # type: ignore[arg-type]
+        elif self.dim is not None:
+            raise SchemaError(f"{where}: dim applies to FLOAT_VECTOR fields only")
+        if dt is DataType.ARRAY:
+            if self.element_type is None:
+                raise SchemaError(f"{where}: ARRAY needs an element_type")
+            try:
+                element = DataType(self.element_type)
+            except ValueError:
+                raise SchemaError(f"{where}: unknown element_type {self.element_type!r}") from None
+            if element not in _ARRAY_ELEMENT_TYPES:
+                raise SchemaError(f"{where}: ARRAY elements must be scalars, not {element.name}")
+            object.__setattr__(self, "element_type", element)
+            cap = DEFAULT_MAX_CAPACITY if self.max_capacity is None else self.max_capacity
+            if not _is_int(cap) or not 1 <= cap <= DEFAULT_MAX_CAPACITY:
+                raise SchemaError(f"{where}: max_capacity must be 1..{DEFAULT_MAX_CAPACITY}")
+            object.__setattr__(self, "max_capacity", int(cap))
+            if element is DataType.VARCHAR:
+                length = MAX_VARCHAR_LENGTH if self.max_length is None else self.max_length
+                if not _is_int(length) or not 1 <= length <= MAX_VARCHAR_LENGTH:
+                    raise SchemaError(f"{where}: max_length must be 1..{MAX_VARCHAR_LENGTH}")
+                object.__setattr__(self, "max_length", int(length))
+        elif self.element_type is not None or self.max_capacity is not None:
+            raise SchemaError(f"{where}: element_type/max_capacity apply to ARRAY fields only")
+        if self.is_primary:
+            if dt not in (DataType.INT64, DataType.VARCHAR):
+                raise SchemaError(f"{where}: a primary key must be INT64 or VARCHAR")
+            if self.nullable or self.default_value is not None:
+                raise SchemaError(f"{where}: a primary key cannot be nullable or have a default")
+        if self.auto_id and not (self.is_primary and dt is DataType.INT64):
+            raise SchemaError(f"{where}: auto_id needs an INT64 primary key")
+        if dt.is_vector and (self.nullable or self.default_value is not None):
+            raise SchemaError(f"{where}: vector fields cannot be nullable or have a default")
+        if self.analyzer is not None and dt is not DataType.VARCHAR:
+            raise SchemaError(f"{where}: analyzer applies to VARCHAR fields only")
+        if self.default_value is not None:
+            from .errors import DataError
+            from .rows import check_scalar  # local: rows imports schema
+
+            try:
+                value = check_scalar(self, self.default_value, f"field {self.name!r} default_value")
+            except DataError as exc:
+                raise SchemaError(str(exc)) from None
+            object.__setattr__(self, "default_value", value)
+
+    @property
+    def is_vector(self) -> bool:
+        return self.dtype.is_vector
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of this field (only the attributes that are set)."""
+        out: dict[str, Any] = {"name": self.name, "dtype": self.dtype.name}
+        for key in ("max_length", "dim", "max_capacity", "default_value", "analyzer"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.element_type is not None:
+            out["element_type"] = self.element_type.name
+        for key in ("is_primary", "auto_id", "nullable"):
+            if getattr(self, key):
+                out[key] = True
+        if self.description:
+            out["description"] = self.description
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Field:
+        """Rebuild a field from ``to_dict``'s output."""
+        kwargs = dict(data)
+        kwargs["dtype"] = DataType[kwargs["dtype"]]
+        if "element_type" in kwargs:
+            kwargs["element_type"] = DataType[kwargs["element_type"]]
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The fields of a collection.
+
+    Args:
+        fields: the fields; exactly one is the primary key, at least one is a vector.
+        functions: functions that fill fields on insert (BM25, TextEmbedding).
+        enable_dynamic_field: store keys that are not declared fields and return
+            them as top-level keys.
+        description: free text.
+
+    Raises:
+        SchemaError: no or several primary keys, no vector field, repeated names.
+
+    Example:
+        >>> Schema([Field("id", DataType.INT64, is_primary=True),
+        ...         Field("vector", DataType.FLOAT_VECTOR, dim=4)])
+    """
+
+    fields: Sequence[Field]
+    functions: Sequence[Any] = ()
+    enable_dynamic_field: bool = False
+    description: str = ""
+    _by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+    _primary: Field = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = tuple(self.fields)
+        object.__setattr__(self, "fields", fields)
+        object.__setattr__(self, "functions", tuple(self.functions))
+        if not fields:
+            raise SchemaError("a schema needs at least a primary key and a vector field")
+        for f in fields:
+            if not isinstance(f, Field):
+                raise SchemaError(f"schema fields must be Field objects, got {type(f).__name__}")
+        by_name: dict[str, Field] = {}
+        for f in fields:
+            if f.name in by_name:
+                raise SchemaError(f"field {f.name!r} is declared twice")
+            by_name[f.name] = f
+        object.__setattr__(self, "_by_name", by_name)
+        primaries = [f for f in fields if f.is_primary]
+        if len(primaries) != 1:
+            raise SchemaError(f"a schema needs exactly one primary key field, got {len(primaries)}")
+        object.__setattr__(self, "_primary", primaries[0])
+        if not any(f.is_vector for f in fields):
+            raise SchemaError("a schema needs at least one vector field")
+        if self.functions:
+            from .errors import NotSupportedError
+
+            raise NotSupportedError("schema functions (BM25, TextEmbedding) are not supported yet")
+
+    @property
+    def primary(self) -> Field:
+        """The primary key field."""
+        return self._primary
+
+    @property
+    def vector_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.is_vector)
+
+    @property
+    def scalar_fields(self) -> tuple[Field, ...]:
+        """Every non-vector field, the primary key included."""
+        return tuple(f for f in self.fields if not f.is_vector)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def get(self, name: str) -> Field | None:
+        """The field called ``name``, or None."""
+        return self._by_name.get(name)
+
+    def __getitem__(self, name: str) -> Field:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise SchemaError(
+                f"no field named {name!r} (fields: {', '.join(self.names)})"
+            ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of this schema."""
+        return {
+            "fields": [f.to_dict() for f in self.fields],
+            "enable_dynamic_field": self.enable_dynamic_field,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schema:
+        """Rebuild a schema from ``to_dict``'s output."""
+        return cls(
+            fields=[Field.from_dict(f) for f in data["fields"]],
+            enable_dynamic_field=bool(data.get("enable_dynamic_field", False)),
+            description=data.get("description", ""),
+        )
+
+
+INDEX_TYPES = ("FLAT", "HNSW")
+_HNSW_DEFAULTS = {"M": 16, "ef_construction": 200}
+
+
+@dataclass(frozen=True, init=False)
+class Index:
+    """A vector index on one field.
+
+    Args:
+        field: the vector field to index.
+        index_type: ``"HNSW"`` (hnswlib; default) or ``"FLAT"`` (exact search).
+            ``"AUTOINDEX"`` is accepted and means HNSW.
+        metric: ``"COSINE"`` (default), ``"IP"`` or ``"L2"`` (squared Euclidean).
+        params: ``M`` (2..100, default 16) and ``ef_construction`` (default 200)
+            for HNSW; also accepted nested as ``params={"M": 32}`` like pymilvus.
+
+    Raises:
+        IndexConfigError: unknown type, metric or parameter, or out-of-range values.
+
+    Example:
+        >>> Index("dense", "HNSW", metric="COSINE", M=16, ef_construction=200)
+    """
+
+    field: str
+    index_type: str
+    metric: Metric
+    params: Mapping[str, Any]
+
+    def __init__(
+        self,
+        field: str,
+        index_type: str = "HNSW",
+        metric: str | Metric = "COSINE",
+        params: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ):
+        kind = str(index_type).upper()
+        if kind == "AUTOINDEX":
+            kind = "HNSW"
+        if kind not in INDEX_TYPES:
+            raise IndexConfigError(
+                f"unknown index type {index_type!r}; supported: {', '.join(INDEX_TYPES)}"
+            )
+        try:
+            metric_value = Metric(str(getattr(metric, "value", metric)).upper())
+        except ValueError:
+            raise IndexConfigError(f"unknown metric {metric!r}; use COSINE, IP or L2") from None
+        merged = {**(params or {}), **kwargs}
+        if kind == "HNSW":
+            unknown = set(merged) - set(_HNSW_DEFAULTS)
+            if unknown:
+                raise IndexConfigError(
+                    f"unknown HNSW parameter(s) {sorted(unknown)}; use M and ef_construction"
+                )
+            merged = {**_HNSW_DEFAULTS, **merged}
+            m, efc = merged["M"], merged["ef_construction"]
+            if not _is_int(m) or not 2 <= m <= 100:
+                raise IndexConfigError(f"HNSW M must be an integer in 2..100, got {m!r}")
+            if not _is_int(efc) or not 1 <= efc <= 100_000:
+                raise IndexConfigError(f"HNSW ef_construction must be 1..100000, got {efc!r}")
+            merged = {"M": int(m), "ef_construction": int(efc)}
+        elif merged:
+            raise IndexConfigError(f"FLAT takes no parameters, got {sorted(merged)}")
+        object.__setattr__(self, "field", field)
+        object.__setattr__(self, "index_type", kind)
+        object.__setattr__(self, "metric", metric_value)
+        object.__setattr__(self, "params", merged)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "index_type": self.index_type,
+            "metric": self.metric.value,
+            "params": dict(self.params),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Index:
+        return cls(data["field"], data["index_type"], data["metric"], data.get("params"))
+
+
+def quick_schema(
+    dimension: int,
+    *,
+    primary_field: str = "id",
+    id_type: str = "int",
+    vector_field: str = "vector",
+    auto_id: bool = False,
+    max_length: int = MAX_VARCHAR_LENGTH,
+) -> Schema:
+    """The schema of ``create_collection(name, dimension=...)``.
+
+    An ``id`` primary key (INT64, or VARCHAR with ``id_type="str"``), a
+    ``vector`` FLOAT_VECTOR field and dynamic fields on, as in Milvus.
+    """
+    if id_type in ("int", "int64", DataType.INT64):
+        pk = Field(primary_field, DataType.INT64, is_primary=True, auto_id=auto_id)
+    elif id_type in ("str", "string", "varchar", DataType.VARCHAR):
+        if auto_id:
+            raise SchemaError("auto_id needs an integer id (id_type='int')")
+        pk = Field(primary_field, DataType.VARCHAR, is_primary=True, max_length=max_length)
+    else:
+        raise SchemaError(f"id_type must be 'int' or 'str', got {id_type!r}")
+    return Schema(
+        [pk, Field(vector_field, DataType.FLOAT_VECTOR, dim=dimension)],
+        enable_dynamic_field=True,
+    )
+
+
+def default_indexes(schema: Schema, given: Iterable[Index], metric: str | Metric) -> list[Index]:
+    """Complete ``given`` with an HNSW index for every unindexed dense vector field."""
+    out: dict[str, Index] = {}
+    for idx in given:
+        f = schema.get(idx.field)
+        if f is None or f.dtype is not DataType.FLOAT_VECTOR:
+            raise IndexConfigError(f"index on {idx.field!r}: no FLOAT_VECTOR field of that name")
+        if idx.field in out:
+            raise IndexConfigError(f"two indexes given for field {idx.field!r}")
+        out[idx.field] = idx
+    for f in schema.vector_fields:
+        if f.dtype is DataType.FLOAT_VECTOR and f.name not in out:
+            out[f.name] = Index(f.name, "HNSW", metric=metric)
+    return list(out.values())
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+__all__ = [
+    "DYNAMIC_FIELD",
+    "Field",
+    "Index",
+    "Schema",
+    "default_indexes",
+    "int_range",
+    "quick_schema",
+    "validate_name",
+]
