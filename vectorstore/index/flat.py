@@ -1,0 +1,77 @@
+"""Exact search: pure numpy functions, the reference every index is checked against.
+
+Distances follow Milvus: COSINE and IP report the similarity (larger is closer),
+L2 reports the squared Euclidean distance (smaller is closer).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..types import Metric
+
+# Bound the (queries x rows) score matrix to about 64 MB per block.
+_BLOCK_FLOATS = 16 * 1024 * 1024
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero). Returns a new array."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    out: np.ndarray = vectors / np.maximum(norms, np.float32(1e-30))
+    return out
+
+
+def scores(queries: np.ndarray, vectors: np.ndarray, metric: Metric) -> np.ndarray:
+    """The (q, n) matrix of Milvus distances between queries and vectors."""
+    if metric is Metric.L2:
+        q2 = np.einsum("ij,ij->i", queries, queries)[:, None]
+        v2 = np.einsum("ij,ij->i", vectors, vectors)[None, :]
+        d: np.ndarray = q2 + v2 - 2.0 * (queries @ vectors.T)
+        np.maximum(d, 0.0, out=d)
+        return d
+    if metric is Metric.COSINE:
+        queries, vectors = normalize(queries), normalize(vectors)
+    s: np.ndarray = queries @ vectors.T
+    return s
+
+
+def top_k(
+    queries: np.ndarray,
+    vectors: np.ndarray,
+    k: int,
+    metric: Metric,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest rows of ``vectors`` for each query.
+
+    Args:
+        queries: float32 (q, d).
+        vectors: float32 (n, d).
+        k: neighbours wanted; fewer come back when n < k.
+        metric: the metric.
+
+    Returns:
+        ``(rows, distances)``, each (q, min(k, n)), best first; ``rows`` index
+        into ``vectors``.
+    """
+    n = vectors.shape[0]
+    k = min(k, n)
+    q = queries.shape[0]
+    if k == 0 or q == 0:
+        return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
+    rows_out = np.empty((q, k), dtype=np.int64)
+    dist_out = np.empty((q, k), dtype=np.float32)
+    step = max(1, _BLOCK_FLOATS // max(n, 1))
+    sign = 1.0 if metric is Metric.L2 else -1.0
+    for start in range(0, q, step):
+        block = scores(queries[start : start + step], vectors, metric)
+        if sign < 0:
+            np.negative(block, out=block)
+        if k < n:
+            part = np.argpartition(block, k - 1, axis=1)[:, :k]
+        else:
+            part = np.broadcast_to(np.arange(n), block.shape).copy()
+        vals = np.take_along_axis(block, part, axis=1)
+        order = np.argsort(vals, axis=1, kind="stable")
+        rows_out[start : start + step] = np.take_along_axis(part, order, axis=1)
+        dist_out[start : start + step] = sign * np.take_along_axis(vals, order, axis=1)
+    return rows_out, dist_out

@@ -1,0 +1,165 @@
+"""An HNSW index on hnswlib, with hnswlib's sharp edges filed off.
+
+- Labels are row offsets within a segment.
+- The index grows by doubling (``resize_index``) before it would overflow.
+- ``ef`` is never below k, and searches with different ``ef`` never race: hnswlib
+  keeps ``ef`` per index, so a search waits only while searches with another
+  ``ef`` are running (same-``ef`` searches run together, GIL released).
+- hnswlib's RuntimeErrors (e.g. "cannot return the results in a contiguous 2D
+  array" when deletes leave fewer than k reachable rows) become
+  ``IncompleteSearchError``; the caller falls back to exact search.
+
+Callers must not run ``add``/``mark_deleted`` concurrently with ``search``: the
+collection's readers-writer lock guarantees it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+
+import hnswlib
+import numpy as np
+
+from ..errors import StorageError
+from ..types import Metric
+
+_SPACES = {Metric.L2: "l2", Metric.IP: "ip", Metric.COSINE: "cosine"}
+_INITIAL_CAPACITY = 1024
+
+
+class IncompleteSearchError(Exception):
+    """hnswlib could not return k results; the caller should search exactly."""
+
+
+class HnswIndex:
+    """hnswlib ``Index`` for one vector field of one segment.
+
+    Args:
+        dim: vector dimension.
+        metric: the metric (COSINE vectors are normalised by hnswlib).
+        M: graph degree.
+        ef_construction: build-time beam width.
+        capacity: initial number of slots.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        metric: Metric,
+        M: int = 16,
+        ef_construction: int = 200,
+        capacity: int = _INITIAL_CAPACITY,
+        *,
+        _index: hnswlib.Index | None = None,
+    ):
+        self.dim = dim
+        self.metric = metric
+        self.M = M
+        self.ef_construction = ef_construction
+        if _index is None:
+            _index = hnswlib.Index(space=_SPACES[metric], dim=dim)
+            _index.init_index(
+                max_elements=max(capacity, 1),
+                M=M,
+                ef_construction=ef_construction,
+                random_seed=100,
+            )
+        self._index = _index
+        self._ef = -1
+        self._active = 0
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
+
+    def __len__(self) -> int:
+        return int(self._index.get_current_count())
+
+    def add(self, vectors: np.ndarray, labels: np.ndarray) -> None:
+        """Insert vectors (float32, C-contiguous) under integer labels."""
+        if len(labels) == 0:
+            return
+        needed = self._index.get_current_count() + len(labels)
+        capacity = self._index.get_max_elements()
+        if needed > capacity:
+            # 1.25x growth: hnswlib preallocates every slot, so doubling
+            # would cost up to twice the memory of the rows actually held.
+            new_capacity = max(needed, capacity + capacity // 4)
+            self._index.resize_index(new_capacity)
+        num_threads = 1 if len(labels) < 64 else -1
+        self._index.add_items(vectors, labels, num_threads=num_threads)
+
+    def mark_deleted(self, labels: np.ndarray) -> None:
+        """Hide rows from every later search."""
+        for label in labels.tolist():
+            # RuntimeError: already deleted, or never added: nothing to hide.
+            with contextlib.suppress(RuntimeError):
+                self._index.mark_deleted(label)
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        ef: int,
+        filter_fn: Callable[[int], bool] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """k nearest labels per query, with Milvus distances, best first.
+
+        Args:
+            queries: float32 (q, dim), C-contiguous.
+            k: results per query; must not exceed the number of live rows.
+            ef: beam width; raised to k when lower.
+            filter_fn: optional label predicate (hnswlib calls it under the GIL).
+
+        Returns:
+            ``(labels int64 (q, k), distances float32 (q, k))``.
+
+        Raises:
+            IncompleteSearchError: fewer than k rows were reachable.
+        """
+        ef = max(int(ef), k)
+        num_threads = 1 if queries.shape[0] <= 4 else -1
+        with self._cond:  # Condition's lock; waits only when ef must change
+            while self._ef != ef and self._active:
+                self._cond.wait()
+            if self._ef != ef:
+                self._index.set_ef(ef)
+                self._ef = ef
+            self._active += 1
+        try:
+            labels, dist = self._index.knn_query(
+                queries, k=k, num_threads=num_threads, filter=filter_fn
+            )
+        except RuntimeError as exc:
+            raise IncompleteSearchError(str(exc)) from None
+        finally:
+            with self._mutex:
+                self._active -= 1
+                wake = not self._active
+            if wake:
+                with self._cond:
+                    self._cond.notify_all()
+        if self.metric is not Metric.L2:
+            np.subtract(1.0, dist, out=dist)
+        return labels.view(np.int64), dist  # labels < 2**63: a view, no copy
+
+    def save(self, path: str) -> None:
+        """Write the index file (hnswlib's own format)."""
+        self._index.save_index(path)
+
+    @classmethod
+    def load(cls, path: str, dim: int, metric: Metric, M: int, ef_construction: int) -> HnswIndex:
+        """Read an index file written by ``save``.
+
+        Raises:
+            StorageError: the file is missing or hnswlib cannot read it.
+        """
+        if not os.path.exists(path):
+            raise StorageError(f"index file {path} is missing")
+        index = hnswlib.Index(space=_SPACES[metric], dim=dim)
+        try:
+            index.load_index(path)
+        except (RuntimeError, ValueError) as exc:
+            raise StorageError(f"index file {path} cannot be read: {exc}") from None
+        return cls(dim, metric, M, ef_construction, _index=index)

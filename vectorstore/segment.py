@@ -1,0 +1,468 @@
+"""Segments: the unit of storage and search.
+
+A segment holds rows column by column, a tombstone per row, and one index per
+dense vector field. A *growing* segment takes appends; a *sealed* one is
+immutable but for its tombstones (its columns may be memory-mapped files).
+Row offsets inside a segment are the hnswlib labels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import planner
+from .columns import ColumnBatch, FieldType
+from .errors import DataError
+from .index import flat
+from .index.hnsw import HnswIndex, IncompleteSearchError
+from .rows import RowBatch, object_column
+from .schema import DYNAMIC_FIELD, Index, Schema
+from .types import DataType, Metric
+
+if TYPE_CHECKING:
+    from .expr import Expr
+
+SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row each)
+
+
+SUBSET_CACHE_BYTES = 4 << 20  # selections this small keep their gathered vectors
+
+
+class Selection:
+    """Live rows of a segment that pass a filter: as a mask and as offsets.
+
+    Small selections also keep the gathered vectors of their rows (for COSINE
+    already normalised), so a repeated filter costs one matrix product.
+    """
+
+    __slots__ = ("_subsets", "mask", "rows")
+
+    def __init__(self, mask: np.ndarray, rows: np.ndarray):
+        self.mask = mask
+        self.rows = rows
+        self._subsets: dict[str, np.ndarray] = {}
+
+    def vectors(self, seg: Segment, field: str, metric: Metric) -> np.ndarray:
+        """The rows' vectors, normalised for COSINE (so IP scores them)."""
+        found = self._subsets.get(field)
+        if found is not None:
+            return found
+        sub: np.ndarray = seg.vectors[field].view[self.rows]
+        if metric is Metric.COSINE:
+            sub = sub / np.maximum(seg.norms(field)[self.rows], np.float32(1e-30))[:, None]
+        if sub.nbytes <= SUBSET_CACHE_BYTES:
+            self._subsets[field] = sub
+        return sub
+
+
+def copy_value(value: Any) -> Any:
+    """A structural copy of a JSON-like value (dicts and lists copied, scalars shared)."""
+    if isinstance(value, dict):
+        return {k: copy_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_value(v) for v in value]
+    return value
+
+
+class Column:
+    """An append-only numpy column that grows by doubling.
+
+    ``view`` is the filled part: a view, not a copy.
+    """
+
+    __slots__ = ("_data", "_n")
+
+    def __init__(self, dtype: Any, tail: tuple[int, ...] = (), data: np.ndarray | None = None):
+        if data is None:
+            data = np.empty((0, *tail), dtype=dtype)
+        self._data = data
+        self._n = len(data)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._data[: self._n]
+
+    def append(self, values: np.ndarray) -> None:
+        end = self._n + len(values)
+        if end > len(self._data):
+            capacity = max(end, 2 * len(self._data), 64)
+            grown = np.empty((capacity, *self._data.shape[1:]), dtype=self._data.dtype)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+        self._data[self._n : end] = values
+        self._n = end
+
+    def compact_copy(self) -> np.ndarray:
+        """The filled part as its own array (drops spare capacity)."""
+        return self._data[: self._n].copy()
+
+
+class FileColumn:
+    """An append-only 2-D float32 column kept in a file, not in process memory.
+
+    Growing segments of path stores keep their exact vectors here (the index
+    holds its own copy for search), so a large growing segment costs page
+    cache, not RSS. ``view`` memory-maps the rows written so far.
+    """
+
+    __slots__ = ("_dim", "_file", "_map", "_n", "path")
+
+    def __init__(self, path: str, dim: int):
+        self.path = path
+        self._dim = dim
+        self._file = open(path, "w+b")  # noqa: SIM115 - closed by close()
+        self._n = 0
+        self._map: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def view(self) -> np.ndarray:
+        if self._map is None or len(self._map) != self._n:
+            if self._n == 0:
+                return np.empty((0, self._dim), dtype=np.float32)
+            self._file.flush()
+            self._map = np.memmap(self._file, np.float32, "r", shape=(self._n, self._dim))
+        return self._map
+
+    def append(self, values: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(values, dtype=np.float32).tobytes())
+        self._n += len(values)
+
+    def close(self) -> None:
+        """Unmap, close and delete the file (its rows now live elsewhere)."""
+        self._map = None
+        self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.path)
+
+
+class Segment:
+    """Rows of one partition, their tombstones and their vector indexes.
+
+    Args:
+        segment_id: unique within the collection.
+        partition: the partition the rows belong to.
+        schema: the collection schema.
+        indexes: index definitions by vector field name.
+        spill_dir: where a growing segment keeps its exact vectors (path
+            stores); None keeps them in memory.
+    """
+
+    def __init__(
+        self,
+        segment_id: int,
+        partition: str,
+        schema: Schema,
+        indexes: dict[str, Index],
+        spill_dir: str | None = None,
+    ):
+        self.id = segment_id
+        self.partition = partition
+        self.schema = schema
+        self.sealed = False
+        self.index_specs = dict(indexes)
+        self.columns: dict[str, Column] = {
+            f.name: Column(f.dtype.numpy_dtype) for f in schema.scalar_fields
+        }
+        self.nulls: dict[str, Column] = {
+            f.name: Column(np.bool_) for f in schema.scalar_fields if f.nullable
+        }
+        self.dynamic: Column | None = Column(object) if schema.enable_dynamic_field else None
+        self.vectors: dict[str, Column | FileColumn] = {}
+        self.sparse: dict[str, Column] = {}
+        for f in schema.vector_fields:
+            if f.dtype is DataType.FLOAT_VECTOR:
+                assert f.dim is not None
+                if spill_dir is None:
+                    self.vectors[f.name] = Column(np.float32, (f.dim,))
+                else:
+                    path = os.path.join(spill_dir, f"growing_{segment_id}_{f.name}.f32")
+                    self.vectors[f.name] = FileColumn(path, f.dim)
+            else:
+                self.sparse[f.name] = Column(object)
+        self.deleted = Column(np.bool_)
+        self.num_deleted = 0
+        self.persisted_deleted = 0
+        self.indexes: dict[str, HnswIndex] = {}
+        for name, spec in self.index_specs.items():
+            self.indexes.update(self._new_index(name, spec))
+        self._selections: OrderedDict[tuple[Expr | None, int, int], Selection] = OrderedDict()
+        self._norms: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
+        self._copied = {
+            f.name for f in schema.scalar_fields if f.dtype in (DataType.JSON, DataType.ARRAY)
+        }
+        self._field_types = {
+            f.name: FieldType(f.dtype, f.element_type, f.nullable) for f in schema.scalar_fields
+        }
+
+    def _new_index(self, name: str, spec: Index) -> dict[str, HnswIndex]:
+        if spec.index_type != "HNSW":
+            return {}
+        dim = self.schema[name].dim
+        assert dim is not None
+        return {name: HnswIndex(dim, spec.metric, spec.params["M"], spec.params["ef_construction"])}
+
+    def close(self) -> None:
+        """Release file-backed columns (the segment is being dropped or replaced)."""
+        for col in self.vectors.values():
+            if isinstance(col, FileColumn):
+                col.close()
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def num_rows(self) -> int:
+        """Rows stored, deleted ones included."""
+        return len(self.deleted)
+
+    @property
+    def num_live(self) -> int:
+        return self.num_rows - self.num_deleted
+
+    @property
+    def pks(self) -> np.ndarray:
+        return self.columns[self.schema.primary.name].view
+
+    def live_mask(self) -> np.ndarray:
+        return ~self.deleted.view
+
+    # ----------------------------------------------------------------- writes
+    def append(self, batch: RowBatch) -> int:
+        """Append a validated batch; returns the offset of its first row."""
+        assert not self.sealed, "sealed segments take no appends"
+        start = self.num_rows
+        n = batch.num_rows
+        for name, col in self.columns.items():
+            col.append(batch.scalars[name])
+        for name, col in self.nulls.items():
+            mask = batch.nulls.get(name)
+            col.append(mask if mask is not None else np.zeros(n, dtype=bool))
+        if self.dynamic is not None:
+            assert batch.dynamic is not None
+            self.dynamic.append(object_column(batch.dynamic))
+        for name, vec_col in self.vectors.items():
+            vec_col.append(batch.vectors[name])
+        for name, col in self.sparse.items():
+            col.append(object_column(batch.sparse[name]))
+        labels = np.arange(start, start + n, dtype=np.int64)
+        for name, index in self.indexes.items():
+            index.add(batch.vectors[name], labels)
+        self.deleted.append(np.zeros(n, dtype=bool))
+        return start
+
+    def delete(self, offsets: np.ndarray) -> None:
+        """Tombstone rows (offsets must be live)."""
+        if len(offsets) == 0:
+            return
+        self.deleted.view[offsets] = True
+        self.num_deleted += len(offsets)
+        for index in self.indexes.values():
+            index.mark_deleted(offsets)
+
+    def set_index(self, name: str, spec: Index | None) -> None:
+        """Build (or drop, with None) the index of a vector field over all rows."""
+        self.indexes.pop(name, None)
+        self.index_specs.pop(name, None)
+        if spec is None:
+            return
+        self.index_specs[name] = spec
+        built = self._new_index(name, spec)
+        for index in built.values():
+            vectors = np.ascontiguousarray(self.vectors[name].view)
+            index.add(vectors, np.arange(self.num_rows, dtype=np.int64))
+            dead = np.flatnonzero(self.deleted.view)
+            index.mark_deleted(dead)
+        self.indexes.update(built)
+
+    # ------------------------------------------------------------------ reads
+    def select(self, expr: Expr | None) -> Selection:
+        """The live rows passing ``expr`` (all live rows for None), cached.
+
+        The cache is keyed by the expression and the segment's state (rows
+        and deletes), so a filter repeated across searches (a tenant, a user,
+        a category) is evaluated once per change of the segment.
+        """
+        key = (expr, self.num_rows, self.num_deleted)
+        with self._cache_lock:
+            found = self._selections.get(key)
+            if found is not None:
+                self._selections.move_to_end(key)
+                return found
+        mask = self.live_mask()
+        if expr is not None:
+            from .expr import evaluate
+
+            mask &= evaluate(expr, self.column_batch())
+        mask.flags.writeable = False
+        selection = Selection(mask, np.flatnonzero(mask))
+        with self._cache_lock:
+            self._selections[key] = selection
+            while len(self._selections) > SELECTION_CACHE_SIZE:
+                self._selections.popitem(last=False)
+        return selection
+
+    def norms(self, field: str) -> np.ndarray:
+        """L2 norms of a vector field's rows (computed once, extended on growth)."""
+        with self._cache_lock:
+            have = self._norms.get(field, np.empty(0, dtype=np.float32))
+            n = self.num_rows
+            if len(have) < n:
+                fresh = np.linalg.norm(self.vectors[field].view[len(have) : n], axis=1)
+                have = np.concatenate([have, fresh.astype(np.float32)])
+                self._norms[field] = have
+            return have[:n]
+
+    def column_batch(self) -> ColumnBatch:
+        """The columns as a filter sees them (views, no copies)."""
+        nulls = {name: col.view for name, col in self.nulls.items()}
+        return ColumnBatch(
+            num_rows=self.num_rows,
+            types=self._field_types,
+            values={name: col.view for name, col in self.columns.items()},
+            nulls=nulls,
+            dynamic=self.dynamic.view if self.dynamic is not None else None,
+        )
+
+    def entities(
+        self,
+        offsets: Sequence[int] | np.ndarray,
+        fields: Sequence[str],
+        dynamic_keys: str | Sequence[str],
+    ) -> list[dict[str, Any]]:
+        """The requested fields of rows at ``offsets``, as dicts.
+
+        Args:
+            offsets: row offsets.
+            fields: declared fields to return (vectors as lists of floats).
+            dynamic_keys: ``"*"`` for every dynamic key, or a list of keys.
+        """
+        idx = np.asarray(offsets, dtype=np.int64)
+        out: list[dict[str, Any]] = [{} for _ in range(len(idx))]
+        for name in fields:
+            if name in self.columns:
+                values = self.columns[name].view[idx].tolist()
+                if name in self._copied:  # JSON and ARRAY: hand out copies, never ours
+                    values = [copy_value(v) for v in values]
+                if name in self.nulls:
+                    null = self.nulls[name].view[idx]
+                    values = [None if z else v for v, z in zip(values, null.tolist(), strict=True)]
+            elif name in self.vectors:
+                values = self.vectors[name].view[idx].tolist()
+            else:
+                values = [dict(v) for v in self.sparse[name].view[idx]]
+            for row, value in zip(out, values, strict=True):
+                row[name] = value
+        if self.dynamic is not None and dynamic_keys:
+            dyn = self.dynamic.view[idx]
+            for row, extra in zip(out, dyn, strict=True):
+                if dynamic_keys == "*":
+                    row.update((k, copy_value(v)) for k, v in extra.items())
+                else:
+                    row.update((k, copy_value(extra[k])) for k in dynamic_keys if k in extra)
+        return out
+
+    def search(
+        self,
+        field: str,
+        queries: np.ndarray,
+        k: int,
+        metric: Metric,
+        ef: int,
+        selection: Selection | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best ``k`` live rows per query, restricted to ``selection`` when given.
+
+        Returns:
+            ``(offsets, distances)``, both (q, min(k, selected rows)), best first.
+        """
+        q = queries.shape[0]
+        live = self.num_live if selection is None else len(selection.rows)
+        k = min(k, live)
+        if k == 0:
+            return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
+        index = self.indexes.get(field)
+        strategy = planner.choose(
+            has_index=index is not None, num_rows=self.num_live, num_allowed=live, k=k
+        )
+        if index is not None and strategy is not planner.Strategy.EXACT:
+            try:
+                if strategy is planner.Strategy.HNSW or selection is None:
+                    return index.search(queries, k, ef)  # deleted rows are marked in the graph
+                found = self._search_oversampled(index, queries, k, ef, selection.mask, live)
+                if found is not None:
+                    return found
+                mask = selection.mask  # HNSW_FILTER: too few passed the oversampled search
+                return index.search(queries, k, ef, filter_fn=lambda label: bool(mask[label]))
+            except IncompleteSearchError:
+                pass  # too few rows reachable in the graph: exact is both right and cheap
+        selection = selection or self.select(None)
+        vectors = selection.vectors(self, field, metric)
+        scoring = Metric.IP if metric is Metric.COSINE else metric  # rows pre-normalised
+        if scoring is not metric:
+            queries = flat.normalize(queries)
+        found_rows, dist = flat.top_k(queries, vectors, k, scoring)
+        return selection.rows[found_rows], dist
+
+    def _search_oversampled(
+        self,
+        index: HnswIndex,
+        queries: np.ndarray,
+        k: int,
+        ef: int,
+        allowed: np.ndarray,
+        num_allowed: int,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Search for more than k and drop disallowed rows; None if too few pass."""
+        k_over = planner.oversampled_k(k, self.num_live, num_allowed)
+        labels, dist = index.search(queries, k_over, max(ef, k_over))
+        keep = allowed[labels]
+        if (keep.sum(axis=1) < k).any():
+            return None
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(labels, order, axis=1), np.take_along_axis(dist, order, axis=1)
+
+
+def output_entity_fields(
+    schema: Schema, output_fields: Sequence[str] | None, default_all: bool
+) -> tuple[list[str], str | list[str]]:
+    """Split ``output_fields`` into declared fields and dynamic keys.
+
+    ``None`` means every scalar field and dynamic key when ``default_all``, else
+    none; ``"*"`` means every field, vectors included, and every dynamic key.
+    The primary key is always returned.
+    """
+    pk = schema.primary.name
+    if output_fields is None:
+        if not default_all:
+            return [pk], []
+        return [f.name for f in schema.scalar_fields], "*"
+    declared: list[str] = [pk]
+    dynamic: list[str] = []
+    everything = False
+    for name in output_fields:
+        if name == "*":
+            everything = True
+        elif name == DYNAMIC_FIELD:
+            dynamic = ["*"]
+        elif schema.get(name) is not None:
+            if name not in declared:
+                declared.append(name)
+        elif schema.enable_dynamic_field:
+            dynamic.append(name)
+        else:
+            raise DataError(f"output field {name!r} is not a field of this collection")
+    if everything:
+        return list(schema.names), "*"
+    return declared, "*" if "*" in dynamic else dynamic
