@@ -1,0 +1,1 @@
+"""On-disk storage of the embedded engine: manifest, segment files, WAL."""

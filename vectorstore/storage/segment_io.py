@@ -1,0 +1,135 @@
+"""Sealed segment folders: columns as ``.npy`` (memory-mapped on open), text,
+JSON and arrays as JSON lines, the tombstone bitmap, and the hnswlib index.
+
+Never pickle: every file is plain ``.npy`` (``allow_pickle=False``), JSON, or
+hnswlib's own index format.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import StorageError
+from ..index.hnsw import HnswIndex
+from ..rows import object_column
+from ..schema import Index, Schema
+from ..segment import Column, FileColumn, Segment
+from .files import atomic_write, read_jsonl, write_jsonl, write_npy
+
+TOMBSTONES = "deleted.npy"
+
+
+def write_segment(seg: Segment, folder: str) -> dict[str, Any]:
+    """Write a segment's files into ``folder`` (created) and return its manifest entry.
+
+    Numeric and vector columns are swapped for memory-mapped views of the files
+    just written, so sealing gives their memory back.
+    """
+    os.makedirs(folder, exist_ok=True)
+    for name, col in seg.columns.items():
+        if col.view.dtype == object:
+            write_jsonl(os.path.join(folder, f"{name}.jsonl"), col.view.tolist())
+        else:
+            path = os.path.join(folder, f"{name}.npy")
+            write_npy(path, col.view)
+            seg.columns[name] = Column(None, data=np.load(path, mmap_mode="r"))
+    for name, col in seg.nulls.items():
+        write_npy(os.path.join(folder, f"{name}.nulls.npy"), col.view)
+    if seg.dynamic is not None:
+        write_jsonl(os.path.join(folder, "_meta.jsonl"), seg.dynamic.view.tolist())
+    for name, vec_col in list(seg.vectors.items()):
+        path = os.path.join(folder, f"{name}.vec.npy")
+        write_npy(path, vec_col.view)
+        seg.vectors[name] = Column(None, data=np.load(path, mmap_mode="r"))
+        if isinstance(vec_col, FileColumn):
+            vec_col.close()
+    for name, col in seg.sparse.items():
+        rows = [{str(k): v for k, v in d.items()} for d in col.view]
+        write_jsonl(os.path.join(folder, f"{name}.sparse.jsonl"), rows)
+    for name, index in seg.indexes.items():
+        index.save(os.path.join(folder, f"{name}.hnsw"))
+    write_tombstones(seg, folder)
+    return {"partition": seg.partition, "rows": seg.num_rows}
+
+
+def write_tombstones(seg: Segment, folder: str) -> None:
+    """Atomically replace the segment's tombstone bitmap."""
+    packed = np.packbits(seg.deleted.view)
+    buf = io.BytesIO()
+    np.save(buf, packed, allow_pickle=False)
+    atomic_write(os.path.join(folder, TOMBSTONES), buf.getvalue())
+    seg.persisted_deleted = seg.num_deleted
+
+
+def read_segment(
+    folder: str,
+    segment_id: int,
+    entry: dict[str, Any],
+    schema: Schema,
+    indexes: dict[str, Index],
+) -> Segment:
+    """Open a sealed segment written by ``write_segment``.
+
+    Raises:
+        StorageError: a file is missing or unreadable (the message names it).
+    """
+    n = int(entry["rows"])
+    seg = Segment(segment_id, entry["partition"], schema, {})
+    seg.index_specs = dict(indexes)
+    seg.sealed = True
+    for f in schema.scalar_fields:
+        if f.dtype.numpy_dtype.kind == "O":
+            values = _load(folder, f"{f.name}.jsonl", n, jsonl=True)
+            seg.columns[f.name] = Column(None, data=object_column(values))
+        else:
+            seg.columns[f.name] = Column(None, data=_load(folder, f"{f.name}.npy", n))
+    for name in seg.nulls:
+        seg.nulls[name] = Column(None, data=np.array(_load(folder, f"{name}.nulls.npy", n)))
+    if seg.dynamic is not None:
+        seg.dynamic = Column(None, data=object_column(_load(folder, "_meta.jsonl", n, jsonl=True)))
+    for name in seg.vectors:
+        seg.vectors[name] = Column(None, data=_load(folder, f"{name}.vec.npy", n))
+    for name in seg.sparse:
+        rows = _load(folder, f"{name}.sparse.jsonl", n, jsonl=True)
+        seg.sparse[name] = Column(
+            None, data=object_column([{int(k): v for k, v in d.items()} for d in rows])
+        )
+    packed = _load(folder, TOMBSTONES, None)
+    deleted = np.unpackbits(np.asarray(packed), count=n).astype(bool)
+    seg.deleted = Column(None, data=deleted)
+    seg.num_deleted = int(deleted.sum())
+    seg.persisted_deleted = seg.num_deleted
+    for name, spec in indexes.items():
+        if spec.index_type != "HNSW":
+            continue
+        dim = schema[name].dim
+        assert dim is not None
+        index = HnswIndex.load(
+            os.path.join(folder, f"{name}.hnsw"),
+            dim,
+            spec.metric,
+            spec.params["M"],
+            spec.params["ef_construction"],
+        )
+        if len(index) != n:
+            raise StorageError(f"index file {folder}/{name}.hnsw holds {len(index)} rows, not {n}")
+        index.mark_deleted(np.flatnonzero(deleted))
+        seg.indexes[name] = index
+    return seg
+
+
+def _load(folder: str, name: str, n: int | None, jsonl: bool = False) -> Any:
+    path = os.path.join(folder, name)
+    try:
+        data = read_jsonl(path) if jsonl else np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise StorageError(f"segment file {path} is missing") from None
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise StorageError(f"segment file {path} is damaged: {exc}") from None
+    if n is not None and len(data) != n:
+        raise StorageError(f"segment file {path} holds {len(data)} rows, expected {n}")
+    return data
