@@ -1,0 +1,68 @@
+"""Kestrel: an embedded, Milvus-style vector database.
+
+Example:
+    >>> import vectorstore as vs
+    >>> db = vs.connect("./kestrel_data")            # or ":memory:"
+    >>> col = db.create_collection("docs", dimension=384)
+    >>> col.insert([{"id": 1, "vector": [...], "text": "hello"}])
+    >>> col.search(data=[query_vector], limit=5, filter='text like "he%"')
+"""
+
+from .client import Client, connect
+from .collection import DEFAULT_PARTITION, Collection
+from .errors import (
+    ClosedError,
+    CollectionExistsError,
+    CollectionNotFoundError,
+    DataError,
+    DimensionMismatchError,
+    DuplicateKeyError,
+    FilterSyntaxError,
+    FilterTypeError,
+    IndexConfigError,
+    InvalidNameError,
+    LockedError,
+    MissingDependencyError,
+    NotSupportedError,
+    PartitionNotFoundError,
+    ReadOnlyError,
+    SchemaError,
+    StorageError,
+    VectorStoreError,
+)
+from .schema import Field, Index, Schema
+from .types import DataType, Hit, Metric
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_PARTITION",
+    "Client",
+    "ClosedError",
+    "Collection",
+    "CollectionExistsError",
+    "CollectionNotFoundError",
+    "DataError",
+    "DataType",
+    "DimensionMismatchError",
+    "DuplicateKeyError",
+    "Field",
+    "FilterSyntaxError",
+    "FilterTypeError",
+    "Hit",
+    "Index",
+    "IndexConfigError",
+    "InvalidNameError",
+    "LockedError",
+    "Metric",
+    "MissingDependencyError",
+    "NotSupportedError",
+    "PartitionNotFoundError",
+    "ReadOnlyError",
+    "Schema",
+    "SchemaError",
+    "StorageError",
+    "VectorStoreError",
+    "__version__",
+    "connect",
+]

@@ -1,0 +1,296 @@
+"""``connect()`` and ``Client``: the entry point to a store."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+from .collection import DEFAULT_PARTITION, Collection
+from .errors import (
+    ClosedError,
+    CollectionExistsError,
+    CollectionNotFoundError,
+    NotSupportedError,
+    ReadOnlyError,
+    SchemaError,
+    StorageError,
+)
+from .schema import Index, Schema, default_indexes, quick_schema, validate_name
+from .storage.store import CollectionStorage, DirectoryStore
+
+MEMORY = ":memory:"
+_SNAPSHOT_ATTEMPTS = 5
+
+
+def connect(
+    uri: str | os.PathLike[str] = MEMORY, *, read_only: bool = False, **options: Any
+) -> Client:
+    """Open a store.
+
+    Args:
+        uri: ``":memory:"`` (no files), or a directory path (created if needed)
+            for a durable embedded store.
+        read_only: open a path store without taking the writer lock (any number
+            of reader processes may do this while one writer works).
+        options: engine tuning; ``segment_rows`` (rows per segment before it is
+            sealed, default 1,000,000).
+
+    Returns:
+        A ``Client``; use it as a context manager or call ``close()``.
+
+    Raises:
+        LockedError: another process has the store open for writing.
+        StorageError: the directory holds a damaged or newer store.
+        NotSupportedError: a Milvus server URI (coming with the Milvus backend).
+
+    Example:
+        >>> import vectorstore as vs
+        >>> with vs.connect(":memory:") as db:
+        ...     col = db.create_collection("docs", dimension=3)
+    """
+    uri = os.fspath(uri)
+    if uri.startswith(("http://", "https://", "tcp://", "milvus-lite://")):
+        raise NotSupportedError("Milvus server URIs are not supported yet (Milvus backend issue)")
+    unknown = set(options) - {"segment_rows"}
+    if unknown:
+        raise TypeError(f"connect() got unknown option(s) {sorted(unknown)}")
+    return Client(uri, read_only=read_only, **options)
+
+
+class Client:
+    """A handle on one store: its collections.
+
+    Every method is thread-safe. Create with ``connect()``.
+    """
+
+    def __init__(self, uri: str, *, read_only: bool = False, segment_rows: int | None = None):
+        self._uri = uri
+        self._read_only = read_only
+        self._lock = threading.RLock()
+        self._closed = False
+        self._options: dict[str, Any] = {}
+        if segment_rows is not None:
+            if not isinstance(segment_rows, int) or segment_rows < 1:
+                raise ValueError("segment_rows must be a positive integer")
+            self._options["segment_rows"] = segment_rows
+        self._store = None if uri == MEMORY else DirectoryStore(uri, read_only=read_only)
+        self._collections: dict[str, Collection] = {}
+        if read_only and self._store is not None:
+            self._load_snapshot()
+
+    @property
+    def uri(self) -> str:
+        return self._uri
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self._uri!r})"
+
+    def _check(self, write: bool = False) -> None:
+        if self._closed:
+            raise ClosedError("the client is closed")
+        if write and self._read_only:
+            raise ReadOnlyError(f"store {self._uri} is open read-only")
+
+    # ------------------------------------------------------------ collections
+    def create_collection(
+        self,
+        name: str,
+        dimension: int | None = None,
+        *,
+        schema: Schema | None = None,
+        indexes: Iterable[Index] | None = None,
+        metric: str = "COSINE",
+        primary_field: str = "id",
+        id_type: str = "int",
+        vector_field: str = "vector",
+        auto_id: bool = False,
+        partitions: Sequence[str] = (),
+    ) -> Collection:
+        """Create a collection, or return the existing one if it is identical.
+
+        Quick setup: pass ``dimension`` for an ``id`` key (INT64, or VARCHAR with
+        ``id_type="str"``), a ``vector`` field and dynamic fields. Full setup:
+        pass a ``Schema``. Every dense vector field without an ``Index`` gets
+        HNSW (M=16, ef_construction=200) with ``metric``.
+
+        Args:
+            name: collection name (letters, digits, ``_``; at most 255).
+            dimension: vector dimension for the quick setup.
+            schema: a full schema (instead of ``dimension``).
+            indexes: index definitions.
+            metric: default metric: ``"COSINE"``, ``"IP"`` or ``"L2"``.
+            primary_field, id_type, vector_field, auto_id: quick-setup names.
+            partitions: partitions to create besides ``_default``.
+
+        Returns:
+            The ``Collection``.
+
+        Raises:
+            InvalidNameError: a bad name.
+            SchemaError, IndexConfigError: a bad schema or index.
+            CollectionExistsError: the name exists with another schema.
+
+        Example:
+            >>> col = db.create_collection("docs", dimension=384, metric="COSINE")
+        """
+        validate_name(name, "collection")
+        if (schema is None) == (dimension is None):
+            raise SchemaError("create_collection() takes either dimension= or schema=")
+        if schema is None:
+            schema = quick_schema(
+                dimension,  # type: ignore[arg-type]
+                primary_field=primary_field,
+                id_type=id_type,
+                vector_field=vector_field,
+                auto_id=auto_id,
+            )
+        full = default_indexes(schema, indexes or (), metric)
+        for p in partitions:
+            validate_name(p, "partition")
+        with self._lock:
+            self._check(write=True)
+            if self._has(name):
+                existing = self._open(name)
+                if existing.schema.to_dict() != schema.to_dict():
+                    raise CollectionExistsError(
+                        f"collection {name!r} exists with a different schema; drop it first "
+                        "or use get_collection()"
+                    )
+                if _index_dicts(full) != _index_dicts(existing.indexes):
+                    raise CollectionExistsError(
+                        f"collection {name!r} exists with different indexes "
+                        f"({_index_dicts(existing.indexes)}); use get_collection() and "
+                        "create_index() to change them"
+                    )
+                for p in partitions:
+                    existing.create_partition(p)
+                return existing
+            storage = None
+            if self._store is not None:
+                self._store.add_collection(name, schema, full)
+                storage = CollectionStorage(self._store, name)
+            col = Collection(name, schema, full, storage=storage, **self._options)
+            self._collections[name] = col
+            for p in partitions:
+                col.create_partition(p)
+            return col
+
+    def get_collection(self, name: str) -> Collection:
+        """The collection called ``name``.
+
+        Raises:
+            CollectionNotFoundError: no such collection.
+        """
+        with self._lock:
+            self._check()
+            if not self._has(name):
+                raise CollectionNotFoundError(f"no collection named {name!r}")
+            return self._open(name)
+
+    def has_collection(self, name: str) -> bool:
+        with self._lock:
+            self._check()
+            return self._has(name)
+
+    def list_collections(self) -> list[str]:
+        """Collection names, sorted."""
+        with self._lock:
+            self._check()
+            names = set(self._collections)
+            if self._store is not None:
+                names |= set(self._store.collections)
+            return sorted(names)
+
+    def drop_collection(self, name: str) -> None:
+        """Drop a collection and its data (no-op if it does not exist).
+
+        Handles on it raise ``ClosedError`` afterwards.
+        """
+        with self._lock:
+            self._check(write=True)
+            col = self._collections.pop(name, None)
+            if col is not None:
+                col._close()
+            if self._store is not None and name in self._store.collections:
+                self._store.remove_collection(name)
+
+    def close(self) -> None:
+        """Flush every collection and release the store. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                for col in self._collections.values():
+                    if not self._read_only and self._store is not None:
+                        col.flush()
+                    col._close()
+            finally:
+                self._closed = True
+                if self._store is not None:
+                    self._store.close()
+
+    # ---------------------------------------------------------------- helpers
+    def _has(self, name: str) -> bool:
+        return name in self._collections or (
+            self._store is not None and name in self._store.collections
+        )
+
+    def _open(self, name: str) -> Collection:
+        col = self._collections.get(name)
+        if col is not None:
+            return col
+        assert self._store is not None
+        entry = self._store.collections[name]
+        try:
+            schema = Schema.from_dict(entry["schema"])
+            indexes = [Index.from_dict(i) for i in entry["indexes"]]
+            next_ids = int(entry["next_segment_id"]), int(entry["next_auto_id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StorageError(
+                f"the manifest entry of collection {name!r} in {self._uri} is damaged: {exc!r}"
+            ) from None
+        storage = CollectionStorage(self._store, name)
+        col = Collection(
+            name, schema, indexes, storage=storage, read_only=self._read_only, **self._options
+        )
+        segments = self._store.load_segments(name, schema, indexes)
+        col._restore(segments, *next_ids)
+        self._collections[name] = col
+        return col
+
+    def _load_snapshot(self) -> None:
+        """Read-only: open every collection now, so later reads see one consistent
+        state even while the writer compacts (memory-mapped files outlive their
+        deletion). A compaction racing the load makes it start over."""
+        assert self._store is not None
+        for attempt in range(_SNAPSHOT_ATTEMPTS):
+            try:
+                for name in list(self._store.collections):
+                    self._open(name)
+                return
+            except StorageError:
+                if attempt == _SNAPSHOT_ATTEMPTS - 1:
+                    raise
+                self._collections.clear()
+                self._store.reload()
+
+
+def _index_dicts(indexes: Iterable[Index]) -> list[dict[str, Any]]:
+    return sorted((i.to_dict() for i in indexes), key=lambda d: str(d["field"]))
+
+
+__all__ = ["DEFAULT_PARTITION", "Client", "connect"]
