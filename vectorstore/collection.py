@@ -23,6 +23,7 @@ from .errors import (
     DataError,
     DimensionMismatchError,
     DuplicateKeyError,
+    FilterTypeError,
     IndexConfigError,
     NotSupportedError,
     PartitionNotFoundError,
@@ -672,7 +673,12 @@ class Collection:
         compiled = compile_filter(text, params)
         # Type-check against the schema now, not only when some segment has rows:
         # an unknown field or an ill-typed comparison fails even on an empty collection.
-        evaluate(compiled, self._empty_batch)
+        try:
+            evaluate(compiled, self._empty_batch)
+        except FilterTypeError as exc:
+            raise FilterTypeError(
+                f"{exc} in filter {text!r}", expression=text, position=exc.position
+            ) from None
         with self._auto_id_lock:
             self._filters[key] = compiled
             while len(self._filters) > FILTER_CACHE_SIZE:
