@@ -37,7 +37,7 @@ class RWLock:
     def release_read(self) -> None:
         with self._cond:
             self._readers -= 1
-            if not self._readers:
+            if not self._readers and self._writers_waiting:  # only writers wait on readers
                 self._cond.notify_all()
 
     def acquire_write(self) -> None:

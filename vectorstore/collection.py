@@ -551,12 +551,13 @@ class Collection:
         pk_name = self._pk_name
         if len(parts) == 1 and fields == [pk_name] and not dynamic:
             seg, offs, dist = parts[0]
-            offs = offs[:, offset : offset + limit]
+            if offset:
+                offs, dist = offs[:, offset:], dist[:, offset:]
             ids_l = seg.pks[offs].tolist()
-            dist_l = dist[:, offset : offset + limit].tolist()
+            dist_l = dist.tolist()
             return [
-                [Hit(pk, d, {}) for pk, d in zip(ids_l[r], dist_l[r], strict=True)]
-                for r in range(q)
+                [Hit(pk, d, {}) for pk, d in zip(ids, ds, strict=True)]
+                for ids, ds in zip(ids_l, dist_l, strict=True)
             ]
         if len(parts) == 1:
             offs = parts[0][1][:, offset : offset + limit]
@@ -615,6 +616,17 @@ class Collection:
 
     def _query_vectors(self, field: str, data: Any) -> np.ndarray:
         dim = self._schema[field].dim
+        if (  # fast path: already a C-contiguous float32 matrix of the right width
+            type(data) is np.ndarray
+            and data.dtype == np.float32
+            and data.ndim == 2
+            and data.shape[1] == dim
+            and data.shape[0]
+            and data.flags.c_contiguous
+        ):
+            if not math.isfinite(data.sum(dtype=np.float64)):
+                raise DataError("query vectors hold NaN or inf")
+            return data
         if isinstance(data, str) or (
             isinstance(data, (list, tuple)) and data and isinstance(data[0], str)
         ):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -32,14 +33,16 @@ if TYPE_CHECKING:
 SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row each)
 
 
-SUBSET_CACHE_BYTES = 4 << 20  # selections this small keep their gathered vectors
+SUBSET_MAX_BYTES = 16 << 20  # a selection keeps its rows' gathered vectors up to this ...
+SUBSET_BUDGET_BYTES = 32 << 20  # ... and a segment all of its selections' up to this
 
 
 class Selection:
     """Live rows of a segment that pass a filter: as a mask and as offsets.
 
-    Small selections also keep the gathered vectors of their rows (for COSINE
-    already normalised), so a repeated filter costs one matrix product.
+    Selections also keep the gathered vectors of their rows (for COSINE already
+    normalised) within a per-segment budget, so a repeated filter costs one
+    matrix product.
     """
 
     __slots__ = ("_subsets", "mask", "rows")
@@ -49,6 +52,15 @@ class Selection:
         self.rows = rows
         self._subsets: dict[str, np.ndarray] = {}
 
+    @property
+    def cached_bytes(self) -> int:
+        return sum(v.nbytes for v in self._subsets.values())
+
+    def cacheable(self, seg: Segment, field: str) -> bool:
+        """Whether this selection's vectors for ``field`` are or will be kept."""
+        dim = seg.schema[field].dim or 0
+        return len(self.rows) * dim * 4 <= SUBSET_MAX_BYTES
+
     def vectors(self, seg: Segment, field: str, metric: Metric) -> np.ndarray:
         """The rows' vectors, normalised for COSINE (so IP scores them)."""
         found = self._subsets.get(field)
@@ -57,8 +69,8 @@ class Selection:
         sub: np.ndarray = seg.vectors[field].view[self.rows]
         if metric is Metric.COSINE:
             sub = sub / np.maximum(seg.norms(field)[self.rows], np.float32(1e-30))[:, None]
-        if sub.nbytes <= SUBSET_CACHE_BYTES:
-            self._subsets[field] = sub
+        if sub.nbytes <= SUBSET_MAX_BYTES:
+            sub = seg.keep_subset(self, field, sub)
         return sub
 
 
@@ -140,6 +152,18 @@ class FileColumn:
         self._file.write(np.ascontiguousarray(values, dtype=np.float32).tobytes())
         self._n += len(values)
 
+    def save_npy(self, path: str) -> None:
+        """Write the rows as a ``.npy`` file by streaming the raw file (no mapping)."""
+        self._file.flush()
+        self._file.seek(0)
+        header = {"descr": "<f4", "fortran_order": False, "shape": (self._n, self._dim)}
+        with open(path, "wb") as out:
+            np.lib.format.write_array_header_1_0(out, header)
+            shutil.copyfileobj(self._file, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        self._file.seek(0, os.SEEK_END)
+
     def close(self) -> None:
         """Unmap, close and delete the file (its rows now live elsewhere)."""
         self._map = None
@@ -200,6 +224,7 @@ class Segment:
             self.indexes.update(self._new_index(name, spec))
         self._selections: OrderedDict[tuple[Expr | None, int, int], Selection] = OrderedDict()
         self._norms: dict[str, np.ndarray] = {}
+        self._subset_bytes = 0
         self._cache_lock = threading.Lock()
         self._copied = {
             f.name for f in schema.scalar_fields if f.dtype in (DataType.JSON, DataType.ARRAY)
@@ -310,8 +335,24 @@ class Segment:
         with self._cache_lock:
             self._selections[key] = selection
             while len(self._selections) > SELECTION_CACHE_SIZE:
-                self._selections.popitem(last=False)
+                self._subset_bytes -= self._selections.popitem(last=False)[1].cached_bytes
         return selection
+
+    def keep_subset(self, selection: Selection, field: str, sub: np.ndarray) -> np.ndarray:
+        """Cache a selection's gathered vectors, evicting the oldest within budget."""
+        with self._cache_lock:
+            found = selection._subsets.get(field)
+            if found is not None:  # another thread was first
+                return found
+            selection._subsets[field] = sub
+            self._subset_bytes += sub.nbytes
+            for other in self._selections.values():  # oldest first
+                if self._subset_bytes <= SUBSET_BUDGET_BYTES:
+                    break
+                if other is not selection:
+                    self._subset_bytes -= other.cached_bytes
+                    other._subsets.clear()
+        return sub
 
     def norms(self, field: str) -> np.ndarray:
         """L2 norms of a vector field's rows (computed once, extended on growth)."""
@@ -387,14 +428,28 @@ class Segment:
         Returns:
             ``(offsets, distances)``, both (q, min(k, selected rows)), best first.
         """
+        num_live = len(self.deleted) - self.num_deleted
+        index = self.indexes.get(field)
+        # The common case, kept short: no filter, a big indexed segment.
+        if (
+            selection is None
+            and index is not None
+            and k < num_live
+            and num_live > planner.exact_limit(num_live)
+        ):
+            with contextlib.suppress(IncompleteSearchError):
+                return index.search(queries, k, ef)  # deleted rows are marked in the graph
         q = queries.shape[0]
-        live = self.num_live if selection is None else len(selection.rows)
+        live = num_live if selection is None else len(selection.rows)
         k = min(k, live)
         if k == 0:
             return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
-        index = self.indexes.get(field)
         strategy = planner.choose(
-            has_index=index is not None, num_rows=self.num_live, num_allowed=live, k=k
+            has_index=index is not None,
+            num_rows=num_live,
+            num_allowed=live,
+            k=k,
+            cached=selection is not None and selection.cacheable(self, field),
         )
         if index is not None and strategy is not planner.Strategy.EXACT:
             try:

@@ -58,10 +58,17 @@ def top_k(
     q = queries.shape[0]
     if k == 0 or q == 0:
         return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
+    sign = 1.0 if metric is Metric.L2 else -1.0
+    if q == 1:  # one query: 1-D operations, no take_along_axis
+        key = scores(queries, vectors, metric)[0]
+        if sign < 0:
+            np.negative(key, out=key)
+        part = np.argpartition(key, k - 1)[:k] if k < n else np.arange(n)
+        best = part[np.argsort(key[part], kind="stable")]
+        return best[None, :].astype(np.int64, copy=False), (sign * key[best])[None, :]
     rows_out = np.empty((q, k), dtype=np.int64)
     dist_out = np.empty((q, k), dtype=np.float32)
     step = max(1, _BLOCK_FLOATS // max(n, 1))
-    sign = 1.0 if metric is Metric.L2 else -1.0
     for start in range(0, q, step):
         block = scores(queries[start : start + step], vectors, metric)
         if sign < 0:

@@ -70,6 +70,7 @@ class HnswIndex:
         self._index = _index
         self._ef = -1
         self._active = 0
+        self._waiting = 0
         self._mutex = threading.Lock()
         self._cond = threading.Condition(self._mutex)
 
@@ -120,9 +121,11 @@ class HnswIndex:
         """
         ef = max(int(ef), k)
         num_threads = 1 if queries.shape[0] <= 4 else -1
-        with self._cond:  # Condition's lock; waits only when ef must change
+        with self._mutex:  # the Condition's own lock; the common case never waits
             while self._ef != ef and self._active:
+                self._waiting += 1
                 self._cond.wait()
+                self._waiting -= 1
             if self._ef != ef:
                 self._index.set_ef(ef)
                 self._ef = ef
@@ -136,9 +139,7 @@ class HnswIndex:
         finally:
             with self._mutex:
                 self._active -= 1
-                wake = not self._active
-            if wake:
-                with self._cond:
+                if not self._active and self._waiting:
                     self._cond.notify_all()
         if self.metric is not Metric.L2:
             np.subtract(1.0, dist, out=dist)

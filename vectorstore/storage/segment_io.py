@@ -36,17 +36,19 @@ def write_segment(seg: Segment, folder: str) -> dict[str, Any]:
         else:
             path = os.path.join(folder, f"{name}.npy")
             write_npy(path, col.view)
-            seg.columns[name] = Column(None, data=np.load(path, mmap_mode="r"))
+            seg.columns[name] = Column(None, data=_mapped(path))
     for name, col in seg.nulls.items():
         write_npy(os.path.join(folder, f"{name}.nulls.npy"), col.view)
     if seg.dynamic is not None:
         write_jsonl(os.path.join(folder, "_meta.jsonl"), seg.dynamic.view.tolist())
     for name, vec_col in list(seg.vectors.items()):
         path = os.path.join(folder, f"{name}.vec.npy")
-        write_npy(path, vec_col.view)
-        seg.vectors[name] = Column(None, data=np.load(path, mmap_mode="r"))
         if isinstance(vec_col, FileColumn):
+            vec_col.save_npy(path)  # streamed: never mapped whole into memory
             vec_col.close()
+        else:
+            write_npy(path, vec_col.view)
+        seg.vectors[name] = Column(None, data=_mapped(path))
     for name, col in seg.sparse.items():
         rows = [{str(k): v for k, v in d.items()} for d in col.view]
         write_jsonl(os.path.join(folder, f"{name}.sparse.jsonl"), rows)
@@ -122,10 +124,20 @@ def read_segment(
     return seg
 
 
+def _mapped(path: str) -> np.ndarray:
+    """A file written by write_npy, memory-mapped read-only, as a plain ndarray."""
+    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
+
+
 def _load(folder: str, name: str, n: int | None, jsonl: bool = False) -> Any:
     path = os.path.join(folder, name)
     try:
-        data = read_jsonl(path) if jsonl else np.load(path, mmap_mode="r", allow_pickle=False)
+        if jsonl:
+            data = read_jsonl(path)
+        else:
+            # A plain ndarray view of the map: np.memmap's Python-level __getitem__
+            # would tax every search; the view keeps the mapping alive.
+            data = np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
     except FileNotFoundError:
         raise StorageError(f"segment file {path} is missing") from None
     except (ValueError, OSError, UnicodeDecodeError) as exc:
