@@ -126,7 +126,8 @@ def read_segment(
 
 def _mapped(path: str) -> np.ndarray:
     """A file written by write_npy, memory-mapped read-only, as a plain ndarray."""
-    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
+    mapped: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
+    return mapped
 
 
 def _load(folder: str, name: str, n: int | None, jsonl: bool = False) -> Any:
