@@ -23,6 +23,7 @@ from .storage.store import CollectionStorage, DirectoryStore
 
 MEMORY = ":memory:"
 _SNAPSHOT_ATTEMPTS = 5
+_REPLAY_CHECKPOINT = 10_000  # replaying more records than this: checkpoint at open
 
 
 def connect(
@@ -34,9 +35,18 @@ def connect(
         uri: ``":memory:"`` (no files), or a directory path (created if needed)
             for a durable embedded store.
         read_only: open a path store without taking the writer lock (any number
-            of reader processes may do this while one writer works).
-        options: engine tuning; ``segment_rows`` (rows per segment before it is
-            sealed, default 1,000,000).
+            of reader processes may do this while one writer works). The
+            reader sees the store as of opening; ``refresh()`` catches up.
+        options:
+            ``durability`` (path stores): when a write is on disk before its
+            call returns. ``"fsync"`` (default, as SQLite): fsync of the
+            write-ahead log every call, nothing acknowledged is ever lost.
+            ``"batch"``: fsync at most every ``sync_interval_ms`` (default 100)
+            and on flush/close; a machine crash loses at most that window.
+            ``"none"``: the OS decides; a process crash loses nothing, a machine
+            crash may lose recent writes.
+            ``segment_rows``: rows per segment before it is sealed (1,000,000).
+            ``max_wal_bytes``: checkpoint when the log grows past this (256 MiB).
 
     Returns:
         A ``Client``; use it as a context manager or call ``close()``.
@@ -54,7 +64,7 @@ def connect(
     uri = os.fspath(uri)
     if uri.startswith(("http://", "https://", "tcp://", "milvus-lite://")):
         raise NotSupportedError("Milvus server URIs are not supported yet (Milvus backend issue)")
-    unknown = set(options) - {"segment_rows"}
+    unknown = set(options) - {"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"}
     if unknown:
         raise TypeError(f"connect() got unknown option(s) {sorted(unknown)}")
     return Client(uri, read_only=read_only, **options)
@@ -66,7 +76,16 @@ class Client:
     Every method is thread-safe. Create with ``connect()``.
     """
 
-    def __init__(self, uri: str, *, read_only: bool = False, segment_rows: int | None = None):
+    def __init__(
+        self,
+        uri: str,
+        *,
+        read_only: bool = False,
+        segment_rows: int | None = None,
+        durability: str = "fsync",
+        sync_interval_ms: int = 100,
+        max_wal_bytes: int = 256 << 20,
+    ):
         self._uri = uri
         self._read_only = read_only
         self._lock = threading.RLock()
@@ -76,7 +95,17 @@ class Client:
             if not isinstance(segment_rows, int) or segment_rows < 1:
                 raise ValueError("segment_rows must be a positive integer")
             self._options["segment_rows"] = segment_rows
-        self._store = None if uri == MEMORY else DirectoryStore(uri, read_only=read_only)
+        self._store = (
+            None
+            if uri == MEMORY
+            else DirectoryStore(
+                uri,
+                read_only=read_only,
+                durability=durability,
+                sync_interval_ms=sync_interval_ms,
+                max_wal_bytes=max_wal_bytes,
+            )
+        )
         self._collections: dict[str, Collection] = {}
         if read_only and self._store is not None:
             self._load_snapshot()
@@ -183,6 +212,7 @@ class Client:
             if self._store is not None:
                 self._store.add_collection(name, schema, full)
                 storage = CollectionStorage(self._store, name)
+                storage.open_log()
             col = Collection(name, schema, full, storage=storage, **self._options)
             self._collections[name] = col
             for p in partitions:
@@ -228,6 +258,23 @@ class Client:
             if self._store is not None and name in self._store.collections:
                 self._store.remove_collection(name)
 
+    def refresh(self) -> None:
+        """Read-only clients: catch up with the writer (new manifest, new log records).
+
+        Collections are reopened; handles from ``get_collection`` taken before
+        keep the old snapshot, so get them again.
+        """
+        with self._lock:
+            self._check()
+            if self._store is None or not self._read_only:
+                return
+            old = list(self._collections.values())
+            self._collections = {}
+            self._store.reload()
+            self._load_snapshot()
+            for col in old:
+                col._close()
+
     def close(self) -> None:
         """Flush every collection and release the store. Idempotent."""
         with self._lock:
@@ -269,7 +316,12 @@ class Client:
         )
         segments = self._store.load_segments(name, schema, indexes)
         col._restore(segments, *next_ids)
+        replayed = storage.replay(col)
         self._collections[name] = col
+        if not self._read_only:
+            older_logs = storage.open_log()
+            if older_logs or col._needs_checkpoint or replayed > _REPLAY_CHECKPOINT:
+                col.flush()  # fold what replay rebuilt into segments; trim the log
         return col
 
     def _load_snapshot(self) -> None:

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from .errors import (
     NotSupportedError,
     PartitionNotFoundError,
     ReadOnlyError,
+    StorageError,
 )
 from .rows import RowBatch, check_pk, prepare_rows
 from .schema import Index, Schema, validate_name
@@ -91,6 +93,8 @@ class Collection:
         self._next_segment_id = 1
         self._next_auto_id = time.time_ns() // 1000
         self._auto_id_lock = threading.Lock()  # also guards the filter cache
+        self._checkpoint_lock = threading.Lock()  # one checkpoint or compaction at a time
+        self._needs_checkpoint = False
 
     # ------------------------------------------------------------- properties
     @property
@@ -148,6 +152,8 @@ class Collection:
     def _close(self) -> None:
         with self._lock.write:
             self._closed = True
+            if self._storage is not None:
+                self._storage.close()
             for segments in self._partitions.values():
                 for seg in segments:
                     seg.close()
@@ -164,8 +170,7 @@ class Collection:
         validate_name(name, "partition")
         with self._writing():
             if name not in self._partitions:
-                self._log({"op": "create_partition", "name": name})
-                self._partitions[name] = []
+                self._commit({"op": "create_partition", "name": name})
 
     def drop_partition(self, name: str) -> None:
         """Drop a partition and every row in it.
@@ -178,12 +183,8 @@ class Collection:
             segments = self._partition(name)
             if name == DEFAULT_PARTITION:
                 raise DataError("the _default partition cannot be dropped")
-            self._log({"op": "drop_partition", "name": name})
-            for seg in segments:
-                for pk in seg.pks[seg.live_mask()].tolist():
-                    del self._locations[pk]
-                seg.close()
-            del self._partitions[name]
+            del segments
+            self._commit({"op": "drop_partition", "name": name})
 
     def has_partition(self, name: str) -> bool:
         with self._reading():
@@ -250,9 +251,9 @@ class Collection:
                             "replace a row"
                         )
             if batch.num_rows:
-                self._log({"op": "insert", "partition": partition, "batch": batch})
-                self._apply_insert(batch, partition)
-            return list(batch.pks)
+                self._commit({"op": "insert", "partition": partition, "batch": batch})
+        self._maybe_checkpoint()
+        return list(batch.pks)
 
     def upsert(
         self,
@@ -279,10 +280,9 @@ class Collection:
         with self._writing():
             self._partition(partition)
             if batch.num_rows:
-                self._log({"op": "upsert", "partition": partition, "batch": batch})
-                self._delete_pks(batch.pks)
-                self._apply_insert(batch, partition)
-            return list(batch.pks)
+                self._commit({"op": "upsert", "partition": partition, "batch": batch})
+        self._maybe_checkpoint()
+        return list(batch.pks)
 
     def delete(
         self,
@@ -326,15 +326,52 @@ class Collection:
                 ]
             keys = list(dict.fromkeys(k for k in keys if k in self._locations))
             if keys:
-                self._log({"op": "delete", "ids": keys})
-                self._delete_pks(keys)
-            return len(keys)
+                self._commit({"op": "delete", "ids": keys})
+        self._maybe_checkpoint()
+        return len(keys)
 
     def _take_auto_ids(self, n: int) -> list[int]:
         with self._auto_id_lock:
             start = max(self._next_auto_id, time.time_ns() // 1000)
             self._next_auto_id = start + n
         return list(range(start, start + n))
+
+    # ------------------------------------------------------ applying writes
+    def _commit(self, record: dict[str, Any]) -> None:
+        """Log a validated write (durable per the store's mode), then apply it."""
+        if self._storage is not None:
+            self._storage.log(record)
+        self._apply(record)
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        """Apply one write to memory (write lock held). WAL replay calls this too."""
+        op = record["op"]
+        if op in ("insert", "upsert"):
+            batch: RowBatch = record["batch"]
+            if op == "upsert":
+                self._delete_pks(batch.pks)
+            elif self._schema.primary.auto_id and batch.num_rows:
+                self._next_auto_id = max(self._next_auto_id, max(batch.pks) + 1)
+            self._apply_insert(batch, record["partition"])
+        elif op == "delete":
+            self._delete_pks(record["ids"])
+        elif op == "create_partition":
+            self._partitions.setdefault(record["name"], [])
+        elif op == "drop_partition":
+            for seg in self._partitions.pop(record["name"], []):
+                for pk in seg.pks[seg.live_mask()].tolist():
+                    del self._locations[pk]
+                seg.close()
+        elif op in ("create_index", "drop_index"):
+            if op == "create_index":
+                spec = Index.from_dict(record["index"])
+            else:
+                spec = Index(record["field"], "FLAT", self._indexes[record["field"]].metric)
+            self._indexes[spec.field] = spec
+            for seg in self._segments(None):
+                seg.set_index(spec.field, spec)
+        else:
+            raise StorageError(f"collection {self._name!r}: unknown logged operation {op!r}")
 
     def _apply_insert(self, batch: RowBatch, partition: str) -> None:
         """Append a validated batch whose keys are all absent (write lock held)."""
@@ -343,7 +380,8 @@ class Collection:
         while done < batch.num_rows:
             if not segments or segments[-1].sealed or segments[-1].num_rows >= self._segment_rows:
                 if segments and not segments[-1].sealed:
-                    self._seal(segments[-1])
+                    segments[-1].sealed = True  # full: persisted by the next checkpoint
+                    self._needs_checkpoint = True
                 segments.append(self._new_segment(partition))
             seg = segments[-1]
             take = min(batch.num_rows - done, self._segment_rows - seg.num_rows)
@@ -371,15 +409,6 @@ class Collection:
         seg = Segment(self._next_segment_id, partition, self._schema, self._indexes, spill)
         self._next_segment_id += 1
         return seg
-
-    def _seal(self, seg: Segment) -> None:
-        seg.sealed = True
-        if self._storage is not None:
-            self._storage.seal(self, seg)
-
-    def _log(self, record: dict[str, Any]) -> None:
-        if self._storage is not None:
-            self._storage.log(self, record)
 
     # ------------------------------------------------------------------ reads
     def get(
@@ -715,24 +744,14 @@ class Collection:
         if f is None or f.dtype is not DataType.FLOAT_VECTOR:
             raise IndexConfigError(f"{spec.field!r} is not a FLOAT_VECTOR field")
         with self._writing():
-            self._log({"op": "create_index", "index": spec.to_dict()})
-            self._indexes[spec.field] = spec
-            for seg in self._segments(None):
-                seg.set_index(spec.field, spec)
-                if seg.sealed and self._storage is not None:
-                    self._storage.save_index(self, seg, spec.field)
+            self._commit({"op": "create_index", "index": spec.to_dict()})
 
     def drop_index(self, field: str) -> None:
         """Drop a field's index; searches on it become exact (FLAT) until rebuilt."""
         with self._writing():
             if field not in self._indexes:
                 raise IndexConfigError(f"field {field!r} has no index")
-            self._log({"op": "drop_index", "field": field})
-            metric = self._indexes[field].metric
-            flat = Index(field, "FLAT", metric)
-            self._indexes[field] = flat
-            for seg in self._segments(None):
-                seg.set_index(field, flat)
+            self._commit({"op": "drop_index", "field": field})
 
     # ------------------------------------------------------------ description
     def describe(self) -> dict[str, Any]:
@@ -760,43 +779,82 @@ class Collection:
             }
 
     def flush(self) -> None:
-        """Seal growing segments and make everything written so far durable."""
-        with self._writing():
-            self._flush_locked()
+        """Seal growing segments and make everything written so far durable.
 
-    def _flush_locked(self) -> None:
+        On a path store this is a checkpoint: growing segments are frozen under
+        the write lock (a moment), then their files, the tombstones and the
+        manifest are written while searches and writes go on; the write-ahead
+        log is then trimmed.
+        """
+        self._check_open()
+        with self._checkpoint_lock:
+            with self._writing():
+                frozen = self._freeze()
+            if self._storage is not None:
+                self._storage.persist(frozen)
+
+    def _freeze(self) -> Frozen:
+        """Seal every growing segment and start a new log generation (write lock held)."""
         for segments in self._partitions.values():
             if segments and not segments[-1].sealed:
                 if segments[-1].num_rows:
-                    self._seal(segments[-1])
+                    segments[-1].sealed = True
                 else:
-                    segments.pop()
-        if self._storage is not None:
-            self._storage.checkpoint(self)
+                    segments.pop().close()
+        self._needs_checkpoint = False
+        return Frozen(
+            partitions={name: list(segs) for name, segs in self._partitions.items()},
+            indexes=list(self._indexes.values()),
+            next_segment_id=self._next_segment_id,
+            next_auto_id=self._next_auto_id,
+            wal_generation=self._storage.rotate() if self._storage is not None else 0,
+        )
+
+    def _maybe_checkpoint(self) -> None:
+        """After a write: checkpoint if a segment filled up or the log grew large."""
+        if self._storage is not None and (
+            self._needs_checkpoint or self._storage.wal_bytes() > self._storage.max_wal_bytes
+        ):
+            self.flush()
 
     def compact(self) -> None:
-        """Rewrite segments without their deleted rows, giving memory back."""
-        with self._writing():
-            for name, segments in self._partitions.items():
-                if not any(s.num_deleted for s in segments):
-                    continue
-                self._log({"op": "compact", "partition": name})
-                self._compact_partition(name)
+        """Rewrite segments without their deleted rows, giving disk and memory back.
+
+        Runs by itself too, after writes, once deleted rows pass a fifth of a
+        partition's rows.
+        """
+        self._check_open()
+        with self._checkpoint_lock:
+            with self._writing():
+                for name, segments in self._partitions.items():
+                    if any(s.num_deleted for s in segments):
+                        self._compact_partition(name)
+                frozen = self._freeze()
+            if self._storage is not None:
+                self._storage.persist(frozen)
 
     def _compact_partition(self, name: str) -> None:
         old = self._partitions[name]
         self._partitions[name] = []
         for seg in old:
             live = np.flatnonzero(seg.live_mask())
-            if not len(live):
-                seg.close()
-                continue
-            rows = _segment_rows(seg, live)
-            for key in rows.pks:
-                self._locations.pop(key, None)
-            self._apply_insert(rows, name)
+            if len(live):
+                rows = _segment_rows(seg, live)
+                for key in rows.pks:
+                    self._locations.pop(key, None)
+                self._apply_insert(rows, name)
             seg.close()
-        self._flush_locked()
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """A collection's state as of a checkpoint's freeze: what persist writes."""
+
+    partitions: dict[str, list[Segment]]
+    indexes: list[Index]
+    next_segment_id: int
+    next_auto_id: int
+    wal_generation: int
 
 
 def _check_window(limit: int | None, offset: int, cap: int | None) -> None:

@@ -136,7 +136,8 @@ def check_vectors(field: Field, values: Sequence[Any], row_base: int = 0) -> np.
     if len(values) == 0:
         return np.empty((0, dim), dtype=np.float32)
     try:
-        arr = np.asarray(values, dtype=np.float32)
+        with np.errstate(over="ignore"):  # overflow to inf is reported below, as ours
+            arr = np.asarray(values, dtype=np.float32)
         ok = arr.ndim == 2 and arr.shape[1] == dim
     except (TypeError, ValueError):
         ok = False

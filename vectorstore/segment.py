@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -127,12 +128,15 @@ class FileColumn:
     cache, not RSS. ``view`` memory-maps the rows written so far.
     """
 
-    __slots__ = ("_dim", "_file", "_map", "_n", "path")
+    __slots__ = ("__weakref__", "_dim", "_file", "_finalizer", "_map", "_n", "path")
 
     def __init__(self, path: str, dim: int):
         self.path = path
         self._dim = dim
-        self._file = open(path, "w+b")  # noqa: SIM115 - closed by close()
+        self._file = open(path, "w+b")  # noqa: SIM115 - closed by the finalizer
+        # Closed and deleted when dropped (close()) or once no search holds it any
+        # more after sealing replaced it: a search may still be reading it.
+        self._finalizer = weakref.finalize(self, _discard, self._file, path)
         self._n = 0
         self._map: np.ndarray | None = None
 
@@ -165,11 +169,15 @@ class FileColumn:
         self._file.seek(0, os.SEEK_END)
 
     def close(self) -> None:
-        """Unmap, close and delete the file (its rows now live elsewhere)."""
+        """Unmap, close and delete the file now (its rows are being dropped)."""
         self._map = None
-        self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(self.path)
+        self._finalizer()
+
+
+def _discard(file: Any, path: str) -> None:
+    file.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
 
 
 class Segment:
@@ -218,7 +226,9 @@ class Segment:
                 self.sparse[f.name] = Column(object)
         self.deleted = Column(np.bool_)
         self.num_deleted = 0
-        self.persisted_deleted = 0
+        self.persisted = False  # its folder is written (path stores)
+        self.persisted_deleted = 0  # deletes that folder's tombstones hold
+        self.index_dirty: set[str] = set()  # indexes rebuilt since the folder was written
         self.indexes: dict[str, HnswIndex] = {}
         for name, spec in self.index_specs.items():
             self.indexes.update(self._new_index(name, spec))
@@ -300,6 +310,7 @@ class Segment:
         """Build (or drop, with None) the index of a vector field over all rows."""
         self.indexes.pop(name, None)
         self.index_specs.pop(name, None)
+        self.index_dirty.add(name)
         if spec is None:
             return
         self.index_specs[name] = spec

@@ -363,12 +363,6 @@ def test_flushed_writes_survive_a_crash(disk_stores, snapshot):
     assert sorted(r["id"] for r in col.query()) == [0, 1, 2, 4, 5, 6, 7, 8, 9]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: no write-ahead log yet (CollectionStorage.log is a stub); writes "
-    "acknowledged but not flushed are lost when the process dies (DESIGN.md: every write "
-    "goes to the WAL before it is acknowledged)",
-)
 def test_acknowledged_writes_survive_a_crash(disk_stores):
     out = run_python(
         """

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import zlib
 from typing import Any
 
 import numpy as np
@@ -29,7 +31,8 @@ def write_segment(seg: Segment, folder: str) -> dict[str, Any]:
     Numeric and vector columns are swapped for memory-mapped views of the files
     just written, so sealing gives their memory back.
     """
-    os.makedirs(folder, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # leftovers of a checkpoint that crashed
+    os.makedirs(folder)
     for name, col in seg.columns.items():
         if col.view.dtype == object:
             write_jsonl(os.path.join(folder, f"{name}.jsonl"), col.view.tolist())
@@ -45,7 +48,7 @@ def write_segment(seg: Segment, folder: str) -> dict[str, Any]:
         path = os.path.join(folder, f"{name}.vec.npy")
         if isinstance(vec_col, FileColumn):
             vec_col.save_npy(path)  # streamed: never mapped whole into memory
-            vec_col.close()
+            # not closed here: a search may still read it; its finalizer deletes it
         else:
             write_npy(path, vec_col.view)
         seg.vectors[name] = Column(None, data=_mapped(path))
@@ -54,17 +57,62 @@ def write_segment(seg: Segment, folder: str) -> dict[str, Any]:
         write_jsonl(os.path.join(folder, f"{name}.sparse.jsonl"), rows)
     for name, index in seg.indexes.items():
         index.save(os.path.join(folder, f"{name}.hnsw"))
-    write_tombstones(seg, folder)
-    return {"partition": seg.partition, "rows": seg.num_rows}
+    seg.index_dirty.clear()
+    files = {name: file_crc(os.path.join(folder, name)) for name in sorted(os.listdir(folder))}
+    files[TOMBSTONES] = write_tombstones(seg, folder)
+    seg.persisted = True
+    return {"partition": seg.partition, "rows": seg.num_rows, "files": files}
 
 
-def write_tombstones(seg: Segment, folder: str) -> None:
-    """Atomically replace the segment's tombstone bitmap."""
+def write_indexes(seg: Segment, folder: str, entry: dict[str, Any]) -> None:
+    """Rewrite the index files that ``create_index`` rebuilt since the last write."""
+    for name in sorted(seg.index_dirty):
+        index = seg.indexes.get(name)
+        if index is not None:
+            index.save(os.path.join(folder, f"{name}.hnsw"))
+            entry["files"][f"{name}.hnsw"] = file_crc(os.path.join(folder, f"{name}.hnsw"))
+        else:  # dropped to FLAT: the file is stale
+            entry["files"].pop(f"{name}.hnsw", None)
+    seg.index_dirty.clear()
+
+
+def write_tombstones(seg: Segment, folder: str) -> int:
+    """Atomically replace the segment's tombstone bitmap; returns its CRC32."""
+    count = seg.num_deleted  # deletes may land while we write: persist what we saw
     packed = np.packbits(seg.deleted.view)
     buf = io.BytesIO()
     np.save(buf, packed, allow_pickle=False)
-    atomic_write(os.path.join(folder, TOMBSTONES), buf.getvalue())
-    seg.persisted_deleted = seg.num_deleted
+    data = buf.getvalue()
+    atomic_write(os.path.join(folder, TOMBSTONES), data)
+    seg.persisted_deleted = count
+    return zlib.crc32(data)
+
+
+def file_crc(path: str) -> int:
+    """CRC32 of a file, read in 1 MiB chunks."""
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def verify_files(folder: str, files: dict[str, int]) -> None:
+    """Check every file of a segment against its manifest checksum.
+
+    Raises:
+        StorageError: a file is missing or its content changed, naming it.
+    """
+    for name, expected in files.items():
+        path = os.path.join(folder, name)
+        try:
+            actual = file_crc(path)
+        except FileNotFoundError:
+            raise StorageError(f"segment file {path} is missing") from None
+        if actual != expected:
+            raise StorageError(
+                f"segment file {path} is damaged: its checksum does not match the manifest"
+            )
 
 
 def read_segment(
@@ -80,9 +128,11 @@ def read_segment(
         StorageError: a file is missing or unreadable (the message names it).
     """
     n = int(entry["rows"])
+    verify_files(folder, entry.get("files", {}))
     seg = Segment(segment_id, entry["partition"], schema, {})
     seg.index_specs = dict(indexes)
     seg.sealed = True
+    seg.persisted = True
     for f in schema.scalar_fields:
         if f.dtype.numpy_dtype.kind == "O":
             values = _load(folder, f"{f.name}.jsonl", n, jsonl=True)

@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StorageError
 from ..schema import Index, Schema
 from .files import read_json, write_json
 from .lock import StoreLock
-from .segment_io import read_segment, write_segment, write_tombstones
+from .records import decode_record, encode_record
+from .segment_io import (
+    TOMBSTONES,
+    read_segment,
+    write_indexes,
+    write_segment,
+    write_tombstones,
+)
+from .wal import DURABILITY_MODES, WriteAheadLog, read_records
 
 if TYPE_CHECKING:
-    from ..collection import Collection
+    from ..collection import Collection, Frozen
     from ..segment import Segment
 
 FORMAT_VERSION = 1
@@ -39,9 +48,22 @@ class DirectoryStore:
         StorageError: unreadable manifest or a newer format version.
     """
 
-    def __init__(self, root: str, read_only: bool = False):
+    def __init__(
+        self,
+        root: str,
+        read_only: bool = False,
+        durability: str = "fsync",
+        sync_interval_ms: int = 100,
+        max_wal_bytes: int = 256 << 20,
+    ):
+        if durability not in DURABILITY_MODES:
+            raise ValueError(f"durability must be one of {DURABILITY_MODES}, got {durability!r}")
         self.root = os.path.abspath(root)
         self.read_only = read_only
+        self.durability = durability
+        self.sync_interval_ms = sync_interval_ms
+        self.max_wal_bytes = max_wal_bytes
+        self.lock = threading.Lock()  # the manifest is shared by every collection
         self._lock: StoreLock | None = None
         path = os.path.join(self.root, MANIFEST)
         if read_only:
@@ -92,7 +114,8 @@ class DirectoryStore:
         return os.path.join(self.root, name)
 
     def add_collection(self, name: str, schema: Schema, indexes: list[Index]) -> None:
-        os.makedirs(self.folder(name), exist_ok=True)
+        shutil.rmtree(self.folder(name), ignore_errors=True)  # leftovers of a crashed drop
+        os.makedirs(self.folder(name))
         self.collections[name] = {
             "schema": schema.to_dict(),
             "indexes": [i.to_dict() for i in indexes],
@@ -100,12 +123,15 @@ class DirectoryStore:
             "segments": {},
             "next_segment_id": 1,
             "next_auto_id": 0,
+            "wal": 1,
         }
-        self.write_manifest()
+        with self.lock:
+            self.write_manifest()
 
     def remove_collection(self, name: str) -> None:
-        self.collections.pop(name, None)
-        self.write_manifest()  # durable first: a crash now leaves only garbage files
+        with self.lock:
+            self.collections.pop(name, None)
+            self.write_manifest()  # durable first: a crash now leaves only garbage files
         shutil.rmtree(self.folder(name), ignore_errors=True)
 
     def load_segments(
@@ -139,52 +165,124 @@ class DirectoryStore:
 
 
 class CollectionStorage:
-    """What a collection asks of its store: seal segments, checkpoint state."""
+    """A collection's files: its write-ahead log and its sealed segments.
+
+    The log is a sequence of generations ``wal.<gen>.log``; the manifest names
+    the generation its state ends at. A checkpoint freezes the collection and
+    starts generation ``g + 1`` (``rotate``), then ``persist`` writes the frozen
+    segments, tombstones and a manifest naming ``g + 1``, and only then removes
+    older generations. Opening replays every generation from the manifest's
+    on, in order, so a crash at any point loses nothing acknowledged.
+    """
 
     def __init__(self, store: DirectoryStore, name: str):
         self.store = store
         self.name = name
+        self.folder = store.folder(name)
+        entry = store.collections[name]
+        self.generation = int(entry.get("wal", 1))
+        self.max_wal_bytes = store.max_wal_bytes
+        self._wal: WriteAheadLog | None = None
 
-    def log(self, collection: Collection, record: dict[str, Any]) -> None:
-        """Called before each write is applied (the write-ahead log hooks in here)."""
+    # ------------------------------------------------------------------ log
+    def _wal_path(self, generation: int) -> str:
+        return os.path.join(self.folder, f"wal.{generation:08d}.log")
 
-    def seal(self, collection: Collection, seg: Segment) -> None:
-        folder = os.path.join(self.store.folder(self.name), f"seg_{seg.id}")
-        entry = write_segment(seg, folder)
-        self.store.collections[self.name]["segments"][str(seg.id)] = entry
+    def _generations(self) -> list[int]:
+        """Log generations on disk that the manifest's state does not yet hold."""
+        found = []
+        for child in os.listdir(self.folder):
+            if child.startswith("wal.") and child.endswith(".log"):
+                gen = child[4:-4]
+                if gen.isdigit() and int(gen) >= self.generation:
+                    found.append(int(gen))
+        return sorted(found)
 
+    def replay(self, collection: Collection) -> int:
+        """Apply every logged write newer than the manifest; returns how many."""
+        pk = collection.schema.primary.name
+        count = 0
+        for gen in self._generations():
+            payloads, _, _ = read_records(self._wal_path(gen))
+            for payload in payloads:
+                collection._apply(decode_record(payload, pk))
+                count += 1
+        return count
+
+    def open_log(self) -> bool:
+        """Open the newest generation for appending; True if older ones remain."""
+        gens = self._generations() or [self.generation]
+        self._wal = WriteAheadLog(
+            self._wal_path(gens[-1]), self.store.durability, self.store.sync_interval_ms
+        )
+        return len(gens) > 1
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one write; durable on return per the store's durability mode."""
+        if self._wal is None:
+            raise StorageError(f"collection {self.name!r} has no open write-ahead log")
+        self._wal.append(encode_record(record))
+
+    def wal_bytes(self) -> int:
+        return self._wal.size if self._wal is not None else 0
+
+    def rotate(self) -> int:
+        """Start the next log generation (collection write lock held)."""
+        assert self._wal is not None
+        current = int(os.path.basename(self._wal.path)[4:-4])
+        self._wal.close()
+        self._wal = WriteAheadLog(
+            self._wal_path(current + 1), self.store.durability, self.store.sync_interval_ms
+        )
+        return current + 1
+
+    # -------------------------------------------------------------- segments
     def spill_dir(self) -> str:
         """Where growing segments keep their vectors (cleared on open)."""
-        return self.store.folder(self.name)
+        return self.folder
 
-    def save_index(self, collection: Collection, seg: Segment, field: str) -> None:
-        """Rewrite a sealed segment's index file after ``create_index``."""
-        index = seg.indexes.get(field)
-        if index is not None:
-            index.save(os.path.join(self.store.folder(self.name), f"seg_{seg.id}", f"{field}.hnsw"))
-
-    def checkpoint(self, collection: Collection) -> None:
-        """Persist tombstones and the collection's state in the manifest."""
+    def persist(self, frozen: Frozen) -> None:
+        """Write a frozen state: new segments, changed tombstones and indexes, the
+        manifest; then drop older log generations and unreferenced folders."""
         entry = self.store.collections[self.name]
+        entries: dict[str, Any] = dict(entry["segments"])
         partitions: dict[str, list[int]] = {}
-        for name, segments in collection._partitions.items():
+        for name, segments in frozen.partitions.items():
             partitions[name] = []
             for seg in segments:
-                if not seg.sealed:
-                    continue
-                if seg.num_deleted != seg.persisted_deleted:
-                    write_tombstones(
-                        seg, os.path.join(self.store.folder(self.name), f"seg_{seg.id}")
-                    )
+                if not seg.sealed:  # cannot happen: freeze seals them all
+                    raise StorageError(f"segment {seg.id} is still growing at a checkpoint")
+                folder = os.path.join(self.folder, f"seg_{seg.id}")
+                if not seg.persisted:
+                    entries[str(seg.id)] = write_segment(seg, folder)
+                else:
+                    seg_entry = entries[str(seg.id)]
+                    if seg.index_dirty:
+                        write_indexes(seg, folder, seg_entry)
+                    if seg.num_deleted != seg.persisted_deleted:
+                        seg_entry["files"][TOMBSTONES] = write_tombstones(seg, folder)
                 partitions[name].append(seg.id)
         live = {sid for ids in partitions.values() for sid in ids}
-        entry["partitions"] = partitions
-        entry["segments"] = {k: v for k, v in entry["segments"].items() if int(k) in live}
-        entry["indexes"] = [i.to_dict() for i in collection.indexes]
-        entry["next_segment_id"] = collection._next_segment_id
-        entry["next_auto_id"] = collection._next_auto_id
-        self.store.write_manifest()
-        folder = self.store.folder(self.name)
-        for child in os.listdir(folder):  # files of merged or dropped segments
-            if child.startswith("seg_") and child[4:].isdigit() and int(child[4:]) not in live:
-                shutil.rmtree(os.path.join(folder, child), ignore_errors=True)
+        with self.store.lock:
+            entry.update(
+                partitions=partitions,
+                segments={k: v for k, v in entries.items() if int(k) in live},
+                indexes=[i.to_dict() for i in frozen.indexes],
+                next_segment_id=frozen.next_segment_id,
+                next_auto_id=frozen.next_auto_id,
+                wal=frozen.wal_generation,
+            )
+            self.store.write_manifest()
+        self.generation = frozen.wal_generation
+        for child in os.listdir(self.folder):  # now garbage: old logs, merged segments
+            path = os.path.join(self.folder, child)
+            if child.startswith("wal.") and child[4:-4].isdigit():
+                if int(child[4:-4]) < frozen.wal_generation:
+                    os.remove(path)
+            elif child.startswith("seg_") and child[4:].isdigit() and int(child[4:]) not in live:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
