@@ -45,6 +45,8 @@ MAX_TOPK = 16384
 # Default HNSW beam: recall@10 >= 0.95 even on isotropic data, where 64 gives ~0.93.
 DEFAULT_EF = 128
 FILTER_CACHE_SIZE = 256  # compiled, schema-checked filters kept per collection
+AUTO_COMPACT_RATIO = 0.2  # a segment this much deleted is rewritten after a write ...
+AUTO_COMPACT_MIN_ROWS = 1000  # ... once it has at least this many deleted rows
 DEFAULT_SEGMENT_ROWS = 1_000_000
 
 PrimaryKey = int | str
@@ -811,32 +813,49 @@ class Collection:
         )
 
     def _maybe_checkpoint(self) -> None:
-        """After a write: checkpoint if a segment filled up or the log grew large."""
-        if self._storage is not None and (
+        """After a write: compact segments that are mostly deleted; checkpoint if a
+        segment filled up or the log grew large."""
+        if any(_worth_compacting(s) for segs in self._partitions.values() for s in segs):
+            self._compact(AUTO_COMPACT_RATIO, merge_small=False)
+        elif self._storage is not None and (
             self._needs_checkpoint or self._storage.wal_bytes() > self._storage.max_wal_bytes
         ):
             self.flush()
 
     def compact(self) -> None:
-        """Rewrite segments without their deleted rows, giving disk and memory back.
+        """Rewrite segments without their deleted rows and merge small ones, giving
+        disk and memory back (index entries of deleted rows go too).
 
-        Runs by itself too, after writes, once deleted rows pass a fifth of a
-        partition's rows.
+        Also runs by itself after writes, on segments whose deleted rows pass
+        ``AUTO_COMPACT_RATIO`` of their rows. Crash-safe: old files are removed
+        only after the manifest naming the new ones is durable.
         """
+        self._compact(0.0, merge_small=True)
+
+    def _compact(self, min_ratio: float, merge_small: bool) -> None:
         self._check_open()
         with self._checkpoint_lock:
             with self._writing():
-                for name, segments in self._partitions.items():
-                    if any(s.num_deleted for s in segments):
-                        self._compact_partition(name)
+                for name in list(self._partitions):
+                    self._compact_partition(name, min_ratio, merge_small)
                 frozen = self._freeze()
             if self._storage is not None:
                 self._storage.persist(frozen)
 
-    def _compact_partition(self, name: str) -> None:
+    def _compact_partition(self, name: str, min_ratio: float, merge_small: bool) -> None:
         old = self._partitions[name]
-        self._partitions[name] = []
-        for seg in old:
+        small = self._segment_rows // 4
+
+        def rewrite(seg: Segment) -> bool:
+            if seg.num_deleted and seg.num_deleted >= min_ratio * seg.num_rows:
+                return True
+            return merge_small and seg.sealed and seg.num_live < small and len(old) > 1
+
+        redo = [s for s in old if rewrite(s)]
+        if not redo or (len(redo) == 1 and not redo[0].num_deleted):
+            return  # nothing to drop, nothing to merge with
+        self._partitions[name] = [s for s in old if s not in redo]
+        for seg in redo:
             live = np.flatnonzero(seg.live_mask())
             if len(live):
                 rows = _segment_rows(seg, live)
@@ -855,6 +874,13 @@ class Frozen:
     next_segment_id: int
     next_auto_id: int
     wal_generation: int
+
+
+def _worth_compacting(seg: Segment) -> bool:
+    return (
+        seg.num_deleted >= AUTO_COMPACT_MIN_ROWS
+        and seg.num_deleted >= AUTO_COMPACT_RATIO * seg.num_rows
+    )
 
 
 def _check_window(limit: int | None, offset: int, cap: int | None) -> None:
