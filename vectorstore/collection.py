@@ -182,10 +182,9 @@ class Collection:
             DataError: ``_default`` cannot be dropped.
         """
         with self._writing():
-            segments = self._partition(name)
+            self._partition(name)  # raises if missing
             if name == DEFAULT_PARTITION:
                 raise DataError("the _default partition cannot be dropped")
-            del segments
             self._commit({"op": "drop_partition", "name": name})
 
     def has_partition(self, name: str) -> bool:
@@ -815,7 +814,11 @@ class Collection:
     def _maybe_checkpoint(self) -> None:
         """After a write: compact segments that are mostly deleted; checkpoint if a
         segment filled up or the log grew large."""
-        if any(_worth_compacting(s) for segs in self._partitions.values() for s in segs):
+        with self._lock.read:
+            compact = any(
+                _worth_compacting(s) for segs in self._partitions.values() for s in segs
+            )
+        if compact:
             self._compact(AUTO_COMPACT_RATIO, merge_small=False)
         elif self._storage is not None and (
             self._needs_checkpoint or self._storage.wal_bytes() > self._storage.max_wal_bytes

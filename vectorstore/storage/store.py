@@ -203,7 +203,8 @@ class CollectionStorage:
         pk = collection.schema.primary.name
         count = 0
         for gen in self._generations():
-            payloads, _, _ = read_records(self._wal_path(gen))
+            # missing: a checkpoint folded it in since we listed it (readers retry)
+            payloads, _, _ = read_records(self._wal_path(gen), missing_ok=False)
             for payload in payloads:
                 collection._apply(decode_record(payload, pk))
                 count += 1

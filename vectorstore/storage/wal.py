@@ -71,8 +71,9 @@ def decode(payload: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
     return header, buffers
 
 
-def read_records(path: str) -> tuple[list[bytes], int, int]:
-    """Every intact record payload of a log file.
+def read_records(path: str, missing_ok: bool = True) -> tuple[list[bytes], int, int]:
+    """Every intact record payload of a log file (none if it is missing and
+    ``missing_ok``).
 
     Returns:
         ``(payloads, good_end, size)``: the payloads, the byte offset where the
@@ -86,6 +87,8 @@ def read_records(path: str) -> tuple[list[bytes], int, int]:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
+        if not missing_ok:
+            raise StorageError(f"write-ahead log {path} vanished while being read") from None
         return [], 0, 0
     payloads: list[bytes] = []
     pos, size = 0, len(data)
