@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
@@ -22,7 +23,7 @@ from .schema import Index, Schema, default_indexes, quick_schema, validate_name
 from .storage.store import CollectionStorage, DirectoryStore
 
 MEMORY = ":memory:"
-_SNAPSHOT_ATTEMPTS = 5
+_SNAPSHOT_ATTEMPTS = 8
 _REPLAY_CHECKPOINT = 10_000  # replaying more records than this: checkpoint at open
 
 
@@ -268,12 +269,11 @@ class Client:
             self._check()
             if self._store is None or not self._read_only:
                 return
-            old = list(self._collections.values())
+            # Old handles are not closed: they keep serving their snapshot (read-only
+            # replicas hold no log or lock) until dropped.
             self._collections = {}
             self._store.reload()
             self._load_snapshot()
-            for col in old:
-                col._close()
 
     def close(self) -> None:
         """Flush every collection and release the store. Idempotent."""
@@ -337,7 +337,10 @@ class Client:
             except StorageError:
                 if attempt == _SNAPSHOT_ATTEMPTS - 1:
                     raise
+                for col in self._collections.values():
+                    col._close()
                 self._collections.clear()
+                time.sleep(0.02 * 2**attempt)  # let the writer's checkpoint finish
                 self._store.reload()
 
 

@@ -406,7 +406,11 @@ class Collection:
             seg.delete(np.asarray(offsets, dtype=np.int64))
 
     def _new_segment(self, partition: str) -> Segment:
-        spill = self._storage.spill_dir() if self._storage is not None else None
+        # Read-only replicas keep replayed vectors in memory: the spill files'
+        # names belong to the writer.
+        spill = (
+            self._storage.spill_dir() if self._storage is not None and not self._read_only else None
+        )
         seg = Segment(self._next_segment_id, partition, self._schema, self._indexes, spill)
         self._next_segment_id += 1
         return seg
@@ -815,9 +819,7 @@ class Collection:
         """After a write: compact segments that are mostly deleted; checkpoint if a
         segment filled up or the log grew large."""
         with self._lock.read:
-            compact = any(
-                _worth_compacting(s) for segs in self._partitions.values() for s in segs
-            )
+            compact = any(_worth_compacting(s) for segs in self._partitions.values() for s in segs)
         if compact:
             self._compact(AUTO_COMPACT_RATIO, merge_small=False)
         elif self._storage is not None and (

@@ -19,6 +19,15 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def fsync_file(path: str) -> None:
+    """fsync a file written by someone else (hnswlib's save_index)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: str, data: bytes) -> None:
     """Replace ``path`` with ``data``: temp file, fsync, ``os.replace``, dir fsync."""
     tmp = f"{path}.tmp"

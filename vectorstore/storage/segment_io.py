@@ -20,16 +20,29 @@ from ..index.hnsw import HnswIndex
 from ..rows import object_column
 from ..schema import Index, Schema
 from ..segment import Column, FileColumn, Segment
-from .files import atomic_write, read_jsonl, write_jsonl, write_npy
+from .files import atomic_write, fsync_dir, fsync_file, read_jsonl, write_jsonl, write_npy
 
-TOMBSTONES = "deleted.npy"
+DYNAMIC = "dynamic-fields.jsonl"
+# Files a checkpoint may replace (tombstones, graphs rebuilt by create_index) get a
+# new name each time, "-<version>"; a "-" can never be part of a field name, so
+# these never collide with column files, and the manifest names the current ones.
 
 
-def write_segment(seg: Segment, folder: str) -> dict[str, Any]:
+def tombstones_name(version: int) -> str:
+    return f"tombstones-{version}.npy"
+
+
+def index_name(field: str, version: int) -> str:
+    return f"{field}-{version}.hnsw"
+
+
+def write_segment(seg: Segment, folder: str, version: int) -> dict[str, Any]:
     """Write a segment's files into ``folder`` (created) and return its manifest entry.
 
-    Numeric and vector columns are swapped for memory-mapped views of the files
-    just written, so sealing gives their memory back.
+    Every file and the folder itself are fsynced before this returns, so a
+    manifest naming them can be written next. Numeric and vector columns are
+    swapped for memory-mapped views of the files just written, so sealing gives
+    their memory back.
     """
     shutil.rmtree(folder, ignore_errors=True)  # leftovers of a checkpoint that crashed
     os.makedirs(folder)
@@ -43,7 +56,7 @@ def write_segment(seg: Segment, folder: str) -> dict[str, Any]:
     for name, col in seg.nulls.items():
         write_npy(os.path.join(folder, f"{name}.nulls.npy"), col.view)
     if seg.dynamic is not None:
-        write_jsonl(os.path.join(folder, "_meta.jsonl"), seg.dynamic.view.tolist())
+        write_jsonl(os.path.join(folder, DYNAMIC), seg.dynamic.view.tolist())
     for name, vec_col in list(seg.vectors.items()):
         path = os.path.join(folder, f"{name}.vec.npy")
         if isinstance(vec_col, FileColumn):
@@ -55,37 +68,54 @@ def write_segment(seg: Segment, folder: str) -> dict[str, Any]:
     for name, col in seg.sparse.items():
         rows = [{str(k): v for k, v in d.items()} for d in col.view]
         write_jsonl(os.path.join(folder, f"{name}.sparse.jsonl"), rows)
-    for name, index in seg.indexes.items():
-        index.save(os.path.join(folder, f"{name}.hnsw"))
-    seg.index_dirty.clear()
     files = {name: file_crc(os.path.join(folder, name)) for name in sorted(os.listdir(folder))}
-    files[TOMBSTONES] = write_tombstones(seg, folder)
+    entry = {"partition": seg.partition, "rows": seg.num_rows, "files": files}
+    seg.index_dirty = set(seg.indexes)
+    write_indexes(seg, folder, entry, version)
+    write_tombstones(seg, folder, entry, version)
+    fsync_dir(folder)
+    fsync_dir(os.path.dirname(folder))
     seg.persisted = True
-    return {"partition": seg.partition, "rows": seg.num_rows, "files": files}
+    return entry
 
 
-def write_indexes(seg: Segment, folder: str, entry: dict[str, Any]) -> None:
-    """Rewrite the index files that ``create_index`` rebuilt since the last write."""
+def write_indexes(seg: Segment, folder: str, entry: dict[str, Any], version: int) -> None:
+    """Write the graphs rebuilt since the segment's files were written, under new names."""
+    files: dict[str, int] = entry["files"]
     for name in sorted(seg.index_dirty):
+        for old in [f for f in files if f.startswith(f"{name}-") and f.endswith(".hnsw")]:
+            del files[old]  # the file itself goes once the manifest no longer names it
         index = seg.indexes.get(name)
-        if index is not None:
-            index.save(os.path.join(folder, f"{name}.hnsw"))
-            entry["files"][f"{name}.hnsw"] = file_crc(os.path.join(folder, f"{name}.hnsw"))
-        else:  # dropped to FLAT: the file is stale
-            entry["files"].pop(f"{name}.hnsw", None)
+        if index is not None:  # else dropped to FLAT
+            path = os.path.join(folder, index_name(name, version))
+            index.save(path)
+            fsync_file(path)
+            files[index_name(name, version)] = file_crc(path)
+    fsync_dir(folder)
     seg.index_dirty.clear()
 
 
-def write_tombstones(seg: Segment, folder: str) -> int:
-    """Atomically replace the segment's tombstone bitmap; returns its CRC32."""
+def write_tombstones(seg: Segment, folder: str, entry: dict[str, Any], version: int) -> None:
+    """Write the tombstone bitmap under a new name (the old one stays until the
+    manifest stops naming it)."""
     count = seg.num_deleted  # deletes may land while we write: persist what we saw
     packed = np.packbits(seg.deleted.view)
     buf = io.BytesIO()
     np.save(buf, packed, allow_pickle=False)
     data = buf.getvalue()
-    atomic_write(os.path.join(folder, TOMBSTONES), data)
+    atomic_write(os.path.join(folder, tombstones_name(version)), data)
+    files: dict[str, int] = entry["files"]
+    for old in [f for f in files if f.startswith("tombstones-")]:
+        del files[old]
+    files[tombstones_name(version)] = zlib.crc32(data)
     seg.persisted_deleted = count
-    return zlib.crc32(data)
+
+
+def remove_unlisted(folder: str, files: dict[str, int]) -> None:
+    """Delete a segment's files the manifest no longer names (after it is durable)."""
+    for name in os.listdir(folder):
+        if name not in files:
+            os.remove(os.path.join(folder, name))
 
 
 def file_crc(path: str) -> int:
@@ -128,7 +158,7 @@ def read_segment(
         StorageError: a file is missing or unreadable (the message names it).
     """
     n = int(entry["rows"])
-    verify_files(folder, entry.get("files", {}))
+    verify_files(folder, entry["files"])
     seg = Segment(segment_id, entry["partition"], schema, {})
     seg.index_specs = dict(indexes)
     seg.sealed = True
@@ -142,7 +172,7 @@ def read_segment(
     for name in seg.nulls:
         seg.nulls[name] = Column(None, data=np.array(_load(folder, f"{name}.nulls.npy", n)))
     if seg.dynamic is not None:
-        seg.dynamic = Column(None, data=object_column(_load(folder, "_meta.jsonl", n, jsonl=True)))
+        seg.dynamic = Column(None, data=object_column(_load(folder, DYNAMIC, n, jsonl=True)))
     for name in seg.vectors:
         seg.vectors[name] = Column(None, data=_load(folder, f"{name}.vec.npy", n))
     for name in seg.sparse:
@@ -150,7 +180,8 @@ def read_segment(
         seg.sparse[name] = Column(
             None, data=object_column([{int(k): v for k, v in d.items()} for d in rows])
         )
-    packed = _load(folder, TOMBSTONES, None)
+    files: dict[str, int] = entry["files"]
+    packed = _load(folder, _current(files, "tombstones-", ".npy"), None)
     deleted = np.unpackbits(np.asarray(packed), count=n).astype(bool)
     seg.deleted = Column(None, data=deleted)
     seg.num_deleted = int(deleted.sum())
@@ -160,18 +191,23 @@ def read_segment(
             continue
         dim = schema[name].dim
         assert dim is not None
+        path = os.path.join(folder, _current(files, f"{name}-", ".hnsw"))
         index = HnswIndex.load(
-            os.path.join(folder, f"{name}.hnsw"),
-            dim,
-            spec.metric,
-            spec.params["M"],
-            spec.params["ef_construction"],
+            path, dim, spec.metric, spec.params["M"], spec.params["ef_construction"]
         )
         if len(index) != n:
-            raise StorageError(f"index file {folder}/{name}.hnsw holds {len(index)} rows, not {n}")
+            raise StorageError(f"index file {path} holds {len(index)} rows, not {n}")
         index.mark_deleted(np.flatnonzero(deleted))
         seg.indexes[name] = index
     return seg
+
+
+def _current(files: dict[str, int], prefix: str, suffix: str) -> str:
+    """The one file of a versioned kind the manifest names."""
+    found = [f for f in files if f.startswith(prefix) and f.endswith(suffix)]
+    if len(found) != 1:
+        raise StorageError(f"segment manifest names {len(found)} files {prefix}*{suffix}")
+    return found[0]
 
 
 def _mapped(path: str) -> np.ndarray:

@@ -9,6 +9,7 @@ Layout::
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import threading
@@ -20,8 +21,8 @@ from .files import read_json, write_json
 from .lock import StoreLock
 from .records import decode_record, encode_record
 from .segment_io import (
-    TOMBSTONES,
     read_segment,
+    remove_unlisted,
     write_indexes,
     write_segment,
     write_tombstones,
@@ -199,10 +200,21 @@ class CollectionStorage:
         return sorted(found)
 
     def replay(self, collection: Collection) -> int:
-        """Apply every logged write newer than the manifest; returns how many."""
+        """Apply every logged write newer than the manifest; returns how many.
+
+        Raises:
+            StorageError: the generations on disk do not continue the manifest's
+                (a reader raced a checkpoint: it retries with the new manifest).
+        """
         pk = collection.schema.primary.name
         count = 0
-        for gen in self._generations():
+        gens = self._generations()
+        if gens and gens != list(range(self.generation, self.generation + len(gens))):
+            raise StorageError(
+                f"collection {self.name!r}: log generations {gens} do not continue the "
+                f"manifest's generation {self.generation}"
+            )
+        for gen in gens:
             # missing: a checkpoint folded it in since we listed it (readers retry)
             payloads, _, _ = read_records(self._wal_path(gen), missing_ok=False)
             for payload in payloads:
@@ -248,6 +260,8 @@ class CollectionStorage:
         entry = self.store.collections[self.name]
         entries: dict[str, Any] = dict(entry["segments"])
         partitions: dict[str, list[int]] = {}
+        changed: list[str] = []
+        version = frozen.wal_generation  # new file names of this checkpoint
         for name, segments in frozen.partitions.items():
             partitions[name] = []
             for seg in segments:
@@ -255,13 +269,17 @@ class CollectionStorage:
                     raise StorageError(f"segment {seg.id} is still growing at a checkpoint")
                 folder = os.path.join(self.folder, f"seg_{seg.id}")
                 if not seg.persisted:
-                    entries[str(seg.id)] = write_segment(seg, folder)
-                else:
-                    seg_entry = entries[str(seg.id)]
+                    entries[str(seg.id)] = write_segment(seg, folder, version)
+                elif seg.index_dirty or seg.num_deleted != seg.persisted_deleted:
+                    # A copy: the manifest in memory must not name a file before
+                    # it exists (another collection may write the manifest now).
+                    seg_entry = copy.deepcopy(entries[str(seg.id)])
                     if seg.index_dirty:
-                        write_indexes(seg, folder, seg_entry)
+                        write_indexes(seg, folder, seg_entry, version)
                     if seg.num_deleted != seg.persisted_deleted:
-                        seg_entry["files"][TOMBSTONES] = write_tombstones(seg, folder)
+                        write_tombstones(seg, folder, seg_entry, version)
+                    entries[str(seg.id)] = seg_entry
+                    changed.append(str(seg.id))
                 partitions[name].append(seg.id)
         live = {sid for ids in partitions.values() for sid in ids}
         with self.store.lock:
@@ -282,6 +300,8 @@ class CollectionStorage:
                     os.remove(path)
             elif child.startswith("seg_") and child[4:].isdigit() and int(child[4:]) not in live:
                 shutil.rmtree(path, ignore_errors=True)
+        for sid in changed:  # replaced tombstones and graphs
+            remove_unlisted(os.path.join(self.folder, f"seg_{sid}"), entries[sid]["files"])
 
     def close(self) -> None:
         if self._wal is not None:

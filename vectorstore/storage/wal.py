@@ -1,19 +1,26 @@
 """The write-ahead log: every write is appended here before it is acknowledged.
 
-File format: a sequence of records ``[magic "KWAL"][u32 length][u32 crc32][payload]``
-(little endian; the CRC covers the payload). A payload is a JSON header followed by raw
+File format: a sequence of records, little endian::
+
+    [magic "KWAL"][u32 length][u32 payload crc32][u32 header crc32][payload]
+
+The header CRC covers magic, length and payload CRC, so a length can be trusted
+before the payload is read. A payload is a JSON header followed by raw
 numpy buffers the header describes, so vectors cost their bytes, and nothing is
 ever pickled::
 
     payload = [u32 header length][header JSON][buffer 0][buffer 1]...
     header  = {"op": ..., ..., "buffers": [[dtype, shape], ...]}
 
-Reading stops at the first record that is incomplete or fails its CRC. If no
-intact record follows it, it is a torn write (the process died while
-appending): it is dropped, logged, and cut off the file. If an intact record
-follows (found by its magic and CRC, so a damaged length cannot hide it), an
-acknowledged record is damaged: that is a ``StorageError`` naming the file and
-offset, never a silent loss.
+Reading stops at the first record that is incomplete or fails a CRC:
+
+- an intact header whose length runs past the end of the file is the record
+  being appended when the process died: torn, whatever its bytes contain;
+- otherwise, if an intact record follows (after the record when its header is
+  intact; else found by magic and both CRCs), an acknowledged record is damaged:
+  a ``StorageError`` naming the file and offset, never a silent loss;
+- otherwise it is a torn tail.
+A torn tail is dropped, logged, and cut off the file.
 
 Durability modes:
 - ``"fsync"`` (default): fsync before ``append`` returns, as SQLite does.
@@ -37,12 +44,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import StorageError
+from .files import fsync_dir
 
 log = logging.getLogger("vectorstore.wal")
 
 DURABILITY_MODES = ("fsync", "batch", "none")
 MAGIC = b"KWAL"
-_HEAD = struct.Struct("<4sII")
+_HEAD = struct.Struct("<4sIII")
+_FRAME = struct.Struct("<4sII")  # the part the header CRC covers
 _U32 = struct.Struct("<I")
 
 
@@ -93,9 +102,11 @@ def read_records(path: str, missing_ok: bool = True) -> tuple[list[bytes], int, 
     payloads: list[bytes] = []
     pos, size = 0, len(data)
     while pos < size:
-        payload = _record_at(data, pos)
+        header_ok, end, payload = _record_at(data, pos)
         if payload is None:
-            later = _next_intact(data, pos + 1)
+            if header_ok and end > size:
+                break  # the record being appended when the process died
+            later = _next_intact(data, end if header_ok else pos + 1)
             if later is not None:
                 raise StorageError(
                     f"write-ahead log {path} is damaged at byte {pos}: that record fails its "
@@ -104,27 +115,29 @@ def read_records(path: str, missing_ok: bool = True) -> tuple[list[bytes], int, 
                 )
             break  # a torn tail
         payloads.append(payload)
-        pos += _HEAD.size + len(payload)
+        pos = end
     return payloads, pos, size
 
 
-def _record_at(data: bytes, pos: int) -> bytes | None:
-    """The payload of an intact record starting at ``pos``, or None."""
+def _record_at(data: bytes, pos: int) -> tuple[bool, int, bytes | None]:
+    """``(header intact, end of record, payload if the record is intact)`` at ``pos``."""
     if len(data) - pos < _HEAD.size:
-        return None
-    magic, length, crc = _HEAD.unpack_from(data, pos)
+        return False, pos, None
+    magic, length, crc, head_crc = _HEAD.unpack_from(data, pos)
+    if magic != MAGIC or zlib.crc32(data[pos : pos + _FRAME.size]) != head_crc:
+        return False, pos, None
     end = pos + _HEAD.size + length
-    if magic != MAGIC or end > len(data):
-        return None
+    if end > len(data):
+        return True, end, None
     payload = data[pos + _HEAD.size : end]
-    return payload if zlib.crc32(payload) == crc else None
+    return True, end, payload if zlib.crc32(payload) == crc else None
 
 
 def _next_intact(data: bytes, start: int) -> int | None:
     """Where the next intact record after ``start`` begins, if any."""
     pos = data.find(MAGIC, start)
     while pos != -1:
-        if _record_at(data, pos) is not None:
+        if _record_at(data, pos)[2] is not None:
             return pos
         pos = data.find(MAGIC, pos + 1)
     return None
@@ -153,7 +166,10 @@ class WriteAheadLog:
                 good_end,
                 size - good_end,
             )
+        created = not os.path.exists(path)
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if created and durability != "none":
+            fsync_dir(os.path.dirname(os.path.abspath(path)))  # the file's name is durable too
         if good_end < size:
             os.ftruncate(self._fd, good_end)
             os.fsync(self._fd)
@@ -168,7 +184,8 @@ class WriteAheadLog:
 
     def append(self, payload: bytes) -> None:
         """Write one record; durable on return in ``"fsync"`` mode."""
-        record = _HEAD.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+        frame = _FRAME.pack(MAGIC, len(payload), zlib.crc32(payload))
+        record = frame + _U32.pack(zlib.crc32(frame)) + payload
         with self._lock:
             view = memoryview(record)
             while view:

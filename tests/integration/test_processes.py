@@ -1,0 +1,517 @@
+"""Several processes on one store: the writer lock, crashed writers, read-only readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import vectorstore as vs
+
+REPO = Path(vs.__file__).resolve().parents[1]
+
+
+def spawn(code: str, *args: str, stdin: Any = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+
+
+def wait_for_line(proc: subprocess.Popen[str], prefix: str) -> str:
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the child exits (closing stdout) if anything goes wrong
+        if line.startswith(prefix):
+            return line.strip()
+    proc.wait(timeout=30)
+    raise AssertionError(
+        f"the child never said {prefix!r}: {proc.stderr.read() if proc.stderr else ''}"
+    )
+
+
+HOLDER = """
+    import sys, vectorstore as vs
+    db = vs.connect(sys.argv[1])
+    col = db.create_collection("c", dimension=2)
+    col.insert([{"id": i, "vector": [1.0, float(i)]} for i in range(10)])
+    col.delete(ids=[0])
+    print("HOLDING", flush=True)
+    sys.stdin.read()  # until the parent closes stdin (or kills us)
+    db.close()
+    print("CLOSED", flush=True)
+"""
+
+
+def test_second_writer_names_the_holder_process(tmp_path):
+    path = tmp_path / "store"
+    holder = spawn(HOLDER, str(path), stdin=subprocess.PIPE)
+    try:
+        wait_for_line(holder, "HOLDING")
+        with pytest.raises(vs.LockedError) as info:
+            vs.connect(path)
+        assert f"process {holder.pid}" in str(info.value) or str(holder.pid) in str(info.value)
+        assert str(path) in str(info.value)
+        # a reader may open meanwhile and sees the holder's acknowledged writes
+        with vs.connect(path, read_only=True) as ro:
+            assert ro.get_collection("c").count() == 9
+        assert holder.stdin is not None
+        holder.stdin.close()
+        assert wait_for_line(holder, "CLOSED") == "CLOSED"
+        assert holder.wait(timeout=30) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    with vs.connect(path) as db:  # released on close
+        assert db.get_collection("c").count() == 9
+
+
+def test_lock_of_a_killed_writer_is_taken_over(tmp_path):
+    path = tmp_path / "store"
+    holder = spawn(HOLDER, str(path), stdin=subprocess.PIPE)
+    try:
+        wait_for_line(holder, "HOLDING")
+        with pytest.raises(vs.LockedError):
+            vs.connect(path)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert holder.returncode == -signal.SIGKILL
+    assert (path / ".lock").read_text().strip() == str(holder.pid)  # the dead pid stays in the file
+    with vs.connect(path) as db:
+        assert (path / ".lock").read_text().strip() == str(os.getpid())
+        col = db.get_collection("c")
+        assert sorted(r["id"] for r in col.query(output_fields=["id"])) == list(range(1, 10))
+        # and it really holds the lock now
+        other = spawn(
+            """
+            import sys, vectorstore as vs
+            try:
+                vs.connect(sys.argv[1])
+            except vs.LockedError as e:
+                print("LOCKED", e, flush=True)
+            """,
+            str(path),
+        )
+        out, err = other.communicate(timeout=60)
+        assert "LOCKED" in out and str(os.getpid()) in out, err
+
+
+def test_a_lock_file_naming_a_dead_pid_is_no_obstacle(tmp_path):
+    path = tmp_path / "store"
+    vs.connect(path).close()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (path / ".lock").write_text(dead.stdout.strip())
+    with vs.connect(path) as db:
+        db.create_collection("c", dimension=2)
+
+
+def test_racing_writers_exactly_one_wins(tmp_path):
+    path = tmp_path / "store"
+    vs.connect(path).close()
+    go = tmp_path / "go"
+    racer = """
+        import os, sys, time, vectorstore as vs
+        while not os.path.exists(sys.argv[2]):
+            time.sleep(0.001)
+        try:
+            db = vs.connect(sys.argv[1])
+        except vs.LockedError as e:
+            print("LOCKED", e, flush=True)
+            sys.exit(0)
+        print("WON", os.getpid(), flush=True)
+        time.sleep(1.0)
+        db.close()
+    """
+    procs = [spawn(racer, str(path), str(go)) for _ in range(4)]
+    time.sleep(0.3)
+    go.write_text("")
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    winners = [o[0] for o in outs if o[0].startswith("WON")]
+    assert len(winners) == 1, outs
+    pid = winners[0].split()[1]
+    for out, _ in outs:
+        if out.startswith("LOCKED"):
+            assert pid in out or "unknown" in out  # the holder, if it wrote its pid yet
+
+
+# ------------------------------------------------------------ readers vs writer
+
+BATCH = 10
+
+# Shared by the writer and the readers: the writer's deterministic history, and the
+# state (batch -> val) after each of its operations.
+HISTORY = """
+import random
+BATCH = 10
+
+def history(seed, n_ops):
+    rnd = random.Random(seed)
+    ops, states, live, next_batch = [], [{}], {}, 0
+    for i in range(1, n_ops + 1):
+        r = rnd.random()
+        if r < 0.5 or not live:
+            op = ("insert", next_batch, i)
+            live[next_batch] = i
+            next_batch += 1
+        elif r < 0.65:
+            k = rnd.choice(sorted(live))
+            op = ("upsert", k, i)
+            live[k] = i
+        elif r < 0.8:
+            k = rnd.choice(sorted(live))
+            op = ("delete", k, i)
+            del live[k]
+        elif r < 0.93:
+            op = ("flush", -1, i)
+        else:
+            op = ("compact", -1, i)
+        ops.append(op)
+        states.append(dict(live))
+    return ops, states
+
+def vec(key, val):
+    import numpy as np
+    return np.random.default_rng(key * 10007 + val).normal(size=8).astype(np.float32)
+"""
+
+WRITER = (
+    HISTORY
+    + """
+import sys, vectorstore as vs
+path, seed, n_ops = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ops, _ = history(seed, n_ops)
+db = vs.connect(path, segment_rows=35, max_wal_bytes=5000)
+col = db.get_collection("c")
+for kind, k, i in ops:
+    rows = [{"id": k * BATCH + j, "vector": vec(k * BATCH + j, i).tolist(), "val": i}
+            for j in range(BATCH)] if k >= 0 else []
+    if kind == "insert":
+        col.insert(rows)
+    elif kind == "upsert":
+        col.upsert(rows)
+    elif kind == "delete":
+        col.delete(ids=[r["id"] for r in rows])
+    else:
+        getattr(col, kind)()
+    print("ACK", i, flush=True)
+db.close()
+print("DONE", flush=True)
+"""
+)
+
+READER = (
+    HISTORY
+    + """
+import json, os, sys, vectorstore as vs
+import numpy as np
+path, seed, n_ops, stop, mode = sys.argv[1:6]
+seed, n_ops = int(seed), int(n_ops)
+_, states = history(seed, n_ops)
+db = vs.connect(path, read_only=True)
+last = 0
+snapshots = searches = 0
+
+def fail(msg):
+    print("VIOLATION", msg, flush=True)
+    sys.exit(3)
+
+def check(final):
+    global last, snapshots, searches
+    col = db.get_collection("c")
+    n = col.count()
+    rows = col.query(output_fields=["id", "val"])
+    if n != len(rows):
+        fail(f"count() {n} but query() {len(rows)} rows")
+    if n % BATCH:
+        fail(f"count {n} is not a multiple of the batch size: a torn batch")
+    snap = {}
+    for r in rows:
+        snap.setdefault(r["id"] // BATCH, set()).add(r["val"])
+    for k, vals in snap.items():
+        if len(vals) != 1:
+            fail(f"batch {k} mixes writes {sorted(vals)}: a torn upsert")
+    snap = {k: v.pop() for k, v in snap.items()}
+    for j in range(last, len(states)):
+        if states[j] == snap:
+            break
+    else:
+        older = [j for j in range(last) if states[j] == snap]
+        fail(f"snapshot is no state of the writer at or after op {last} "
+             f"(older match: {older[-1:]}); batches={sorted(snap)}")
+    last = j
+    if final and snap != states[-1]:
+        fail(f"after the writer closed, refresh() shows the state of op {j}, not the last")
+    ids = [r["id"] for r in rows]
+    if ids:
+        sample = ids[:: max(1, len(ids) // 7)]
+        got = col.get(sample, output_fields=["val"])
+        if sorted(g["id"] for g in got) != sorted(sample):
+            fail("get() misses rows that count()/query() returned")
+        if mode == "search":
+            want = {r["id"]: r["val"] for r in rows}
+            k = sample[0]
+            hits = col.search([vec(k, want[k]).tolist()], limit=5)[0]
+            if not hits or hits[0].id != k:
+                fail(f"search for row {k}'s own vector returned {[h.id for h in hits]}")
+            if any(h.id not in want for h in hits):
+                fail("search returned a row that is not in the snapshot")
+            searches += 1
+    snapshots += 1
+
+check(False)
+while not os.path.exists(stop):
+    db.refresh()
+    check(False)
+db.refresh()
+check(True)
+db.close()
+print("OK", json.dumps({"snapshots": snapshots, "searches": searches, "last": last}), flush=True)
+"""
+)
+
+
+def new_store(path: Path) -> None:
+    with vs.connect(path) as db:
+        db.create_collection(
+            "c",
+            schema=vs.Schema(
+                [
+                    vs.Field("id", vs.DataType.INT64, is_primary=True),
+                    vs.Field("vector", vs.DataType.FLOAT_VECTOR, dim=8),
+                    vs.Field("val", vs.DataType.INT64),
+                ]
+            ),
+            indexes=[vs.Index("vector", "HNSW", "L2", M=8, ef_construction=40)],
+        )
+
+
+def run_readers_and_writer(tmp_path: Path, modes: list[str], n_ops: int, seed: int) -> list[dict]:
+    """Run the writer and the readers; any inconsistency fails an assertion."""
+    path = tmp_path / "store"
+    stop = tmp_path / "stop"
+    new_store(path)
+    readers = [spawn(READER, str(path), str(seed), str(n_ops), str(stop), m) for m in modes]
+    writer = spawn(WRITER, str(path), str(seed), str(n_ops))
+    try:
+        w_out, w_err = writer.communicate(timeout=240)
+        assert writer.returncode == 0 and "DONE" in w_out, (
+            f"writer rc={writer.returncode}: {w_err[-3000:]}"
+        )
+        stop.write_text("")
+        results = []
+        for mode, r in zip(modes, readers, strict=True):
+            out, err = r.communicate(timeout=240)
+            assert r.returncode == 0 and "OK" in out, (
+                f"reader ({mode}) rc={r.returncode}: {out[-2000:]} {err[-3000:]}"
+            )
+            results.append(json.loads(out.split("OK", 1)[1]))
+    finally:
+        for p in [writer, *readers]:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    # the writer's data itself is intact (vectors too)
+    ns: dict[str, Any] = {}
+    exec(HISTORY, ns)
+    _, states = ns["history"](seed, n_ops)
+    with vs.connect(path) as db:
+        col = db.get_collection("c")
+        rows = col.query(output_fields=["id", "val", "vector"])
+        assert {r["id"] // BATCH: r["val"] for r in rows} == states[-1]
+        bad = [r["id"] for r in rows if not np.allclose(r["vector"], ns["vec"](r["id"], r["val"]))]
+        assert not bad, f"rows whose vectors changed: {bad[:20]}"
+    return results
+
+
+@pytest.mark.parametrize("modes", [["count"], ["count", "search"]], ids=["1-reader", "2-readers"])
+def test_readers_see_whole_batches_while_the_writer_works(tmp_path, modes):
+    """Every snapshot a reader sees is a state the writer really passed through (whole
+    batches, no torn upsert, never older than the previous snapshot); after refresh()
+    at the end it sees the final state."""
+    seed = int.from_bytes(os.urandom(3), "little")
+    print("seed", seed)
+    results = run_readers_and_writer(tmp_path, modes, n_ops=120, seed=seed)
+    assert all(r["snapshots"] >= 2 for r in results), results
+
+
+def test_reader_open_leaves_the_writers_growing_segment_alone(tmp_path):
+    """Deterministic: the writer has a growing segment whose vectors are in its spill
+    file; a reader process opens (replaying the log) and closes; the writer seals."""
+    path = tmp_path / "store"
+    db = vs.connect(path)
+    try:
+        col = db.create_collection("c", dimension=4)
+        col.insert([{"id": i, "vector": [1.0, float(i), 2.0, 3.0]} for i in range(10)])
+        col.flush()
+        col.insert([{"id": 100 + i, "vector": [5.0, float(i), 6.0, 7.0]} for i in range(10)])
+        col.get(100, output_fields=["vector"])  # the writer maps its spill file
+        spill = sorted(p.name for p in (path / "c").glob("growing_*"))
+        reader = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, vectorstore as vs\n"
+                "db = vs.connect(sys.argv[1], read_only=True)\n"
+                "print(db.get_collection('c').count())\n"
+                "db.close()\n",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+        assert reader.stdout.strip() == "20", reader.stderr
+        assert sorted(p.name for p in (path / "c").glob("growing_*")) == spill, (
+            "the reader removed the writer's spill file"
+        )
+        col.insert({"id": 200, "vector": [9.0, 9.0, 9.0, 9.0]})
+        col.flush()
+    finally:
+        db.close()
+    with vs.connect(path) as db:
+        got = db.get_collection("c").get([100, 105], output_fields=["vector"])
+    assert [g["vector"] for g in got] == [[5.0, 0.0, 6.0, 7.0], [5.0, 5.0, 6.0, 7.0]]
+
+
+def test_reader_racing_a_checkpoint_sees_a_real_state(tmp_path, monkeypatch):
+    from vectorstore.storage.store import DirectoryStore
+
+    path = tmp_path / "store"
+    db = vs.connect(path)
+    try:
+        col = db.create_collection("c", dimension=4)
+        col.insert([{"id": i, "vector": [1.0, float(i), 2.0, 3.0]} for i in range(10)])
+        col.flush()
+        col.insert([{"id": 100 + i, "vector": [5.0, float(i), 6.0, 7.0]} for i in range(10)])
+        real = DirectoryStore.load_segments
+        raced = []
+
+        def racing(self: DirectoryStore, *a: Any, **k: Any) -> Any:
+            out = real(self, *a, **k)
+            if self.read_only and not raced:  # the reader has read the manifest and
+                raced.append(True)  # its segments, when the writer checkpoints (once)
+                col.flush()
+                col.insert({"id": 200, "vector": [9.0, 9.0, 9.0, 9.0]})
+            return out
+
+        monkeypatch.setattr(DirectoryStore, "load_segments", racing)
+        reader = vs.connect(path, read_only=True)
+        monkeypatch.undo()
+        try:
+            count = reader.get_collection("c").count()
+        finally:
+            reader.close()
+        assert raced
+        assert count in (20, 21), f"the reader sees {count} rows: 20 or 21 existed, not 11"
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("change", ["delete", "create_index"])
+def test_reader_opening_during_a_checkpoint(tmp_path, monkeypatch, change):
+    from vectorstore.storage.store import DirectoryStore
+
+    path = tmp_path / "store"
+    db = vs.connect(path)
+    try:
+        col = db.create_collection("c", dimension=4)
+        col.insert([{"id": i, "vector": [1.0, float(i), 2.0, 3.0]} for i in range(20)])
+        col.flush()
+        if change == "delete":
+            col.delete(ids=[3])
+        else:
+            col.create_index("vector", "HNSW", "L2", M=6, ef_construction=20)
+        real = DirectoryStore.write_manifest
+        counts = []
+
+        def slow_manifest(self: DirectoryStore) -> None:
+            if not counts:  # segment files written, manifest not yet: a reader opens
+                with vs.connect(path, read_only=True) as ro:
+                    counts.append(ro.get_collection("c").count())
+            real(self)
+
+        monkeypatch.setattr(DirectoryStore, "write_manifest", slow_manifest)
+        col.flush()
+        monkeypatch.undo()
+        assert counts == [19 if change == "delete" else 20]
+    finally:
+        db.close()
+
+
+def test_handles_from_before_refresh_keep_their_snapshot(tmp_path):
+    path = tmp_path / "store"
+    with vs.connect(path) as db:
+        db.create_collection("c", dimension=2).insert({"id": 1, "vector": [1.0, 0.0]})
+    ro = vs.connect(path, read_only=True)
+    try:
+        old = ro.get_collection("c")
+        with vs.connect(path) as db:
+            db.get_collection("c").insert({"id": 2, "vector": [0.0, 1.0]})
+        ro.refresh()
+        assert ro.get_collection("c").count() == 2
+        assert old.count() == 1
+    finally:
+        ro.close()
+
+
+def test_reader_sees_new_data_after_refresh_and_on_reopen(tmp_path):
+    path = tmp_path / "store"
+    db = vs.connect(path, segment_rows=8)
+    ro = vs.connect(path, read_only=True)
+    ro2 = None
+    try:
+        col = db.create_collection("c", dimension=2)
+        ro.refresh()
+        assert ro.list_collections() == ["c"]
+        assert ro.get_collection("c").count() == 0
+        col.insert([{"id": i, "vector": [1.0, float(i)]} for i in range(5)])  # log only
+        assert ro.get_collection("c").count() == 0  # the snapshot holds still
+        ro.refresh()
+        assert ro.get_collection("c").count() == 5
+        col.insert([{"id": i, "vector": [1.0, float(i)]} for i in range(5, 30)])  # seals
+        col.delete(ids=[0, 1])
+        col.compact()
+        assert ro.get_collection("c").count() == 5
+        ro.refresh()
+        assert ro.get_collection("c").count() == 28
+        ro2 = vs.connect(path, read_only=True)
+        assert sorted(r["id"] for r in ro2.get_collection("c").query(output_fields=["id"])) == list(
+            range(2, 30)
+        )
+        db.drop_collection("c")
+        ro.refresh()
+        assert ro.list_collections() == []
+    finally:
+        ro.close()
+        if ro2 is not None:
+            ro2.close()
+        db.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(10))
+def test_readers_and_writer_long(tmp_path, round_):
+    seed = int.from_bytes(os.urandom(3), "little")
+    print("seed", seed)
+    run_readers_and_writer(tmp_path, ["count", "search", "search"], n_ops=400, seed=seed)
