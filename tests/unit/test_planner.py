@@ -105,3 +105,37 @@ def test_gathered_vectors_stay_within_the_segment_budget(monkeypatch: pytest.Mon
     # Results stay right whichever selections kept their vectors.
     hits = col.search(q, limit=200, filter="n == 0")[0]
     assert sorted(h.id for h in hits) == list(range(0, 2000, 10))
+
+
+def test_short_oversampling_falls_back_to_the_filter_callback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With oversampling forced far too small, the callback path must still give the
+    exact filtered answer (and is the one that ran)."""
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(6000, 8)).astype(np.float32)
+    col = vs.connect(":memory:").create_collection(
+        "c", dimension=8, indexes=[vs.Index("vector", "HNSW", "L2", M=16, ef_construction=200)]
+    )
+    col.insert([{"id": i, "vector": vectors[i], "n": i % 4} for i in range(6000)])
+    monkeypatch.setattr(planner, "EXACT_MIN_ROWS", 10)
+    monkeypatch.setattr(planner, "EXACT_PER_SQRT_ROWS", 0)
+    monkeypatch.setattr(planner, "OVERSAMPLE_FACTOR", 0.0)
+    monkeypatch.setattr(planner, "OVERSAMPLE_MARGIN", 1)
+    index = col._partitions["_default"][0].indexes["vector"]
+    calls = []
+    real_search = index.search
+
+    def spy(queries, k, ef, filter_fn=None):  # type: ignore[no-untyped-def]
+        calls.append(filter_fn is not None)
+        return real_search(queries, k, ef, filter_fn)
+
+    monkeypatch.setattr(index, "search", spy)
+    queries = rng.normal(size=(5, 8)).astype(np.float32)
+    hits = col.search(queries, limit=10, filter="n == 1", search_params={"ef": 400})
+    assert calls == [False, True]  # oversampled first, then the callback
+    passing = np.flatnonzero(np.arange(6000) % 4 == 1)
+    rows, _ = flat.top_k(queries, vectors[passing], 10, vs.Metric.L2)
+    for got, want in zip(hits, rows, strict=True):
+        assert all(h.id % 4 == 1 for h in got)
+        assert len({h.id for h in got} & set(passing[want].tolist())) >= 9
