@@ -102,7 +102,7 @@ def _kind(name: str) -> str:
         return "hnswlib graph + its vector copy (.hnsw)"
     if name.startswith("wal."):
         return "write-ahead log"
-    if name == "deleted.npy":
+    if name.startswith("tombstones-"):
         return "tombstones"
     if name.endswith((".npy", ".jsonl")):
         return "scalar columns"
