@@ -94,7 +94,8 @@ class Collection:
         self._locations: dict[Any, tuple[Segment, int]] = {}
         self._next_segment_id = 1
         self._next_auto_id = time.time_ns() // 1000
-        self._auto_id_lock = threading.Lock()  # also guards the filter cache
+        self._auto_id_lock = threading.Lock()
+        self._filters_lock = threading.Lock()
         self._checkpoint_lock = threading.Lock()  # one checkpoint or compaction at a time
         self._needs_checkpoint = False
 
@@ -725,7 +726,7 @@ class Collection:
             raise FilterTypeError(
                 f"{exc} in filter {text!r}", expression=text, position=exc.position
             ) from None
-        with self._auto_id_lock:
+        with self._filters_lock:
             self._filters[key] = compiled
             while len(self._filters) > FILTER_CACHE_SIZE:
                 self._filters.popitem(last=False)

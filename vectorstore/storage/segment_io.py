@@ -1,8 +1,8 @@
 """Sealed segment folders: columns as ``.npy`` (memory-mapped on open), text,
 JSON and arrays as JSON lines, the tombstone bitmap, and the hnswlib index.
 
-Never pickle: every file is plain ``.npy`` (``allow_pickle=False``), JSON, or
-hnswlib's own index format.
+No file can carry Python objects: every one is plain ``.npy`` (loaded with
+``allow_pickle=False``), JSON, or hnswlib's own index format.
 """
 
 from __future__ import annotations

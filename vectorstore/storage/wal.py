@@ -6,8 +6,8 @@ File format: a sequence of records, little endian::
 
 The header CRC covers magic, length and payload CRC, so a length can be trusted
 before the payload is read. A payload is a JSON header followed by raw
-numpy buffers the header describes, so vectors cost their bytes, and nothing is
-ever pickled::
+numpy buffers the header describes, so vectors cost their bytes, and reading a
+log never builds arbitrary Python objects::
 
     payload = [u32 header length][header JSON][buffer 0][buffer 1]...
     header  = {"op": ..., ..., "buffers": [[dtype, shape], ...]}
