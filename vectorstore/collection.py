@@ -7,7 +7,6 @@ failed call leaves the collection exactly as it was.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -22,7 +21,6 @@ from ._rwlock import RWLock
 from .errors import (
     ClosedError,
     DataError,
-    DimensionMismatchError,
     DuplicateKeyError,
     FilterTypeError,
     IndexConfigError,
@@ -33,6 +31,7 @@ from .errors import (
 )
 from .rows import RowBatch, check_pk, prepare_rows
 from .schema import Index, Schema, validate_name
+from .search import MAX_TOPK, beam_width, check_window, merge_hits, query_vectors
 from .segment import Segment, output_entity_fields
 from .types import DataType, Hit, Metric
 
@@ -41,9 +40,6 @@ if TYPE_CHECKING:
     from .storage.store import CollectionStorage
 
 DEFAULT_PARTITION = "_default"
-MAX_TOPK = 16384
-# Default HNSW beam: recall@10 >= 0.95 even on isotropic data, where 64 gives ~0.93.
-DEFAULT_EF = 128
 FILTER_CACHE_SIZE = 256  # compiled, schema-checked filters kept per collection
 AUTO_COMPACT_RATIO = 0.2  # a segment this much deleted is rewritten after a write ...
 AUTO_COMPACT_MIN_ROWS = 1000  # ... once it has at least this many deleted rows
@@ -388,9 +384,7 @@ class Collection:
             seg = segments[-1]
             take = min(batch.num_rows - done, self._segment_rows - seg.num_rows)
             part = (
-                batch
-                if (done == 0 and take == batch.num_rows)
-                else _slice(batch, done, done + take)
+                batch if (done == 0 and take == batch.num_rows) else batch.slice(done, done + take)
             )
             start = seg.append(part)
             for offset, key in enumerate(part.pks, start):
@@ -472,7 +466,7 @@ class Collection:
             FilterSyntaxError, FilterTypeError: a bad filter.
             DataError: a negative limit or offset.
         """
-        _check_window(limit, offset, cap=None)
+        check_window(limit, offset, cap=None)
         compiled = self._compile(filter, filter_params) if filter else None
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=True)
         key_set = None
@@ -546,11 +540,11 @@ class Collection:
             IndexConfigError: bad search parameters.
             FilterSyntaxError, FilterTypeError: a bad filter.
         """
-        _check_window(limit, offset, cap=MAX_TOPK)
+        check_window(limit, offset, cap=MAX_TOPK)
         field = self._anns_field(anns_field)
-        queries = self._query_vectors(field, data)
+        queries = query_vectors(field, self._schema[field].dim or 0, data)
         metric = self._metric(field)
-        ef = self._ef(field, search_params, limit + offset, metric)
+        ef = beam_width(field, search_params, limit + offset, metric)
         compiled = self._compile(filter, filter_params) if filter else None
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=False)
         k = limit + offset
@@ -565,73 +559,10 @@ class Collection:
                 selection = None if compiled is None else seg.select(compiled)
                 offsets, dist = seg.search(field, queries, k, metric, ef, selection)
                 parts.append((seg, offsets, dist))
-            return self._hits(parts, q, offset, limit, metric, fields, dynamic)
+            return merge_hits(parts, q, offset, limit, metric, self._pk_name, fields, dynamic)
         finally:
             if taken:
                 self._lock.release_read()
-
-    def _hits(
-        self,
-        parts: list[tuple[Segment, np.ndarray, np.ndarray]],
-        q: int,
-        offset: int,
-        limit: int,
-        metric: Metric,
-        fields: list[str],
-        dynamic: str | Sequence[str],
-    ) -> list[list[Hit]]:
-        """Merge per-segment results into ``q`` lists of hits (whole arrays at once)."""
-        if not parts:
-            return [[] for _ in range(q)]
-        pk_name = self._pk_name
-        if len(parts) == 1 and fields == [pk_name] and not dynamic:
-            seg, offs, dist = parts[0]
-            if offset:
-                offs, dist = offs[:, offset:], dist[:, offset:]
-            ids_l = seg.pks[offs].tolist()
-            dist_l = dist.tolist()
-            return [
-                [Hit(pk, d, {}) for pk, d in zip(ids, ds, strict=True)]
-                for ids, ds in zip(ids_l, dist_l, strict=True)
-            ]
-        if len(parts) == 1:
-            offs = parts[0][1][:, offset : offset + limit]
-            dist = parts[0][2][:, offset : offset + limit]
-            seg_of = np.zeros(offs.shape, dtype=np.int64)
-        else:
-            offs = np.concatenate([p[1] for p in parts], axis=1)
-            dist = np.concatenate([p[2] for p in parts], axis=1)
-            seg_of = np.concatenate(
-                [np.full(p[1].shape, i, dtype=np.int64) for i, p in enumerate(parts)], axis=1
-            )
-            key = dist if metric is Metric.L2 else -dist
-            order = np.argsort(key, axis=1, kind="stable")[:, offset : offset + limit]
-            offs = np.take_along_axis(offs, order, axis=1)
-            dist = np.take_along_axis(dist, order, axis=1)
-            seg_of = np.take_along_axis(seg_of, order, axis=1)
-        ids: np.ndarray = np.empty(offs.shape, dtype=object)
-        entities: np.ndarray = np.empty(offs.shape, dtype=object)
-        for i, (seg, _, _) in enumerate(parts):
-            where = seg_of == i if len(parts) > 1 else np.ones(offs.shape, dtype=bool)
-            if not where.any():
-                continue
-            ids[where] = seg.pks[offs[where]].tolist()
-            if fields == [pk_name] and not dynamic:
-                continue
-            rows = seg.entities(offs[where], fields, dynamic)
-            for row in rows:
-                del row[pk_name]
-            entities[where] = rows
-        ids_l = ids.tolist()
-        dist_l = dist.tolist()
-        ent_l = entities.tolist()
-        return [
-            [
-                Hit(pk, d, e if e is not None else {})
-                for pk, d, e in zip(ids_l[r], dist_l[r], ent_l[r], strict=True)
-            ]
-            for r in range(q)
-        ]
 
     # ---------------------------------------------------------- search helpers
     def _anns_field(self, anns_field: str | None) -> str:
@@ -649,63 +580,9 @@ class Collection:
             raise NotSupportedError("search on sparse vector fields comes with hybrid search")
         return anns_field
 
-    def _query_vectors(self, field: str, data: Any) -> np.ndarray:
-        dim = self._schema[field].dim
-        if (  # fast path: already a C-contiguous float32 matrix of the right width
-            type(data) is np.ndarray
-            and data.dtype == np.float32
-            and data.ndim == 2
-            and data.shape[1] == dim
-            and data.shape[0]
-            and data.flags.c_contiguous
-        ):
-            if not math.isfinite(data.sum(dtype=np.float64)):
-                raise DataError("query vectors hold NaN or inf")
-            return data
-        if isinstance(data, str) or (
-            isinstance(data, (list, tuple)) and data and isinstance(data[0], str)
-        ):
-            raise NotSupportedError("text queries need a TextEmbedding function on the field")
-        try:
-            arr = np.asarray(data, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise DataError("search data must be a list of numeric vectors") from None
-        if arr.ndim == 1:
-            arr = arr[None, :]
-        if arr.ndim != 2 or arr.shape[0] == 0:
-            raise DataError("search data must be a non-empty list of vectors")
-        if arr.shape[1] != dim:
-            raise DimensionMismatchError(
-                f"query vectors have {arr.shape[1]} dimensions, field {field!r} has {dim}"
-            )
-        # A float64 sum of float32 values is finite exactly when every value is.
-        if not math.isfinite(arr.sum(dtype=np.float64)):
-            raise DataError("query vectors hold NaN or inf")
-        return np.ascontiguousarray(arr)
-
     def _metric(self, field: str) -> Metric:
         spec = self._indexes.get(field)
         return spec.metric if spec is not None else Metric.COSINE
-
-    def _ef(self, field: str, params: Mapping[str, Any] | None, k: int, metric: Metric) -> int:
-        params = dict(params or {})
-        nested = params.pop("params", None)
-        if isinstance(nested, Mapping):
-            params.update(nested)
-        given_metric = params.pop("metric_type", None)
-        if given_metric is not None and str(given_metric).upper() != metric.value:
-            raise IndexConfigError(
-                f"metric_type {given_metric!r} does not match the index of {field!r} "
-                f"({metric.value})"
-            )
-        ef = params.pop("ef", None)
-        if params:
-            raise IndexConfigError(f"unknown search parameter(s) {sorted(params)}; use ef")
-        if ef is None:
-            return max(DEFAULT_EF, k)
-        if not isinstance(ef, int) or isinstance(ef, bool) or not 1 <= ef <= 32768:
-            raise IndexConfigError(f"ef must be an integer in 1..32768, got {ef!r}")
-        return max(ef, k)
 
     def _compile(self, text: str | None, params: Mapping[str, Any] | None) -> Expr:
         if not isinstance(text, str):
@@ -864,7 +741,7 @@ class Collection:
         for seg in redo:
             live = np.flatnonzero(seg.live_mask())
             if len(live):
-                rows = _segment_rows(seg, live)
+                rows = seg.rows_at(live)
                 for key in rows.pks:
                     self._locations.pop(key, None)
                 self._apply_insert(rows, name)
@@ -886,45 +763,6 @@ def _worth_compacting(seg: Segment) -> bool:
     return (
         seg.num_deleted >= AUTO_COMPACT_MIN_ROWS
         and seg.num_deleted >= AUTO_COMPACT_RATIO * seg.num_rows
-    )
-
-
-def _check_window(limit: int | None, offset: int, cap: int | None) -> None:
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise DataError(f"limit must be a positive integer, got {limit!r}")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise DataError(f"offset must be a non-negative integer, got {offset!r}")
-    if cap is not None and limit is not None and limit + offset > cap:
-        raise DataError(f"limit + offset must be at most {cap}, got {limit + offset}")
-
-
-def _slice(batch: RowBatch, start: int, stop: int) -> RowBatch:
-    return RowBatch(
-        num_rows=stop - start,
-        pks=batch.pks[start:stop],
-        scalars={k: v[start:stop] for k, v in batch.scalars.items()},
-        nulls={k: v[start:stop] for k, v in batch.nulls.items()},
-        vectors={k: v[start:stop] for k, v in batch.vectors.items()},
-        sparse={k: v[start:stop] for k, v in batch.sparse.items()},
-        dynamic=None if batch.dynamic is None else batch.dynamic[start:stop],
-    )
-
-
-def _segment_rows(seg: Segment, offsets: np.ndarray) -> RowBatch:
-    """Rows of a segment as a batch (for compaction)."""
-    nulls = {}
-    for name, col in seg.nulls.items():
-        mask = col.view[offsets]
-        if mask.any():
-            nulls[name] = mask
-    return RowBatch(
-        num_rows=len(offsets),
-        pks=seg.pks[offsets].tolist(),
-        scalars={k: c.view[offsets] for k, c in seg.columns.items()},
-        nulls=nulls,
-        vectors={k: np.ascontiguousarray(c.view[offsets]) for k, c in seg.vectors.items()},
-        sparse={k: list(c.view[offsets]) for k, c in seg.sparse.items()},
-        dynamic=None if seg.dynamic is None else list(seg.dynamic.view[offsets]),
     )
 
 

@@ -45,6 +45,18 @@ class RowBatch:
     sparse: dict[str, list[dict[int, float]]]
     dynamic: list[dict[str, Any]] | None
 
+    def slice(self, start: int, stop: int) -> RowBatch:
+        """Rows ``start:stop`` as a batch of their own (views, no copies)."""
+        return RowBatch(
+            num_rows=stop - start,
+            pks=self.pks[start:stop],
+            scalars={k: v[start:stop] for k, v in self.scalars.items()},
+            nulls={k: v[start:stop] for k, v in self.nulls.items()},
+            vectors={k: v[start:stop] for k, v in self.vectors.items()},
+            sparse={k: v[start:stop] for k, v in self.sparse.items()},
+            dynamic=None if self.dynamic is None else self.dynamic[start:stop],
+        )
+
     def set_pks(self, pks: Sequence[int], field_name: str) -> None:
         """Fill generated primary keys (auto_id)."""
         self.pks = list(pks)

@@ -425,6 +425,23 @@ class Segment:
                     row.update((k, copy_value(extra[k])) for k in dynamic_keys if k in extra)
         return out
 
+    def rows_at(self, offsets: np.ndarray) -> RowBatch:
+        """Rows at ``offsets`` as a batch (compaction re-inserts them)."""
+        nulls = {}
+        for name, col in self.nulls.items():
+            mask = col.view[offsets]
+            if mask.any():
+                nulls[name] = mask
+        return RowBatch(
+            num_rows=len(offsets),
+            pks=self.pks[offsets].tolist(),
+            scalars={k: c.view[offsets] for k, c in self.columns.items()},
+            nulls=nulls,
+            vectors={k: np.ascontiguousarray(c.view[offsets]) for k, c in self.vectors.items()},
+            sparse={k: list(c.view[offsets]) for k, c in self.sparse.items()},
+            dynamic=None if self.dynamic is None else list(self.dynamic.view[offsets]),
+        )
+
     def search(
         self,
         field: str,
