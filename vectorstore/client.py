@@ -14,6 +14,7 @@ from .errors import (
     ClosedError,
     CollectionExistsError,
     CollectionNotFoundError,
+    ConfigError,
     NotSupportedError,
     ReadOnlyError,
     SchemaError,
@@ -21,6 +22,7 @@ from .errors import (
 )
 from .schema import Index, Schema, default_indexes, quick_schema, validate_name
 from .storage.store import CollectionStorage, DirectoryStore
+from .storage.wal import DURABILITY_MODES
 
 MEMORY = ":memory:"
 _SNAPSHOT_ATTEMPTS = 8
@@ -92,9 +94,11 @@ class Client:
         self._lock = threading.RLock()
         self._closed = False
         self._options: dict[str, Any] = {}
+        if durability not in DURABILITY_MODES:
+            raise ConfigError(f"durability must be one of {DURABILITY_MODES}, got {durability!r}")
         if segment_rows is not None:
             if not isinstance(segment_rows, int) or segment_rows < 1:
-                raise ValueError("segment_rows must be a positive integer")
+                raise ConfigError(f"segment_rows must be a positive integer, got {segment_rows!r}")
             self._options["segment_rows"] = segment_rows
         self._store = (
             None
@@ -178,16 +182,18 @@ class Client:
             >>> col = db.create_collection("docs", dimension=384, metric="COSINE")
         """
         validate_name(name, "collection")
-        if (schema is None) == (dimension is None):
-            raise SchemaError("create_collection() takes either dimension= or schema=")
         if schema is None:
+            if dimension is None:
+                raise SchemaError("create_collection() takes either dimension= or schema=")
             schema = quick_schema(
-                dimension,  # type: ignore[arg-type]
+                dimension,
                 primary_field=primary_field,
                 id_type=id_type,
                 vector_field=vector_field,
                 auto_id=auto_id,
             )
+        elif dimension is not None:
+            raise SchemaError("create_collection() takes either dimension= or schema=, not both")
         full = default_indexes(schema, indexes or (), metric)
         for p in partitions:
             validate_name(p, "partition")

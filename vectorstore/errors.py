@@ -17,6 +17,10 @@ class SchemaError(VectorStoreError, ValueError):
     """A schema, field, index or function definition is invalid."""
 
 
+class ConfigError(VectorStoreError, ValueError):
+    """An option of ``connect()`` is invalid (durability mode, sizes...)."""
+
+
 class InvalidNameError(VectorStoreError, ValueError):
     """A collection, partition or field name is empty, too long or unsafe."""
 
@@ -101,6 +105,7 @@ __all__ = [
     "ClosedError",
     "CollectionExistsError",
     "CollectionNotFoundError",
+    "ConfigError",
     "DataError",
     "DimensionMismatchError",
     "DuplicateKeyError",

@@ -6,14 +6,13 @@ A schema is immutable once a collection is created. ``Schema.to_dict`` /
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import IndexConfigError, InvalidNameError, SchemaError
-from .types import DataType, Metric, int_range
+from .types import DataType, Metric
 
 MAX_NAME_LENGTH = 255
 MAX_DIM = 32768
@@ -425,17 +424,12 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_finite_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 __all__ = [
     "DYNAMIC_FIELD",
     "Field",
     "Index",
     "Schema",
     "default_indexes",
-    "int_range",
     "quick_schema",
     "validate_name",
 ]

@@ -51,7 +51,9 @@ class Selection:
     def __init__(self, mask: np.ndarray, rows: np.ndarray):
         self.mask = mask
         self.rows = rows
-        self._subsets: dict[str, np.ndarray] = {}
+        # by (field, metric): COSINE keeps them normalised, so a metric change
+        # (create_index) must not reuse them
+        self._subsets: dict[tuple[str, Metric], np.ndarray] = {}
 
     @property
     def cached_bytes(self) -> int:
@@ -64,14 +66,14 @@ class Selection:
 
     def vectors(self, seg: Segment, field: str, metric: Metric) -> np.ndarray:
         """The rows' vectors, normalised for COSINE (so IP scores them)."""
-        found = self._subsets.get(field)
+        found = self._subsets.get((field, metric))
         if found is not None:
             return found
         sub: np.ndarray = seg.vectors[field].view[self.rows]
         if metric is Metric.COSINE:
             sub = sub / np.maximum(seg.norms(field)[self.rows], np.float32(1e-30))[:, None]
         if sub.nbytes <= SUBSET_MAX_BYTES:
-            sub = seg.keep_subset(self, field, sub)
+            sub = seg.keep_subset(self, (field, metric), sub)
         return sub
 
 
@@ -114,10 +116,6 @@ class Column:
             self._data = grown
         self._data[self._n : end] = values
         self._n = end
-
-    def compact_copy(self) -> np.ndarray:
-        """The filled part as its own array (drops spare capacity)."""
-        return self._data[: self._n].copy()
 
 
 class FileColumn:
@@ -204,7 +202,6 @@ class Segment:
         self.partition = partition
         self.schema = schema
         self.sealed = False
-        self.index_specs = dict(indexes)
         self.columns: dict[str, Column] = {
             f.name: Column(f.dtype.numpy_dtype) for f in schema.scalar_fields
         }
@@ -230,7 +227,7 @@ class Segment:
         self.persisted_deleted = 0  # deletes that folder's tombstones hold
         self.index_dirty: set[str] = set()  # indexes rebuilt since the folder was written
         self.indexes: dict[str, HnswIndex] = {}
-        for name, spec in self.index_specs.items():
+        for name, spec in indexes.items():
             self.indexes.update(self._new_index(name, spec))
         self._selections: OrderedDict[tuple[Expr | None, int, int], Selection] = OrderedDict()
         self._norms: dict[str, np.ndarray] = {}
@@ -306,14 +303,10 @@ class Segment:
         for index in self.indexes.values():
             index.mark_deleted(offsets)
 
-    def set_index(self, name: str, spec: Index | None) -> None:
-        """Build (or drop, with None) the index of a vector field over all rows."""
+    def set_index(self, name: str, spec: Index) -> None:
+        """Rebuild the index of a vector field over all rows (none for FLAT)."""
         self.indexes.pop(name, None)
-        self.index_specs.pop(name, None)
         self.index_dirty.add(name)
-        if spec is None:
-            return
-        self.index_specs[name] = spec
         built = self._new_index(name, spec)
         for index in built.values():
             vectors = np.ascontiguousarray(self.vectors[name].view)
@@ -349,13 +342,15 @@ class Segment:
                 self._subset_bytes -= self._selections.popitem(last=False)[1].cached_bytes
         return selection
 
-    def keep_subset(self, selection: Selection, field: str, sub: np.ndarray) -> np.ndarray:
+    def keep_subset(
+        self, selection: Selection, key: tuple[str, Metric], sub: np.ndarray
+    ) -> np.ndarray:
         """Cache a selection's gathered vectors, evicting the oldest within budget."""
         with self._cache_lock:
-            found = selection._subsets.get(field)
+            found = selection._subsets.get(key)
             if found is not None:  # another thread was first
                 return found
-            selection._subsets[field] = sub
+            selection._subsets[key] = sub
             self._subset_bytes += sub.nbytes
             for other in self._selections.values():  # oldest first
                 if self._subset_bytes <= SUBSET_BUDGET_BYTES:

@@ -139,3 +139,20 @@ def test_short_oversampling_falls_back_to_the_filter_callback(
     for got, want in zip(hits, rows, strict=True):
         assert all(h.id % 4 == 1 for h in got)
         assert len({h.id for h in got} & set(passing[want].tolist())) >= 9
+
+
+def test_cached_subset_follows_a_metric_change() -> None:
+    """COSINE caches a selection's vectors normalised; after create_index switches the
+    field to L2, a repeated filter must score the raw vectors."""
+    rng = np.random.default_rng(0)
+    vectors = (rng.normal(size=(500, 8)) * rng.uniform(0.1, 10, size=(500, 1))).astype(np.float32)
+    col = vs.connect(":memory:").create_collection("c", dimension=8)
+    col.insert([{"id": i, "vector": vectors[i], "n": i % 5} for i in range(500)])
+    q = rng.normal(size=(1, 8)).astype(np.float32)
+    passing = np.flatnonzero(np.arange(500) % 5 == 1)
+    for metric in (vs.Metric.COSINE, vs.Metric.L2, vs.Metric.IP):
+        if metric is not vs.Metric.COSINE:
+            col.create_index("vector", "FLAT", metric.value)
+        got = [h.id for h in col.search(q, limit=5, filter="n == 1")[0]]
+        rows, _ = flat.top_k(q, vectors[passing], 5, metric)
+        assert got == passing[rows[0]].tolist(), metric

@@ -55,10 +55,7 @@ class HnswIndex:
         *,
         _index: hnswlib.Index | None = None,
     ):
-        self.dim = dim
         self.metric = metric
-        self.M = M
-        self.ef_construction = ef_construction
         if _index is None:
             _index = hnswlib.Index(space=_SPACES[metric], dim=dim)
             _index.init_index(
@@ -150,8 +147,8 @@ class HnswIndex:
         self._index.save_index(path)
 
     @classmethod
-    def load(cls, path: str, dim: int, metric: Metric, M: int, ef_construction: int) -> HnswIndex:
-        """Read an index file written by ``save``.
+    def load(cls, path: str, dim: int, metric: Metric) -> HnswIndex:
+        """Read an index file written by ``save`` (it carries M and ef_construction).
 
         Raises:
             StorageError: the file is missing or hnswlib cannot read it.
@@ -163,4 +160,4 @@ class HnswIndex:
             index.load_index(path)
         except (RuntimeError, ValueError) as exc:
             raise StorageError(f"index file {path} cannot be read: {exc}") from None
-        return cls(dim, metric, M, ef_construction, _index=index)
+        return cls(dim, metric, _index=index)

@@ -160,7 +160,6 @@ def read_segment(
     n = int(entry["rows"])
     verify_files(folder, entry["files"])
     seg = Segment(segment_id, entry["partition"], schema, {})
-    seg.index_specs = dict(indexes)
     seg.sealed = True
     seg.persisted = True
     for f in schema.scalar_fields:
@@ -192,9 +191,7 @@ def read_segment(
         dim = schema[name].dim
         assert dim is not None
         path = os.path.join(folder, _current(files, f"{name}-", ".hnsw"))
-        index = HnswIndex.load(
-            path, dim, spec.metric, spec.params["M"], spec.params["ef_construction"]
-        )
+        index = HnswIndex.load(path, dim, spec.metric)
         if len(index) != n:
             raise StorageError(f"index file {path} holds {len(index)} rows, not {n}")
         index.mark_deleted(np.flatnonzero(deleted))

@@ -15,7 +15,7 @@ import shutil
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StorageError
+from ..errors import ConfigError, StorageError
 from ..schema import Index, Schema
 from .files import read_json, write_json
 from .lock import StoreLock
@@ -58,22 +58,22 @@ class DirectoryStore:
         max_wal_bytes: int = 256 << 20,
     ):
         if durability not in DURABILITY_MODES:
-            raise ValueError(f"durability must be one of {DURABILITY_MODES}, got {durability!r}")
+            raise ConfigError(f"durability must be one of {DURABILITY_MODES}, got {durability!r}")
         self.root = os.path.abspath(root)
         self.read_only = read_only
         self.durability = durability
         self.sync_interval_ms = sync_interval_ms
         self.max_wal_bytes = max_wal_bytes
         self.lock = threading.Lock()  # the manifest is shared by every collection
-        self._lock: StoreLock | None = None
+        self._writer_lock: StoreLock | None = None
         path = os.path.join(self.root, MANIFEST)
         if read_only:
             if not os.path.exists(path):
                 raise StorageError(f"no Kestrel store at {self.root} (no {MANIFEST})")
         else:
             os.makedirs(self.root, exist_ok=True)
-            self._lock = StoreLock(self.root)
-            self._lock.acquire()
+            self._writer_lock = StoreLock(self.root)
+            self._writer_lock.acquire()
         try:
             self.manifest = self._read_manifest(path)
         except BaseException:
@@ -160,9 +160,9 @@ class DirectoryStore:
         return out
 
     def close(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        if self._writer_lock is not None:
+            self._writer_lock.release()
+            self._writer_lock = None
 
 
 class CollectionStorage:

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StorageError
+from ..errors import ConfigError, StorageError
 from .files import fsync_dir
 
 log = logging.getLogger("vectorstore.wal")
@@ -154,7 +154,7 @@ class WriteAheadLog:
 
     def __init__(self, path: str, durability: str = "fsync", sync_interval_ms: int = 100):
         if durability not in DURABILITY_MODES:
-            raise ValueError(f"durability must be one of {DURABILITY_MODES}, got {durability!r}")
+            raise ConfigError(f"durability must be one of {DURABILITY_MODES}, got {durability!r}")
         self.path = path
         self.durability = durability
         self._interval = max(sync_interval_ms, 1) / 1000
