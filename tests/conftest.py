@@ -92,22 +92,6 @@ def snapshot() -> Callable[[vs.Collection], Any]:
     return take_snapshot
 
 
-def has_filters() -> bool:
-    """True once the filter language (``vectorstore.expr``) is importable."""
-    try:
-        from vectorstore.expr import compile_filter  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.fixture
-def requires_filters() -> None:
-    """Skip (with a clear reason) while the filter language is not there yet."""
-    if not has_filters():
-        pytest.skip("vectorstore.expr (the filter language) is not available yet")
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--runslow", action="store_true", default=False, help="also run tests marked slow"

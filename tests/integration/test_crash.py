@@ -121,7 +121,6 @@ live = {}  # id -> (val, partition)
 for p in col.list_partitions():
     for r in col.query(output_fields=["id", "val"], partitions=[p]):
         live[r["id"]] = (r["val"], p)
-start_ids = list(live)
 say("ready")
 
 def rows(ids, c):

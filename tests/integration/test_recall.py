@@ -133,7 +133,6 @@ def filtered_collection():
 
 # 0.1 % .. 100 %: exact search for few rows, hnswlib's filter in the middle
 # (28 % of 30k = 8,400 rows), oversampling when most pass.
-@pytest.mark.usefixtures("requires_filters")
 @pytest.mark.parametrize("passing", [1, 10, 100, 280, 500, 900, 1000])
 def test_filtered_recall_at_every_selectivity(filtered_collection, passing):
     col, vectors, queries, bucket = filtered_collection

@@ -99,7 +99,7 @@ class CoreMachine(RuleBasedStateMachine):
     def insert_with_one_bad_row(self, ks, partition, data):
         rows = [self.row(*b) for b in self.build(data, ks)]
         rows[-1] = {**rows[-1], "vector": rows[-1]["vector"][:-1]}  # wrong dimension
-        with pytest.raises(vs.DataError):
+        with pytest.raises(vs.DimensionMismatchError):
             self.col.insert(rows, partition=partition)
 
     @rule(ks=keys, partition=partitions, data=st.data())

@@ -175,7 +175,6 @@ def test_delete_restricted_to_a_partition(col):
     assert col.count() == 27
 
 
-@pytest.mark.usefixtures("requires_filters")
 def test_filters_restricted_to_partitions(col):
     assert col.count(filter="n >= 5", partitions=["a"]) == 10
     assert col.count(filter="n >= 15", partitions=["a", "b"]) == 15

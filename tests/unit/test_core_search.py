@@ -118,8 +118,11 @@ def test_l2_order_and_self_match(db, data, metric):
     col = db.create_collection("c", dimension=DIM, indexes=[vs.Index("vector", "HNSW", metric)])
     fill(col, vectors)
     hits = col.search(vectors[:5], limit=1)
+    best, best_dist = exact(vectors[:5], vectors, metric, 1)
     for i, [hit] in enumerate(hits):
-        assert hit.id == i or metric == "IP"  # IP's best need not be the vector itself
+        # IP's best need not be the vector itself: compare with exact search
+        assert hit.id == (best[i][0] if metric == "IP" else i)
+        assert hit.distance == pytest.approx(best_dist[i][0], rel=1e-4, abs=1e-4)
         if metric == "L2":
             assert hit.distance == pytest.approx(0.0, abs=1e-4)
         if metric == "COSINE":
@@ -462,7 +465,6 @@ def test_dropped_index_survives_reopen(db, reopen, data):
 
 
 # ------------------------------------------------------------- filtered
-@pytest.mark.usefixtures("requires_filters")
 @pytest.mark.parametrize("metric", METRICS)
 def test_filtered_search_matches_numpy(db, data, metric):
     vectors, queries = data
@@ -479,7 +481,6 @@ def test_filtered_search_matches_numpy(db, data, metric):
     assert col.search(queries[:2], limit=10, filter="n < 0") == [[], []]
 
 
-@pytest.mark.usefixtures("requires_filters")
 @pytest.mark.parametrize("flushed", [False, True])
 def test_filter_results_do_not_depend_on_query_history(db, flushed):
     col = db.create_collection("c", dimension=2, metric="L2")
