@@ -155,16 +155,18 @@ class FileColumn:
         self._n += len(values)
 
     def save_npy(self, path: str) -> None:
-        """Write the rows as a ``.npy`` file by streaming the raw file (no mapping)."""
+        """Write the rows as a ``.npy`` file by streaming the raw file (no mapping).
+
+        Reads through a handle of its own: searches running meanwhile call
+        ``view``, and np.memmap moves the shared handle's position to the end.
+        """
         self._file.flush()
-        self._file.seek(0)
         header = {"descr": "<f4", "fortran_order": False, "shape": (self._n, self._dim)}
-        with open(path, "wb") as out:
+        with open(self.path, "rb") as src, open(path, "wb") as out:
             np.lib.format.write_array_header_1_0(out, header)
-            shutil.copyfileobj(self._file, out, 1 << 20)
+            shutil.copyfileobj(src, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
-        self._file.seek(0, os.SEEK_END)
 
     def close(self) -> None:
         """Unmap, close and delete the file now (its rows are being dropped)."""

@@ -815,3 +815,25 @@ def test_checkpoint_trims_the_log(store):
     db.close()
     db = store.connect()
     assert db.get_collection("c").count() == 40
+
+
+def test_sealing_a_spilled_column_while_a_search_maps_it(tmp_path, monkeypatch):
+    # A search calling FileColumn.view mid-seal (np.memmap seeks the shared handle
+    # to its end) must not truncate the sealed copy: CI caught that race once.
+    from vectorstore import segment as segment_mod
+
+    col = segment_mod.FileColumn(str(tmp_path / "spill.f32"), 4)
+    rows = np.arange(40, dtype=np.float32).reshape(10, 4)
+    col.append(rows[:6])
+    assert np.array_equal(col.view, rows[:6])
+    col.append(rows[6:])
+    copy = shutil.copyfileobj
+
+    def search_meanwhile(src: Any, dst: Any, length: int = 0) -> None:
+        assert len(col.view) == 10  # maps the file through the shared handle
+        copy(src, dst, length)
+
+    monkeypatch.setattr(segment_mod.shutil, "copyfileobj", search_meanwhile)
+    col.save_npy(str(tmp_path / "sealed.npy"))
+    assert np.array_equal(np.load(tmp_path / "sealed.npy"), rows)
+    col.close()
