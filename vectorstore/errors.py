@@ -101,6 +101,10 @@ class NotSupportedError(VectorStoreError, NotImplementedError):
     """The operation is valid in Milvus but not (yet) supported here."""
 
 
+class EmbeddingError(VectorStoreError, RuntimeError):
+    """An embedding provider failed (after its retries) or returned bad vectors."""
+
+
 __all__ = [
     "ClosedError",
     "CollectionExistsError",
@@ -109,6 +113,7 @@ __all__ = [
     "DataError",
     "DimensionMismatchError",
     "DuplicateKeyError",
+    "EmbeddingError",
     "FilterSyntaxError",
     "FilterTypeError",
     "IndexConfigError",
