@@ -32,13 +32,27 @@ from .errors import (
     StorageError,
     VectorStoreError,
 )
+from .functions import BM25, TextEmbedding
+from .ranking import RRFRanker, WeightedRanker
 from .schema import Field, Index, Schema
+from .search import AnnRequest
 from .types import DataType, Hit, Metric
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # ``vs.embeddings`` without importing provider code at ``import vectorstore``
+    if name == "embeddings":
+        import importlib
+
+        return importlib.import_module(".embeddings", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
+    "BM25",
     "DEFAULT_PARTITION",
+    "AnnRequest",
     "Client",
     "ClosedError",
     "Collection",
@@ -62,11 +76,14 @@ __all__ = [
     "MissingDependencyError",
     "NotSupportedError",
     "PartitionNotFoundError",
+    "RRFRanker",
     "ReadOnlyError",
     "Schema",
     "SchemaError",
     "StorageError",
+    "TextEmbedding",
     "VectorStoreError",
+    "WeightedRanker",
     "__version__",
     "connect",
 ]

@@ -18,22 +18,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._rwlock import RWLock
+from .bm25 import TermStats
 from .errors import (
     ClosedError,
     DataError,
     DuplicateKeyError,
     FilterTypeError,
     IndexConfigError,
-    NotSupportedError,
     PartitionNotFoundError,
     ReadOnlyError,
     StorageError,
 )
+from .functions import BM25
+from .ranking import Ranker, WeightedRanker
+from .routes import Router, fuse
 from .rows import RowBatch, check_pk, prepare_rows
 from .schema import Index, Schema, validate_name
-from .search import MAX_TOPK, beam_width, check_window, merge_hits, query_vectors
+from .search import MAX_TOPK, AnnRequest, SegmentHits, check_window, merge_hits, rows_to_hits
 from .segment import Segment, output_entity_fields
-from .types import DataType, Hit, Metric
+from .types import Hit, Metric
 
 if TYPE_CHECKING:
     from .expr import Expr
@@ -77,9 +80,11 @@ class Collection:
         self._pk_name = schema.primary.name
         self._empty_batch = Segment(0, DEFAULT_PARTITION, schema, {}).column_batch()
         self._filters: OrderedDict[tuple[str, str], Expr] = OrderedDict()
-        self._dense_fields = [
-            f.name for f in schema.vector_fields if f.dtype is DataType.FLOAT_VECTOR
-        ]
+        # BM25 statistics over every live row of the collection, per BM25 field
+        self._term_stats = {
+            fn.output: TermStats() for fn in schema.functions if isinstance(fn, BM25)
+        }
+        self._router = Router(schema, self._metric, self._term_stats)
         self._indexes: dict[str, Index] = {i.field: i for i in indexes}
         self._storage = storage
         self._read_only = read_only
@@ -141,10 +146,10 @@ class Collection:
         for segments in self._partitions.values():
             for seg in segments:
                 live = seg.live_mask()
-                for offset, key in zip(
-                    np.flatnonzero(live).tolist(), seg.pks[live].tolist(), strict=True
-                ):
+                offsets = np.flatnonzero(live)
+                for offset, key in zip(offsets.tolist(), seg.pks[live].tolist(), strict=True):
                     self._locations[key] = (seg, offset)
+                self._count_terms(seg, offsets, +1)
         self._next_segment_id = next_segment_id
         self._next_auto_id = max(self._next_auto_id, next_auto_id)
 
@@ -357,8 +362,10 @@ class Collection:
             self._partitions.setdefault(record["name"], [])
         elif op == "drop_partition":
             for seg in self._partitions.pop(record["name"], []):
-                for pk in seg.pks[seg.live_mask()].tolist():
+                live = seg.live_mask()
+                for pk in seg.pks[live].tolist():
                     del self._locations[pk]
+                self._count_terms(seg, np.flatnonzero(live), -1)
                 seg.close()
         elif op in ("create_index", "drop_index"):
             if op == "create_index":
@@ -371,8 +378,11 @@ class Collection:
         else:
             raise StorageError(f"collection {self._name!r}: unknown logged operation {op!r}")
 
-    def _apply_insert(self, batch: RowBatch, partition: str) -> None:
-        """Append a validated batch whose keys are all absent (write lock held)."""
+    def _apply_insert(self, batch: RowBatch, partition: str, moved: bool = False) -> None:
+        """Append a validated batch whose keys are all absent (write lock held).
+
+        ``moved``: compaction re-inserting live rows (the statistics hold them).
+        """
         segments = self._partitions[partition]
         done = 0
         while done < batch.num_rows:
@@ -387,6 +397,8 @@ class Collection:
                 batch if (done == 0 and take == batch.num_rows) else batch.slice(done, done + take)
             )
             start = seg.append(part)
+            if not moved:
+                self._count_terms(seg, np.arange(start, start + take), +1)
             for offset, key in enumerate(part.pks, start):
                 self._locations[key] = (seg, offset)
             done += take
@@ -398,7 +410,17 @@ class Collection:
             if loc is not None:
                 by_segment.setdefault(id(loc[0]), (loc[0], []))[1].append(loc[1])
         for seg, offsets in by_segment.values():
-            seg.delete(np.asarray(offsets, dtype=np.int64))
+            rows = np.asarray(offsets, dtype=np.int64)
+            self._count_terms(seg, rows, -1)
+            seg.delete(rows)
+
+    def _count_terms(self, seg: Segment, offsets: np.ndarray, sign: int) -> None:
+        """Add (+1) or remove (-1) rows from the BM25 statistics."""
+        if len(offsets) == 0:
+            return
+        for name, stats in self._term_stats.items():
+            terms, lengths = seg.sparse[name].terms_of(offsets)
+            (stats.add if sign > 0 else stats.remove)(terms, lengths)
 
     def _new_segment(self, partition: str) -> Segment:
         # Read-only replicas keep replayed vectors in memory: the spill files'
@@ -517,69 +539,131 @@ class Collection:
         search_params: Mapping[str, Any] | None = None,
         partitions: Sequence[str] | None = None,
         filter_params: Mapping[str, Any] | None = None,
+        group_by_field: str | None = None,
+        group_size: int = 1,
     ) -> list[list[Hit]]:
-        """Nearest rows to each query vector.
+        """Nearest rows to each query.
 
         Args:
-            data: query vectors (a list of vectors, a 2-D array, or one vector).
+            data: query vectors (a list of vectors, a 2-D array, or one vector);
+                on a sparse field ``{index: weight}`` dicts (or scipy rows); on a
+                BM25 field, or a field a TextEmbedding fills, query texts.
             anns_field: the vector field (optional when there is only one).
-            limit: hits per query (1..16384 with offset).
+            limit: hits per query (1..16384 with offset); with ``group_by_field``,
+                groups per query.
             filter: a filter expression hits must pass.
-            offset: skip this many best hits first (paging).
+            offset: skip this many best hits (or groups) first (paging).
             output_fields: fields in each hit's entity (default none but the key).
-            search_params: ``{"ef": 128}`` for HNSW (also ``{"params": {...}}``);
-                ``metric_type`` if given must match the index.
+            search_params: ``{"ef": 128}`` for HNSW, ``{"drop_ratio_search": 0.2}``
+                for sparse fields (also nested as ``{"params": {...}}``);
+                ``radius`` and ``range_filter`` for a range search (see
+                ``search.search_params``); ``metric_type`` if given must match.
             partitions: only these partitions.
             filter_params: values for ``{name}`` placeholders.
+            group_by_field: return the best hits grouped by this scalar field's
+                value ("the best chunk per document"): ``limit`` groups of up to
+                ``group_size`` hits, group after group.
+            group_size: hits per group (default 1).
 
         Returns:
-            One list of ``Hit`` per query, best first, with Milvus distances.
+            One list of ``Hit`` per query, best first, with Milvus distances
+            (BM25 fields: the BM25 score).
 
         Raises:
-            DimensionMismatchError, DataError: bad query vectors or arguments.
+            DimensionMismatchError, DataError: bad queries or arguments.
             IndexConfigError: bad search parameters.
             FilterSyntaxError, FilterTypeError: a bad filter.
+            EmbeddingError: the embedding provider failed on query text.
         """
         check_window(limit, offset, cap=MAX_TOPK)
-        field = self._anns_field(anns_field)
-        queries = query_vectors(field, self._schema[field].dim or 0, data)
-        metric = self._metric(field)
-        ef = beam_width(field, search_params, limit + offset, metric)
+        route = self._router.route(data, anns_field, search_params, limit + offset)
+        group = self._router.group_field(group_by_field, group_size)
         compiled = self._compile(filter, filter_params) if filter else None
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=False)
-        k = limit + offset
-        q = queries.shape[0]
         taken = self._lock.acquire_read()
         try:
             self._check_open()
-            parts: list[tuple[Segment, np.ndarray, np.ndarray]] = []
-            for seg in self._segments(partitions):
-                if not seg.num_live:
-                    continue
-                selection = None if compiled is None else seg.select(compiled)
-                offsets, dist = seg.search(field, queries, k, metric, ef, selection)
-                parts.append((seg, offsets, dist))
-            return merge_hits(parts, q, offset, limit, metric, self._pk_name, fields, dynamic)
+            segments = [s for s in self._segments(partitions) if s.num_live]
+            if group is None and route.params.radius is None:
+                parts = self._router.run(route, limit + offset, compiled, segments)
+                metric = route.metric
+                return merge_hits(
+                    parts, route.q, offset, limit, metric, self._pk_name, fields, dynamic
+                )
+            parts, rows = self._router.collect(
+                route, compiled, segments, offset, limit, group, group_size
+            )
+            return rows_to_hits(parts, rows, self._pk_name, fields, dynamic)
         finally:
             if taken:
                 self._lock.release_read()
 
-    # ---------------------------------------------------------- search helpers
-    def _anns_field(self, anns_field: str | None) -> str:
-        dense = self._dense_fields
-        if anns_field in dense:
-            return anns_field
-        if anns_field is None:
-            if len(dense) != 1:
-                raise DataError(f"anns_field is required: vector fields are {dense}")
-            return dense[0]
-        f = self._schema.get(anns_field)
-        if f is None or not f.is_vector:
-            raise DataError(f"anns_field {anns_field!r} is not a vector field (have {dense})")
-        if f.dtype is DataType.SPARSE_FLOAT_VECTOR:
-            raise NotSupportedError("search on sparse vector fields comes with hybrid search")
-        return anns_field
+    def hybrid_search(
+        self,
+        reqs: Sequence[AnnRequest],
+        ranker: Ranker,
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        partitions: Sequence[str] | None = None,
+    ) -> list[list[Hit]]:
+        """Several searches (dense, sparse, BM25), fused into one ranking.
 
+        Each ``AnnRequest`` runs its own search (its own field, limit, filter
+        and parameters) over one consistent view of the collection; the ranker
+        fuses their lists per query (Milvus's RRF and weighted semantics, see
+        ``vectorstore.ranking``).
+
+        Args:
+            reqs: the routes; every one has the same number of queries.
+            ranker: ``RRFRanker(k)`` or ``WeightedRanker(*weights)`` (one weight
+                per request).
+            limit, offset: the window of fused hits per query.
+            output_fields: fields in each hit's entity.
+            partitions: only these partitions.
+
+        Returns:
+            One list of ``Hit`` per query, best first; ``distance`` is the fused score.
+
+        Raises:
+            DataError: no requests, a ranker that does not fit them, or requests
+                with different numbers of queries; and every error of ``search``.
+
+        Example:
+            >>> col.hybrid_search(
+            ...     [vs.AnnRequest(data=[vec], anns_field="dense", limit=20),
+            ...      vs.AnnRequest(data=["what is rust"], anns_field="sparse", limit=20)],
+            ...     ranker=vs.RRFRanker(60), limit=5, output_fields=["text"])
+        """
+        check_window(limit, offset, cap=MAX_TOPK)
+        reqs = list(reqs) if isinstance(reqs, (list, tuple)) else []
+        if not reqs or not all(isinstance(r, AnnRequest) for r in reqs):
+            raise DataError("hybrid_search needs a non-empty list of AnnRequest")
+        if not isinstance(ranker, Ranker):
+            raise DataError("ranker must be an RRFRanker or a WeightedRanker")
+        if isinstance(ranker, WeightedRanker) and len(ranker.weights) != len(reqs):
+            raise DataError(
+                f"WeightedRanker has {len(ranker.weights)} weights for {len(reqs)} requests"
+            )
+        routes = [self._router.route(r.data, r.anns_field, r.search_params, r.limit) for r in reqs]
+        q = routes[0].q
+        if any(route.q != q for route in routes):
+            raise DataError(
+                f"every request needs the same number of queries, got {[r.q for r in routes]}"
+            )
+        filters = [self._compile(r.filter, r.filter_params) if r.filter else None for r in reqs]
+        fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=False)
+        with self._reading():
+            segments = [s for s in self._segments(partitions) if s.num_live]
+            found = [
+                self._router.collect(route, compiled, segments, 0, req.limit)[1]
+                for route, req, compiled in zip(routes, reqs, filters, strict=True)
+            ]
+            rows = fuse(found, [r.metric for r in routes], ranker, offset, limit)
+            parts: list[SegmentHits] = [(seg, rows[1], rows[2]) for seg in segments]
+            return rows_to_hits(parts, rows, self._pk_name, fields, dynamic)
+
+    # ---------------------------------------------------------- search helpers
     def _metric(self, field: str) -> Metric:
         spec = self._indexes.get(field)
         return spec.metric if spec is not None else Metric.COSINE
@@ -611,29 +695,41 @@ class Collection:
 
     # ---------------------------------------------------------------- indexes
     def create_index(
-        self, field: str | Index, index_type: str = "HNSW", metric: str = "COSINE", **params: Any
+        self,
+        field: str | Index,
+        index_type: str = "AUTOINDEX",
+        metric: str | None = None,
+        **params: Any,
     ) -> None:
         """(Re)build the index of a vector field over every segment.
 
         Args:
             field: the field name, or an ``Index``.
-            index_type, metric, params: as for ``Index``.
+            index_type, metric, params: as for ``Index`` (AUTOINDEX: HNSW for
+                dense fields, the inverted index for sparse ones; the metric
+                defaults to COSINE, or IP / BM25 for sparse fields).
 
         Raises:
-            IndexConfigError: not a dense vector field, or bad parameters.
+            IndexConfigError: not a vector field, or a type, metric or parameter
+                that does not suit it.
         """
         spec = field if isinstance(field, Index) else Index(field, index_type, metric, **params)
-        f = self._schema.get(spec.field)
-        if f is None or f.dtype is not DataType.FLOAT_VECTOR:
-            raise IndexConfigError(f"{spec.field!r} is not a FLOAT_VECTOR field")
+        spec = spec.fit(self._schema)
         with self._writing():
             self._commit({"op": "create_index", "index": spec.to_dict()})
 
     def drop_index(self, field: str) -> None:
-        """Drop a field's index; searches on it become exact (FLAT) until rebuilt."""
+        """Drop a dense field's index; searches on it become exact (FLAT) until rebuilt.
+
+        Raises:
+            IndexConfigError: no index on that field, or a sparse field (whose
+                inverted index is part of its storage).
+        """
         with self._writing():
             if field not in self._indexes:
                 raise IndexConfigError(f"field {field!r} has no index")
+            if self._indexes[field].index_type == "SPARSE_INVERTED_INDEX":
+                raise IndexConfigError(f"sparse field {field!r} always keeps its inverted index")
             self._commit({"op": "drop_index", "field": field})
 
     # ------------------------------------------------------------ description
@@ -744,7 +840,7 @@ class Collection:
                 rows = seg.rows_at(live)
                 for key in rows.pks:
                     self._locations.pop(key, None)
-                self._apply_insert(rows, name)
+                self._apply_insert(rows, name, moved=True)
             seg.close()
 
 

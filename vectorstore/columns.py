@@ -15,7 +15,7 @@ Vector fields are not part of a ``ColumnBatch``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +44,8 @@ class ColumnBatch:
             absent from this mapping has no nulls.
         dynamic: object array of dicts (one per row) holding the keys that are
             not declared fields, or None when the schema has no dynamic field.
+        text_match: ``(field, words) -> mask`` of the rows whose analysed text
+            holds any of the analysed words (None: no row matches).
     """
 
     num_rows: int
@@ -51,3 +53,4 @@ class ColumnBatch:
     values: Mapping[str, np.ndarray]
     nulls: Mapping[str, np.ndarray] = field(default_factory=dict)
     dynamic: np.ndarray | None = None
+    text_match: Callable[[str, str], np.ndarray] | None = None

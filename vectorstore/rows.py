@@ -248,8 +248,9 @@ def prepare_rows(schema: Schema, rows: Any) -> RowBatch:
     sparse: dict[str, list[dict[int, float]]] = {}
     pks: list[Any] = [None] * n
 
+    computed = schema.functions_by_output
     for f in schema.fields:
-        if f.auto_id:
+        if f.auto_id or f.name in computed:
             continue
         raw = [row.get(f.name) for row in rows]
         if f.dtype is DataType.FLOAT_VECTOR:
@@ -287,6 +288,21 @@ def prepare_rows(schema: Schema, rows: Any) -> RowBatch:
         if f.is_primary:
             pks = values
 
+    for name, fn in computed.items():
+        text = scalars[fn.input]
+        given = [row.get(name) for row in rows]
+        if fn_kind(fn) == "BM25":
+            for i, v in enumerate(given):
+                if v is not None:
+                    raise DataError(
+                        f"row {i}: field {name!r} is computed by BM25 from {fn.input!r}; "
+                        "do not pass it"
+                    )
+            analyzer = schema.analyzer(fn.input)
+            sparse[name] = [analyzer.term_counts(t) for t in text.tolist()]
+        else:
+            vectors[name] = embed_missing(schema[name], fn, given, text.tolist())
+
     if not pk_field.auto_id:
         if len(set(pks)) != n:
             seen: set[Any] = set()
@@ -299,6 +315,25 @@ def prepare_rows(schema: Schema, rows: Any) -> RowBatch:
                 if pk == "":
                     raise DataError(f"row {i}: primary key must not be empty")
     return RowBatch(n, pks, scalars, nulls, vectors, sparse, dynamic)
+
+
+def fn_kind(fn: Any) -> str:
+    return type(fn).__name__
+
+
+def embed_missing(field: Field, fn: Any, given: list[Any], texts: list[Any]) -> np.ndarray:
+    """The vectors of a TextEmbedding output: the rows' own, else their text embedded."""
+    todo = [i for i, v in enumerate(given) if v is None]
+    for i in todo:
+        if not isinstance(texts[i], str):
+            raise DataError(
+                f"row {i}: needs {fn.input!r} text (or its own {field.name!r} vector) to embed"
+            )
+    if todo:
+        made = fn.embed_documents([texts[i] for i in todo], field.dim)
+        for i, vector in zip(todo, made, strict=True):
+            given[i] = vector
+    return check_vectors(field, given)
 
 
 def _to_column(dt: DataType, values: list[Any], null_rows: list[int]) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from .errors import IndexConfigError, InvalidNameError, SchemaError
@@ -84,7 +85,9 @@ class Field:
         max_capacity: ARRAY limit on elements (default 4096).
         nullable: the field may hold null (not for primary keys or vectors).
         default_value: value used when a row omits the field or gives None.
-        analyzer: text analyzer for VARCHAR fields used by BM25 / text_match.
+        analyzer: text analyzer of a VARCHAR field, for BM25 and ``text_match``:
+            ``"standard"`` (the default), ``"english"``, ``"whitespace"`` or a
+            Milvus-style dict (see ``vectorstore.analyzers``).
         description: free text.
 
     Example:
@@ -101,7 +104,7 @@ class Field:
     max_capacity: int | None = None
     nullable: bool = False
     default_value: Any = None
-    analyzer: str | None = None
+    analyzer: str | Mapping[str, Any] | None = field(default=None, hash=False)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -153,8 +156,15 @@ class Field:
             raise SchemaError(f"{where}: auto_id needs an INT64 primary key")
         if dt.is_vector and (self.nullable or self.default_value is not None):
             raise SchemaError(f"{where}: vector fields cannot be nullable or have a default")
-        if self.analyzer is not None and dt is not DataType.VARCHAR:
-            raise SchemaError(f"{where}: analyzer applies to VARCHAR fields only")
+        if self.analyzer is not None:
+            if dt is not DataType.VARCHAR:
+                raise SchemaError(f"{where}: analyzer applies to VARCHAR fields only")
+            from .analyzers import Analyzer
+
+            try:
+                object.__setattr__(self, "analyzer", Analyzer(self.analyzer).config)
+            except SchemaError as exc:
+                raise SchemaError(f"{where}: {exc}") from None
         if self.default_value is not None:
             from .errors import DataError
             from .rows import check_scalar  # local: rows imports schema
@@ -201,13 +211,15 @@ class Schema:
 
     Args:
         fields: the fields; exactly one is the primary key, at least one is a vector.
-        functions: functions that fill fields on insert (BM25, TextEmbedding).
+        functions: ``BM25`` and ``TextEmbedding`` functions that fill a field from
+            a VARCHAR field on insert, and turn query text into a query vector.
         enable_dynamic_field: store keys that are not declared fields and return
             them as top-level keys.
         description: free text.
 
     Raises:
-        SchemaError: no or several primary keys, no vector field, repeated names.
+        SchemaError: no or several primary keys, no vector field, repeated names,
+            a function whose input or output field is missing or of the wrong type.
 
     Example:
         >>> Schema([Field("id", DataType.INT64, is_primary=True),
@@ -220,6 +232,7 @@ class Schema:
     description: str = ""
     _by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
     _primary: Field = field(init=False, repr=False, compare=False)
+    _analyzers: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         fields = tuple(self.fields)
@@ -242,10 +255,60 @@ class Schema:
         object.__setattr__(self, "_primary", primaries[0])
         if not any(f.is_vector for f in fields):
             raise SchemaError("a schema needs at least one vector field")
-        if self.functions:
-            from .errors import NotSupportedError
+        object.__setattr__(self, "_analyzers", {})
+        self._check_functions()
 
-            raise NotSupportedError("schema functions (BM25, TextEmbedding) are not supported yet")
+    def _check_functions(self) -> None:
+        from .analyzers import Analyzer
+        from .functions import BM25, TextEmbedding
+
+        outputs: set[str] = set()
+        for fn in self.functions:
+            if not isinstance(fn, (BM25, TextEmbedding)):
+                raise SchemaError(
+                    f"schema functions must be BM25 or TextEmbedding, got {type(fn).__name__}"
+                )
+            kind = type(fn).__name__
+            source = self._by_name.get(fn.input)
+            if source is None or source.dtype is not DataType.VARCHAR:
+                raise SchemaError(f"{kind} input {fn.input!r} must be a VARCHAR field")
+            target = self._by_name.get(fn.output)
+            want = DataType.SPARSE_FLOAT_VECTOR if isinstance(fn, BM25) else DataType.FLOAT_VECTOR
+            if target is None or target.dtype is not want:
+                raise SchemaError(f"{kind} output {fn.output!r} must be a {want.name} field")
+            if fn.output in outputs:
+                raise SchemaError(f"field {fn.output!r} is the output of two functions")
+            outputs.add(fn.output)
+            if isinstance(fn, TextEmbedding):
+                dim = fn.config.get("dimension")  # when known without loading a model
+                if isinstance(dim, int) and dim != target.dim:
+                    raise SchemaError(
+                        f"TextEmbedding output {fn.output!r} has dim {target.dim}, but the "
+                        f"provider makes {dim}-dimensional vectors"
+                    )
+            if isinstance(fn, BM25):
+                self._analyzers[fn.input] = Analyzer(source.analyzer or "standard")
+
+    @property
+    def functions_by_output(self) -> dict[str, Any]:
+        """Function output field name -> the function that fills it."""
+        return {fn.output: fn for fn in self.functions}
+
+    def analyzer(self, name: str) -> Any:
+        """The ``Analyzer`` of VARCHAR field ``name`` (``"standard"`` when it names none).
+
+        Raises:
+            SchemaError: no VARCHAR field of that name.
+        """
+        found = self._analyzers.get(name)
+        if found is None:
+            f = self._by_name.get(name)
+            if f is None or f.dtype is not DataType.VARCHAR:
+                raise SchemaError(f"{name!r} is not a VARCHAR field")
+            from .analyzers import Analyzer
+
+            found = self._analyzers.setdefault(name, Analyzer(f.analyzer or "standard"))
+        return found
 
     @property
     def primary(self) -> Field:
@@ -281,6 +344,7 @@ class Schema:
         """The JSON form of this schema."""
         return {
             "fields": [f.to_dict() for f in self.fields],
+            "functions": [fn.to_dict() for fn in self.functions],
             "enable_dynamic_field": self.enable_dynamic_field,
             "description": self.description,
         }
@@ -288,14 +352,19 @@ class Schema:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Schema:
         """Rebuild a schema from ``to_dict``'s output."""
+        from .functions import function_from_dict
+
         return cls(
             fields=[Field.from_dict(f) for f in data["fields"]],
+            functions=[function_from_dict(fn) for fn in data.get("functions", ())],
             enable_dynamic_field=bool(data.get("enable_dynamic_field", False)),
             description=data.get("description", ""),
         )
 
 
-INDEX_TYPES = ("FLAT", "HNSW")
+DENSE_INDEX_TYPES = ("FLAT", "HNSW")
+SPARSE_INDEX_TYPES = ("SPARSE_INVERTED_INDEX", "SPARSE_WAND")
+INDEX_TYPES = DENSE_INDEX_TYPES + SPARSE_INDEX_TYPES
 _HNSW_DEFAULTS = {"M": 16, "ef_construction": 200}
 
 
@@ -305,9 +374,13 @@ class Index:
 
     Args:
         field: the vector field to index.
-        index_type: ``"HNSW"`` (hnswlib; default) or ``"FLAT"`` (exact search).
-            ``"AUTOINDEX"`` is accepted and means HNSW.
-        metric: ``"COSINE"`` (default), ``"IP"`` or ``"L2"`` (squared Euclidean).
+        index_type: for FLOAT_VECTOR fields ``"HNSW"`` (hnswlib; default) or
+            ``"FLAT"`` (exact search); for SPARSE_FLOAT_VECTOR fields
+            ``"SPARSE_INVERTED_INDEX"`` (``"SPARSE_WAND"`` is accepted and means the
+            same). ``"AUTOINDEX"`` picks HNSW or the inverted index by field type.
+        metric: dense fields ``"COSINE"`` (default), ``"IP"`` or ``"L2"`` (squared
+            Euclidean); sparse fields ``"IP"``, or ``"BM25"`` for the output of a
+            BM25 function (the defaults).
         params: ``M`` (2..100, default 16) and ``ef_construction`` (default 200)
             for HNSW; also accepted nested as ``params={"M": 32}`` like pymilvus.
 
@@ -322,26 +395,37 @@ class Index:
     index_type: str
     metric: Metric
     params: Mapping[str, Any]
+    # what was left to the field type (AUTOINDEX, no metric): see ``fit``
+    auto_type: bool = dataclass_field(default=False, compare=False, repr=False)
+    auto_metric: bool = dataclass_field(default=False, compare=False, repr=False)
 
     def __init__(
         self,
         field: str,
         index_type: str = "HNSW",
-        metric: str | Metric = "COSINE",
+        metric: str | Metric | None = None,
         params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ):
         kind = str(index_type).upper()
-        if kind == "AUTOINDEX":
+        auto_type = kind == "AUTOINDEX"
+        if auto_type:
             kind = "HNSW"
+        if kind == "SPARSE_WAND":
+            kind = "SPARSE_INVERTED_INDEX"
         if kind not in INDEX_TYPES:
             raise IndexConfigError(
                 f"unknown index type {index_type!r}; supported: {', '.join(INDEX_TYPES)}"
             )
+        auto_metric = metric is None
+        if metric is None:
+            metric = "IP" if kind in SPARSE_INDEX_TYPES else "COSINE"
         try:
             metric_value = Metric(str(getattr(metric, "value", metric)).upper())
         except ValueError:
-            raise IndexConfigError(f"unknown metric {metric!r}; use COSINE, IP or L2") from None
+            raise IndexConfigError(
+                f"unknown metric {metric!r}; use COSINE, IP or L2 (BM25 for BM25 fields)"
+            ) from None
         merged = {**(params or {}), **kwargs}
         if kind == "HNSW":
             unknown = set(merged) - set(_HNSW_DEFAULTS)
@@ -357,11 +441,48 @@ class Index:
                 raise IndexConfigError(f"HNSW ef_construction must be 1..100000, got {efc!r}")
             merged = {"M": int(m), "ef_construction": int(efc)}
         elif merged:
-            raise IndexConfigError(f"FLAT takes no parameters, got {sorted(merged)}")
+            raise IndexConfigError(f"{kind} takes no parameters, got {sorted(merged)}")
+        if kind in DENSE_INDEX_TYPES and metric_value is Metric.BM25 and not auto_type:
+            raise IndexConfigError("the BM25 metric is for sparse fields filled by BM25")
         object.__setattr__(self, "field", field)
         object.__setattr__(self, "index_type", kind)
         object.__setattr__(self, "metric", metric_value)
         object.__setattr__(self, "params", merged)
+        object.__setattr__(self, "auto_type", auto_type)
+        object.__setattr__(self, "auto_metric", auto_metric)
+
+    def fit(self, schema: Schema) -> Index:
+        """This index made concrete for its field's type.
+
+        Raises:
+            IndexConfigError: no vector field of that name, or a type or metric
+                that does not suit it.
+        """
+        f = schema.get(self.field)
+        if f is None or not f.is_vector:
+            raise IndexConfigError(f"index on {self.field!r}: no vector field of that name")
+        if f.dtype is DataType.FLOAT_VECTOR:
+            if self.index_type not in DENSE_INDEX_TYPES or self.metric is Metric.BM25:
+                raise IndexConfigError(
+                    f"index on {self.field!r}: a FLOAT_VECTOR field takes HNSW or FLAT with "
+                    "COSINE, IP or L2"
+                )
+            return self
+        bm25 = schema.functions_by_output.get(f.name)
+        is_bm25 = bm25 is not None and type(bm25).__name__ == "BM25"
+        want = Metric.BM25 if is_bm25 else Metric.IP
+        if self.index_type not in SPARSE_INDEX_TYPES and not self.auto_type:
+            raise IndexConfigError(
+                f"index on {self.field!r}: a SPARSE_FLOAT_VECTOR field takes "
+                "SPARSE_INVERTED_INDEX (or AUTOINDEX)"
+            )
+        if self.metric is not want and not self.auto_metric:
+            raise IndexConfigError(
+                f"index on {self.field!r}: the metric of "
+                f"{'a BM25 output field' if is_bm25 else 'a sparse field'} is {want.value}, "
+                f"not {self.metric.value}"
+            )
+        return Index(self.field, "SPARSE_INVERTED_INDEX", want)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -404,19 +525,22 @@ def quick_schema(
     )
 
 
-def default_indexes(schema: Schema, given: Iterable[Index], metric: str | Metric) -> list[Index]:
-    """Complete ``given`` with an HNSW index for every unindexed dense vector field."""
+def default_indexes(
+    schema: Schema, given: Iterable[Index], metric: str | Metric | None
+) -> list[Index]:
+    """Complete ``given`` with an index for every unindexed vector field: HNSW
+    with ``metric`` for dense fields, the inverted index for sparse ones."""
     out: dict[str, Index] = {}
     for idx in given:
-        f = schema.get(idx.field)
-        if f is None or f.dtype is not DataType.FLOAT_VECTOR:
-            raise IndexConfigError(f"index on {idx.field!r}: no FLOAT_VECTOR field of that name")
         if idx.field in out:
             raise IndexConfigError(f"two indexes given for field {idx.field!r}")
-        out[idx.field] = idx
+        out[idx.field] = idx.fit(schema)
     for f in schema.vector_fields:
-        if f.dtype is DataType.FLOAT_VECTOR and f.name not in out:
-            out[f.name] = Index(f.name, "HNSW", metric=metric)
+        if f.name not in out:
+            if f.dtype is DataType.FLOAT_VECTOR:
+                out[f.name] = Index(f.name, "HNSW", metric or "COSINE")
+            else:
+                out[f.name] = Index(f.name, "AUTOINDEX").fit(schema)
     return list(out.values())
 
 

@@ -24,6 +24,7 @@ from .columns import ColumnBatch, FieldType
 from .errors import DataError
 from .index import flat
 from .index.hnsw import HnswIndex, IncompleteSearchError
+from .index.sparse import Scorer, SparseColumn, SparseQuery
 from .rows import RowBatch, object_column
 from .schema import DYNAMIC_FIELD, Index, Schema
 from .types import DataType, Metric
@@ -212,7 +213,7 @@ class Segment:
         }
         self.dynamic: Column | None = Column(object) if schema.enable_dynamic_field else None
         self.vectors: dict[str, Column | FileColumn] = {}
-        self.sparse: dict[str, Column] = {}
+        self.sparse: dict[str, SparseColumn] = {}
         for f in schema.vector_fields:
             if f.dtype is DataType.FLOAT_VECTOR:
                 assert f.dim is not None
@@ -222,7 +223,7 @@ class Segment:
                     path = os.path.join(spill_dir, f"growing_{segment_id}_{f.name}.f32")
                     self.vectors[f.name] = FileColumn(path, f.dim)
             else:
-                self.sparse[f.name] = Column(object)
+                self.sparse[f.name] = SparseColumn()
         self.deleted = Column(np.bool_)
         self.num_deleted = 0
         self.persisted = False  # its folder is written (path stores)
@@ -233,6 +234,7 @@ class Segment:
             self.indexes.update(self._new_index(name, spec))
         self._selections: OrderedDict[tuple[Expr | None, int, int], Selection] = OrderedDict()
         self._norms: dict[str, np.ndarray] = {}
+        self._token_columns: dict[str, SparseColumn] = {}  # text_match on non-BM25 fields
         self._subset_bytes = 0
         self._cache_lock = threading.Lock()
         self._copied = {
@@ -288,8 +290,8 @@ class Segment:
             self.dynamic.append(object_column(batch.dynamic))
         for name, vec_col in self.vectors.items():
             vec_col.append(batch.vectors[name])
-        for name, col in self.sparse.items():
-            col.append(object_column(batch.sparse[name]))
+        for name, sparse in self.sparse.items():
+            sparse.append(batch.sparse[name])
         labels = np.arange(start, start + n, dtype=np.int64)
         for name, index in self.indexes.items():
             index.add(batch.vectors[name], labels)
@@ -382,7 +384,36 @@ class Segment:
             values={name: col.view for name, col in self.columns.items()},
             nulls=nulls,
             dynamic=self.dynamic.view if self.dynamic is not None else None,
+            text_match=self.text_match,
         )
+
+    def text_match(self, field: str, words: str) -> np.ndarray:
+        """Rows whose ``field`` text holds any of ``words`` (both analysed by the
+        field's analyzer), as a mask."""
+        terms = self.schema.analyzer(field).term_ids(words)
+        n = self.num_rows
+        mask = np.zeros(n, dtype=bool)
+        if len(terms) and n:
+            indptr, indices, _ = self._tokens(field).csr
+            hit = np.isin(indices[: indptr[n]], terms)
+            rows = np.repeat(np.arange(n), np.diff(indptr[: n + 1]))
+            mask[rows[hit]] = True
+        return mask
+
+    def _tokens(self, field: str) -> SparseColumn:
+        """The analysed terms of a VARCHAR field's rows (a BM25 field's, if one is
+        computed from it; else built here once and extended as rows arrive)."""
+        for name, fn in self.schema.functions_by_output.items():
+            if type(fn).__name__ == "BM25" and fn.input == field:
+                return self.sparse[name]
+        with self._cache_lock:
+            col = self._token_columns.setdefault(field, SparseColumn())
+            n = self.num_rows
+            if len(col) < n:
+                analyzer = self.schema.analyzer(field)
+                texts = self.columns[field].view[len(col) : n].tolist()
+                col.append([analyzer.term_counts(t) for t in texts])
+            return col
 
     def entities(
         self,
@@ -410,7 +441,7 @@ class Segment:
             elif name in self.vectors:
                 values = self.vectors[name].view[idx].tolist()
             else:
-                values = [dict(v) for v in self.sparse[name].view[idx]]
+                values = self.sparse[name].rows(idx)
             for row, value in zip(out, values, strict=True):
                 row[name] = value
         if self.dynamic is not None and dynamic_keys:
@@ -435,7 +466,7 @@ class Segment:
             scalars={k: c.view[offsets] for k, c in self.columns.items()},
             nulls=nulls,
             vectors={k: np.ascontiguousarray(c.view[offsets]) for k, c in self.vectors.items()},
-            sparse={k: list(c.view[offsets]) for k, c in self.sparse.items()},
+            sparse={k: c.rows(offsets) for k, c in self.sparse.items()},
             dynamic=None if self.dynamic is None else list(self.dynamic.view[offsets]),
         )
 
@@ -494,6 +525,23 @@ class Segment:
             queries = flat.normalize(queries)
         found_rows, dist = flat.top_k(queries, vectors, k, scoring)
         return selection.rows[found_rows], dist
+
+    def search_sparse(
+        self,
+        field: str,
+        queries: Sequence[SparseQuery],
+        k: int,
+        selection: Selection | None,
+        scorers: Sequence[Scorer] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best ``k`` live rows per query on a sparse field, by score.
+
+        Returns:
+            ``(offsets, scores)``, both (q, k); padded with -1 / -inf where
+            fewer rows share a term with the query.
+        """
+        allowed = self.live_mask() if selection is None else selection.mask
+        return self.sparse[field].search(queries, k, allowed, scorers)
 
     def _search_oversampled(
         self,

@@ -74,12 +74,15 @@ def int_range(dtype: DataType) -> tuple[int, int]:
 class Metric(str, enum.Enum):
     """Distance metrics, with Milvus's conventions for the reported ``distance``.
 
-    COSINE and IP: larger is closer. L2: squared Euclidean distance, smaller is closer.
+    COSINE and IP: larger is closer. L2: squared Euclidean distance, smaller is
+    closer. BM25 (sparse fields filled by a BM25 function): the BM25 score,
+    larger is closer.
     """
 
     L2 = "L2"
     IP = "IP"
     COSINE = "COSINE"
+    BM25 = "BM25"
 
     @property
     def larger_is_closer(self) -> bool:

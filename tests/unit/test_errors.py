@@ -25,6 +25,7 @@ BUILTIN = {
     "StorageError": OSError,
     "LockedError": OSError,
     "MissingDependencyError": ImportError,
+    "EmbeddingError": RuntimeError,
     "NotSupportedError": NotImplementedError,
 }
 

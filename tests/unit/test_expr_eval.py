@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vectorstore.columns import ColumnBatch, FieldType
-from vectorstore.errors import FilterSyntaxError, FilterTypeError, NotSupportedError
+from vectorstore.errors import FilterSyntaxError, FilterTypeError
 from vectorstore.expr import (
     Call,
     Compare,
@@ -333,8 +333,12 @@ def test_errors_that_are_not_type_errors() -> None:
         evaluate(In(Field("id"), Param("v")), BATCH)
     with pytest.raises(FilterSyntaxError, match=r"\{v\}"):
         evaluate(Compare("==", Field("id"), Param("v")), BATCH)
-    with pytest.raises(NotSupportedError, match="BM25"):
-        evaluate(Call("text_match", (Field("name"), Literal("a"))), BATCH)
+    with pytest.raises(FilterSyntaxError, match="text_match takes 2 arguments"):
+        evaluate(Call("text_match", (Field("name"),)), BATCH)
+    with pytest.raises(FilterTypeError, match="text_match needs a VARCHAR field"):
+        evaluate(Call("text_match", (Field("id"), Literal("a"))), BATCH)
+    with pytest.raises(FilterTypeError, match="must be a string"):
+        evaluate(Call("text_match", (Field("name"), Literal(1))), BATCH)
 
 
 def test_hand_built_trees_evaluate() -> None:

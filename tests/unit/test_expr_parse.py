@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vectorstore.errors import FilterSyntaxError, FilterTypeError, NotSupportedError
+from vectorstore.errors import FilterSyntaxError, FilterTypeError
 from vectorstore.expr import (
     And,
     Arith,
@@ -209,8 +209,8 @@ ERRORS = [
     ("(" * 2000 + "x" + ")" * 2000, FilterSyntaxError, 100),
     ("not " * 2000 + "x", FilterSyntaxError, None),
     ("x" + " + 1" * 300 + " > 0", FilterSyntaxError, None),
-    ("text_match(body, 'hello')", NotSupportedError, None),
-    ("x > 1 or TEXT_MATCH(body, 'hello')", NotSupportedError, None),
+    ("text_match(body)", FilterSyntaxError, 0),
+    ("x > 1 or TEXT_MATCH(body, 'a', 'b')", FilterSyntaxError, 9),
 ]
 
 
@@ -239,8 +239,9 @@ def test_error_messages_say_what_was_expected() -> None:
         parse("foo(a) > 1")
     with pytest.raises(FilterSyntaxError, match="too deeply nested"):
         parse("not " * 2000 + "x")
-    with pytest.raises(NotSupportedError, match="text_match is not supported yet"):
-        parse("text_match(body, 'hello')")
+    with pytest.raises(FilterSyntaxError, match="text_match takes 2 argument"):
+        parse("text_match(body)")
+    assert to_text(parse("TEXT_MATCH(body, 'hello')")) == "text_match(body, \"hello\")"
 
 
 def test_deep_but_legal_nesting_parses() -> None:

@@ -224,7 +224,8 @@ class Call(Expr):
     ``json_contains(path, value)``, ``json_contains_all(path, [..])``,
     ``json_contains_any(path, [..])``, the ``array_contains*`` synonyms (all six
     accept ARRAY fields, JSON values and dynamic keys), ``array_length(x)`` (a value)
-    and ``text_match(field, "words")`` (not supported yet).
+    and ``text_match(field, "words")`` (rows holding any of the words, by the
+    field's analyzer).
 
     Attributes:
         name: the function name, lower case (a key of ``FUNCTIONS``).

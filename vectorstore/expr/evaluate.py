@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from ..columns import ColumnBatch, FieldType
-from ..errors import FilterSyntaxError, FilterTypeError, NotSupportedError
+from ..errors import FilterSyntaxError, FilterTypeError
 from ..types import DataType
 from .ast import (
     INT64_MAX,
@@ -616,10 +616,7 @@ class _Evaluator:
     def call(self, node: Call) -> Tri:
         name = node.name
         if name == "text_match":
-            raise NotSupportedError(
-                "text_match is not supported yet (it comes with the BM25 analyzer)"
-                f"{where(node.pos)}"
-            )
+            return self.text_match(node)
         if name not in CONTAINS:
             raise FilterSyntaxError(
                 f"unknown function {name!r}{where(node.pos)}", position=node.pos
@@ -667,6 +664,37 @@ class _Evaluator:
             hits = (contains(r, needles, mode) for r in rows)
         return tri(np.fromiter(hits, bool, self.n), target.null)
 
+    def text_match(self, node: Call) -> Tri:
+        """``text_match(field, "words")``: rows whose text holds any of the words,
+        both analysed by the field's analyzer."""
+        if len(node.args) != 2:
+            raise FilterSyntaxError(
+                f"text_match takes 2 arguments{where(node.pos)}", position=node.pos
+            )
+        target, words = node.args
+        if (
+            not isinstance(target, Field)
+            or target.dynamic
+            or target.name not in self.batch.types
+            or self.batch.types[target.name].dtype != DataType.VARCHAR
+        ):
+            raise FilterTypeError(
+                f"text_match needs a VARCHAR field as its first argument{where(node.pos)}",
+                position=node.pos,
+            )
+        query = self.value(words)
+        if not isinstance(query, Const) or type(query.value) is not str:
+            raise FilterTypeError(
+                f"the second argument of text_match must be a string{where(words.pos)}",
+                position=words.pos,
+            )
+        if self.batch.text_match is None:  # a batch with no text index: nothing matches
+            return Tri(np.zeros(self.n, bool), None)
+        null = self.batch.nulls.get(target.name)
+        if null is None:
+            null = np.fromiter((v is None for v in self.batch.values[target.name]), bool, self.n)
+        return tri(self.batch.text_match(target.name, query.value), null)
+
 
 def evaluate(expr: Expr, batch: ColumnBatch) -> np.ndarray:
     """Evaluate a filter over a batch of rows.
@@ -691,7 +719,6 @@ def evaluate(expr: Expr, batch: ColumnBatch) -> np.ndarray:
             and the position.
         FilterSyntaxError: an unbound ``{template}``, a malformed LIKE pattern, or
             a hand-built tree deeper than ``MAX_DEPTH``.
-        NotSupportedError: the expression calls ``text_match``.
     """
     check_depth(expr)
     result = _Evaluator(batch).cond(expr)

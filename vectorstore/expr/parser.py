@@ -3,8 +3,7 @@
 The text is parsed with lark (LALR, never ``eval``); lark's parse tree is turned
 into ``vectorstore.expr.ast`` nodes without recursion, so no input can exhaust
 the Python stack. Every failure is a ``FilterSyntaxError`` naming the 0-based
-position (``error.position``, and "at position N" in the message), except
-``text_match``, which raises ``NotSupportedError``.
+position (``error.position``, and "at position N" in the message).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from typing import Any
 import lark
 from lark import Lark, Token, Tree
 
-from ..errors import FilterSyntaxError, FilterTypeError, NotSupportedError
+from ..errors import FilterSyntaxError, FilterTypeError
 from .ast import (
     FUNCTIONS,
     INT64_MAX,
@@ -414,11 +413,6 @@ class _Builder:
         if name not in FUNCTIONS:
             known = ", ".join(sorted(FUNCTIONS))
             raise self.fail(pos, f"unknown function {str(args[0])!r} (known: {known})")
-        if name == "text_match":
-            raise NotSupportedError(
-                "text_match is not supported yet (it comes with the BM25 analyzer) "
-                f"(at position {pos})"
-            )
         if len(call_args) != FUNCTIONS[name]:
             raise self.fail(
                 pos, f"{name} takes {FUNCTIONS[name]} argument(s), got {len(call_args)}"
@@ -485,7 +479,6 @@ def parse(text: str) -> Expr:
     Raises:
         FilterSyntaxError: the text is not a valid expression; ``position`` is the
             0-based offset of the problem and the message says what was expected.
-        NotSupportedError: the expression calls ``text_match``.
     """
     if not isinstance(text, str):
         raise FilterSyntaxError(f"a filter must be a string, got {type(text).__name__}")
@@ -592,7 +585,6 @@ def compile_filter(text: str, params: Mapping[str, Any] | None = None) -> Expr:
     Raises:
         FilterSyntaxError: bad syntax, or a template without a value.
         FilterTypeError: a parameter value of an unsupported type.
-        NotSupportedError: the expression calls ``text_match``.
     """
     return bind(parse(text), params)
 

@@ -17,12 +17,14 @@ import numpy as np
 
 from ..errors import StorageError
 from ..index.hnsw import HnswIndex
+from ..index.sparse import SparseColumn
 from ..rows import object_column
 from ..schema import Index, Schema
 from ..segment import Column, FileColumn, Segment
 from .files import atomic_write, fsync_dir, fsync_file, read_jsonl, write_jsonl, write_npy
 
 DYNAMIC = "dynamic-fields.jsonl"
+SPARSE_PARTS = ("indptr", "indices", "values")  # CSR: <field>.sparse.<part>.npy
 # Files a checkpoint may replace (tombstones, graphs rebuilt by create_index) get a
 # new name each time, "-<version>"; a "-" can never be part of a field name, so
 # these never collide with column files, and the manifest names the current ones.
@@ -65,9 +67,13 @@ def write_segment(seg: Segment, folder: str, version: int) -> dict[str, Any]:
         else:
             write_npy(path, vec_col.view)
         seg.vectors[name] = Column(None, data=_mapped(path))
-    for name, col in seg.sparse.items():
-        rows = [{str(k): v for k, v in d.items()} for d in col.view]
-        write_jsonl(os.path.join(folder, f"{name}.sparse.jsonl"), rows)
+    for name, sparse in seg.sparse.items():
+        parts = []
+        for part, array in zip(SPARSE_PARTS, sparse.csr, strict=True):
+            path = os.path.join(folder, f"{name}.sparse.{part}.npy")
+            write_npy(path, array)
+            parts.append(_mapped(path))
+        seg.sparse[name] = SparseColumn(*parts)
     files = {name: file_crc(os.path.join(folder, name)) for name in sorted(os.listdir(folder))}
     entry = {"partition": seg.partition, "rows": seg.num_rows, "files": files}
     seg.index_dirty = set(seg.indexes)
@@ -175,10 +181,12 @@ def read_segment(
     for name in seg.vectors:
         seg.vectors[name] = Column(None, data=_load(folder, f"{name}.vec.npy", n))
     for name in seg.sparse:
-        rows = _load(folder, f"{name}.sparse.jsonl", n, jsonl=True)
-        seg.sparse[name] = Column(
-            None, data=object_column([{int(k): v for k, v in d.items()} for d in rows])
+        indptr, indices, values = (
+            _load(folder, f"{name}.sparse.{part}.npy", None) for part in SPARSE_PARTS
         )
+        if len(indptr) != n + 1 or len(indices) != len(values) or indptr[-1] != len(indices):
+            raise StorageError(f"sparse files of {name!r} in {folder} do not fit together")
+        seg.sparse[name] = SparseColumn(indptr, indices, values)
     files: dict[str, int] = entry["files"]
     packed = _load(folder, _current(files, "tombstones-", ".npy"), None)
     deleted = np.unpackbits(np.asarray(packed), count=n).astype(bool)
