@@ -49,6 +49,7 @@ def __getattr__(name: str) -> object:
         return importlib.import_module(".embeddings", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "BM25",
     "DEFAULT_PARTITION",

@@ -153,13 +153,17 @@ class Client:
         vector_field: str = "vector",
         auto_id: bool = False,
         partitions: Sequence[str] = (),
+        embedding: Any = None,
+        text_field: str = "text",
     ) -> Collection:
         """Create a collection, or return the existing one if it is identical.
 
         Quick setup: pass ``dimension`` for an ``id`` key (INT64, or VARCHAR with
-        ``id_type="str"``), a ``vector`` field and dynamic fields. Full setup:
-        pass a ``Schema``. Every dense vector field without an ``Index`` gets
-        HNSW (M=16, ef_construction=200) with ``metric``.
+        ``id_type="str"``), a ``vector`` field and dynamic fields; or pass
+        ``embedding=provider`` for text in, text out: also a ``text`` field and a
+        ``TextEmbedding`` function filling ``vector`` from it (the dimension is
+        the provider's). Full setup: pass a ``Schema``. Every dense vector field
+        without an ``Index`` gets HNSW (M=16, ef_construction=200) with ``metric``.
 
         Args:
             name: collection name (letters, digits, ``_``; at most 255).
@@ -169,6 +173,9 @@ class Client:
             metric: default metric: ``"COSINE"``, ``"IP"`` or ``"L2"``.
             primary_field, id_type, vector_field, auto_id: quick-setup names.
             partitions: partitions to create besides ``_default``.
+            embedding: an embedding provider (``vectorstore.embeddings``) for
+                the quick setup's text field.
+            text_field: the quick setup's text field name (with ``embedding``).
 
         Returns:
             The ``Collection``.
@@ -183,17 +190,24 @@ class Client:
         """
         validate_name(name, "collection")
         if schema is None:
+            if embedding is not None and dimension is None:
+                dimension = embedding.dimension
             if dimension is None:
-                raise SchemaError("create_collection() takes either dimension= or schema=")
+                raise SchemaError("create_collection() takes dimension=, embedding= or schema=")
             schema = quick_schema(
                 dimension,
                 primary_field=primary_field,
                 id_type=id_type,
                 vector_field=vector_field,
                 auto_id=auto_id,
+                embedding=embedding,
+                text_field=text_field,
             )
-        elif dimension is not None:
-            raise SchemaError("create_collection() takes either dimension= or schema=, not both")
+        elif dimension is not None or embedding is not None:
+            raise SchemaError(
+                "create_collection() takes a schema= or the quick setup's dimension= / "
+                "embedding=, not both"
+            )
         full = default_indexes(schema, indexes or (), metric)
         for p in partitions:
             validate_name(p, "partition")

@@ -223,12 +223,16 @@ class Collection:
         self,
         rows: Iterable[Mapping[str, Any]] | Mapping[str, Any],
         partition: str = DEFAULT_PARTITION,
+        *,
+        progress: bool | None = None,
     ) -> list[PrimaryKey]:
         """Insert rows; every primary key must be new.
 
         Args:
             rows: a list of dicts (or one dict) following the schema.
             partition: the partition to insert into.
+            progress: show a progress bar while a TextEmbedding function embeds
+                the rows' text (None: for large batches on a terminal).
 
         Returns:
             The primary keys, in row order (generated ones for auto_id).
@@ -240,7 +244,7 @@ class Collection:
                 (use ``upsert`` to replace rows).
             PartitionNotFoundError: no such partition.
         """
-        batch = prepare_rows(self._schema, rows)
+        batch = prepare_rows(self._schema, rows, progress)
         with self._writing():
             self._partition(partition)
             pk = self._schema.primary
@@ -262,6 +266,8 @@ class Collection:
         self,
         rows: Iterable[Mapping[str, Any]] | Mapping[str, Any],
         partition: str = DEFAULT_PARTITION,
+        *,
+        progress: bool | None = None,
     ) -> list[PrimaryKey]:
         """Insert rows, replacing any row that has the same primary key.
 
@@ -279,7 +285,7 @@ class Collection:
                 f"collection {self._name!r} generates its primary keys (auto_id); "
                 "upsert needs rows with keys: delete and insert instead"
             )
-        batch = prepare_rows(self._schema, rows)
+        batch = prepare_rows(self._schema, rows, progress)
         with self._writing():
             self._partition(partition)
             if batch.num_rows:

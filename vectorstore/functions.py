@@ -14,6 +14,7 @@ kept as its config (never a secret) and rebuilt when first needed.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ import numpy as np
 
 from .errors import ConfigError, EmbeddingError, SchemaError
 from .schema import validate_name
+
+PROGRESS_MIN = 1000  # texts in one insert before a progress bar shows by itself
+PROGRESS_CHUNK = 256  # texts per provider call while a progress bar shows
 
 
 @dataclass(frozen=True)
@@ -134,15 +138,35 @@ class TextEmbedding:
                     object.__setattr__(self, "provider", provider_from_config(self.config))
         return self.provider
 
-    def embed_documents(self, texts: list[str], dim: int | None) -> np.ndarray:
+    def embed_documents(
+        self, texts: list[str], dim: int | None, progress: bool | None = None
+    ) -> np.ndarray:
         """Embed texts for insert: a checked float32 (len(texts), dim) matrix.
+
+        Args:
+            texts: the texts.
+            dim: the output field's dimension.
+            progress: show a tqdm progress bar (None: when there are at least
+                ``PROGRESS_MIN`` texts and stderr is a terminal).
 
         Raises:
             EmbeddingError: the provider failed or returned the wrong shape or
                 non-finite values.
         """
         provider = self.get_provider()
-        return _checked(provider, provider.embed_documents(texts), len(texts), dim)
+        if progress is None:
+            progress = len(texts) >= PROGRESS_MIN and sys.stderr.isatty()
+        if not progress:
+            return _checked(provider, provider.embed_documents(texts), len(texts), dim)
+        from tqdm.auto import tqdm
+
+        parts = []
+        with tqdm(total=len(texts), desc=f"embedding {self.input!r}", unit="text") as bar:
+            for start in range(0, len(texts), PROGRESS_CHUNK):
+                chunk = texts[start : start + PROGRESS_CHUNK]
+                parts.append(_checked(provider, provider.embed_documents(chunk), len(chunk), dim))
+                bar.update(len(chunk))
+        return np.concatenate(parts) if parts else np.empty((0, dim or 0), dtype=np.float32)
 
     def embed_query(self, text: str, dim: int | None) -> np.ndarray:
         """Embed one query text: a checked float32 (dim,) vector."""

@@ -190,12 +190,14 @@ def check_sparse(field: Field, value: Any, where: str) -> dict[int, float]:
     return out
 
 
-def prepare_rows(schema: Schema, rows: Any) -> RowBatch:
+def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> RowBatch:
     """Validate ``rows`` against ``schema`` and return them as columns.
 
     Args:
         schema: the collection's schema.
         rows: a list of dicts (or one dict).
+        progress: show a progress bar while embedding text (None: when the
+            batch is large and stderr is a terminal).
 
     Returns:
         The validated ``RowBatch``; ``pks`` holds None for auto_id collections.
@@ -301,7 +303,7 @@ def prepare_rows(schema: Schema, rows: Any) -> RowBatch:
             analyzer = schema.analyzer(fn.input)
             sparse[name] = [analyzer.term_counts(t) for t in text.tolist()]
         else:
-            vectors[name] = embed_missing(schema[name], fn, given, text.tolist())
+            vectors[name] = embed_missing(schema[name], fn, given, text.tolist(), progress)
 
     if not pk_field.auto_id:
         if len(set(pks)) != n:
@@ -321,8 +323,11 @@ def fn_kind(fn: Any) -> str:
     return type(fn).__name__
 
 
-def embed_missing(field: Field, fn: Any, given: list[Any], texts: list[Any]) -> np.ndarray:
-    """The vectors of a TextEmbedding output: the rows' own, else their text embedded."""
+def embed_missing(
+    field: Field, fn: Any, given: list[Any], texts: list[Any], progress: bool | None = None
+) -> np.ndarray:
+    """The vectors of a TextEmbedding output: the rows' own, else their text embedded
+    (each distinct text once)."""
     todo = [i for i, v in enumerate(given) if v is None]
     for i in todo:
         if not isinstance(texts[i], str):
@@ -330,9 +335,11 @@ def embed_missing(field: Field, fn: Any, given: list[Any], texts: list[Any]) -> 
                 f"row {i}: needs {fn.input!r} text (or its own {field.name!r} vector) to embed"
             )
     if todo:
-        made = fn.embed_documents([texts[i] for i in todo], field.dim)
-        for i, vector in zip(todo, made, strict=True):
-            given[i] = vector
+        distinct = list(dict.fromkeys(texts[i] for i in todo))
+        made = fn.embed_documents(distinct, field.dim, progress)
+        by_text = dict(zip(distinct, made, strict=True))
+        for i in todo:
+            given[i] = by_text[texts[i]]
     return check_vectors(field, given)
 
 

@@ -505,11 +505,15 @@ def quick_schema(
     vector_field: str = "vector",
     auto_id: bool = False,
     max_length: int = MAX_VARCHAR_LENGTH,
+    embedding: Any = None,
+    text_field: str = "text",
 ) -> Schema:
     """The schema of ``create_collection(name, dimension=...)``.
 
     An ``id`` primary key (INT64, or VARCHAR with ``id_type="str"``), a
-    ``vector`` FLOAT_VECTOR field and dynamic fields on, as in Milvus.
+    ``vector`` FLOAT_VECTOR field and dynamic fields on, as in Milvus; with
+    ``embedding`` (a provider), also a ``text`` VARCHAR field and a
+    ``TextEmbedding`` function from it into ``vector``.
     """
     if id_type in ("int", "int64", DataType.INT64):
         pk = Field(primary_field, DataType.INT64, is_primary=True, auto_id=auto_id)
@@ -519,10 +523,14 @@ def quick_schema(
         pk = Field(primary_field, DataType.VARCHAR, is_primary=True, max_length=max_length)
     else:
         raise SchemaError(f"id_type must be 'int' or 'str', got {id_type!r}")
-    return Schema(
-        [pk, Field(vector_field, DataType.FLOAT_VECTOR, dim=dimension)],
-        enable_dynamic_field=True,
-    )
+    fields = [pk, Field(vector_field, DataType.FLOAT_VECTOR, dim=dimension)]
+    functions = []
+    if embedding is not None:
+        from .functions import TextEmbedding
+
+        fields.insert(1, Field(text_field, DataType.VARCHAR, max_length=MAX_VARCHAR_LENGTH))
+        functions.append(TextEmbedding(text_field, vector_field, provider=embedding))
+    return Schema(fields, functions=functions, enable_dynamic_field=True)
 
 
 def default_indexes(
