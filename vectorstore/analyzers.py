@@ -16,17 +16,18 @@ An analyzer is a tokenizer followed by filters, configured the way Milvus's
   "stemmer", "language": "english"}`` (any Snowball language) and ``{"type":
   "length", "max": n}`` (drop longer tokens; ``"min"`` too, a Kestrel extension).
 
-Terms become 32-bit ids by CRC-32 of their UTF-8 bytes: stable across
-processes and machines, nothing to store, and collisions only merge two terms'
-statistics (about one pair in a vocabulary of 100,000 words).
+Terms become 64-bit ids (BLAKE2b of their UTF-8 bytes): stable across
+processes and machines and nothing to store. Milvus hashes terms to 32 bits,
+where a vocabulary of 100,000 words already holds a colliding pair (two words
+that match each other); at 64 bits the odds of one are about 1 in 10^9.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import unicodedata
-import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -43,12 +44,12 @@ _WORD = re.compile(r"\w+")
 _TOKENIZERS = ("standard", "whitespace")
 _BUILTIN: dict[str, dict[str, Any]] = {
     "standard": {"tokenizer": "standard", "filter": ["lowercase"]},
-    "english": {
+    "english": {  # Milvus's order: stems first, so "being" -> "be" goes too
         "tokenizer": "standard",
         "filter": [
             "lowercase",
-            {"type": "stop", "stop_words": ["_english_"]},
             {"type": "stemmer", "language": "english"},
+            {"type": "stop", "stop_words": ["_english_"]},
         ],
     },
     "whitespace": {"tokenizer": "whitespace", "filter": []},
@@ -107,8 +108,8 @@ class Analyzer:
         return {term: float(n) for term, n in counts.items()}
 
     def term_ids(self, text: str) -> np.ndarray:
-        """The distinct term ids of ``text``, sorted (uint32)."""
-        return np.fromiter(sorted(self.term_counts(text)), dtype=np.uint32)
+        """The distinct term ids of ``text``, sorted (uint64)."""
+        return np.fromiter(sorted(self.term_counts(text)), dtype=np.uint64)
 
     def _split(self, text: str) -> list[str]:
         return _WORD.findall(text) if self._tokenizer == "standard" else text.split()
@@ -139,8 +140,9 @@ class Analyzer:
 
 
 def term_id(token: str) -> int:
-    """The 32-bit id of an analysed token (never 0: 0 marks a dropped token)."""
-    return zlib.crc32(token.encode("utf-8")) or 1
+    """The 64-bit id of an analysed token (never 0: 0 marks a dropped token)."""
+    digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") or 1
 
 
 def _normalise(config: str | Mapping[str, Any]) -> str | dict[str, Any]:
@@ -168,12 +170,14 @@ def _chain(config: str | Mapping[str, Any]) -> dict[str, Any]:
             raise SchemaError(f"unknown analyzer type {kind!r}; use {', '.join(sorted(_BUILTIN))}")
         chain = {"tokenizer": _BUILTIN[kind]["tokenizer"], "filter": list(_BUILTIN[kind]["filter"])}
         stop = config.pop("stop_words", None)
-        if stop is not None:
-            chain["filter"] = [
-                f for f in chain["filter"] if not (isinstance(f, dict) and f["type"] == "stop")
-            ]
-            at = 0 if kind == "whitespace" else 1  # after lowercase
-            chain["filter"].insert(at, {"type": "stop", "stop_words": stop})
+        if stop is not None:  # replaces the analyzer's stop list, or is added last
+            filters = chain["filter"]
+            at = [i for i, f in enumerate(filters) if isinstance(f, dict) and f["type"] == "stop"]
+            spec = {"type": "stop", "stop_words": stop}
+            if at:
+                filters[at[0]] = spec
+            else:
+                filters.append(spec)
         if config:
             raise SchemaError(f"unknown analyzer option(s) {sorted(config)}")
         for f in chain["filter"]:
@@ -205,6 +209,8 @@ def _make_filter(spec: Any) -> Callable[[str], str | None]:
         return _fold
     if kind == "stop" and set(options) <= {"stop_words"}:
         words = options.get("stop_words", ["_english_"])
+        if isinstance(words, str):  # Milvus also takes "stop_words": "_english_"
+            words = [words]
         if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
             raise SchemaError("stop filter: stop_words must be a list of strings")
         stop: set[str] = set()

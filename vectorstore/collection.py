@@ -207,10 +207,11 @@ class Collection:
             ) from None
 
     def _segments(self, partitions: Sequence[str] | str | None) -> list[Segment]:
-        if partitions is None:
-            names: Sequence[str] = list(self._partitions)
-        elif isinstance(partitions, str):
-            names = [partitions]
+        """The segments of these partitions; None or an empty list means all (as Milvus)."""
+        if isinstance(partitions, str):
+            names: Sequence[str] = [partitions]
+        elif not partitions:
+            names = list(self._partitions)
         else:
             names = list(partitions)
         out: list[Segment] = []

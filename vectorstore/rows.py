@@ -174,19 +174,25 @@ def check_vectors(field: Field, values: Sequence[Any], row_base: int = 0) -> np.
 
 
 def check_sparse(field: Field, value: Any, where: str) -> dict[int, float]:
-    """Check one sparse vector ``{index: weight}`` (or a scipy sparse row)."""
-    if hasattr(value, "tocoo"):  # scipy.sparse row
-        coo = value.tocoo()
-        value = dict(zip(coo.col.tolist(), coo.data.tolist(), strict=True))
+    """Check one sparse vector ``{index: weight}`` (or a one-row scipy sparse matrix
+    or array, whose duplicate entries add up as scipy's own arithmetic does)."""
+    if hasattr(value, "tocsr"):  # scipy.sparse
+        if len(value.shape) == 2 and value.shape[0] != 1:
+            raise DataError(f"{where}: a sparse vector is one row, got shape {value.shape}")
+        csr = value.tocsr().copy()  # (a 1-D sparse array becomes one row too)
+        csr.sum_duplicates()
+        value = dict(zip(csr.indices.tolist(), csr.data.tolist(), strict=True))
     if not isinstance(value, Mapping):
         raise DataError(f"{where}: expected a sparse vector {{index: weight}}")
     out: dict[int, float] = {}
     for k, v in value.items():
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k < 2**32 - 1:
             raise DataError(f"{where}: sparse index {k!r} must be an integer in [0, 2^32-1)")
-        if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-            raise DataError(f"{where}: sparse weight at {k} must be a finite number")
-        out[int(k)] = float(v)
+        number = isinstance(v, (int, float, np.integer, np.floating))
+        weight = float(v) if number and not isinstance(v, (bool, np.bool_)) else math.nan
+        if not math.isfinite(weight) or abs(weight) > _FLOAT32_MAX:
+            raise DataError(f"{where}: sparse weight at {k} must be a finite float32 number")
+        out[int(k)] = weight
     return out
 
 

@@ -86,9 +86,10 @@ def sparse_queries(field: Field, data: Any) -> list[dict[int, float]]:
     Raises:
         DataError: anything else, or a bad index or weight.
     """
-    if hasattr(data, "tocsr") and getattr(data, "ndim", 2) == 2:
-        data = [data.getrow(i) for i in range(data.shape[0])]
-    elif isinstance(data, Mapping) or hasattr(data, "tocoo"):
+    if hasattr(data, "tocsr") and len(data.shape) == 2:  # scipy matrix or array: a row each
+        csr = data.tocsr()
+        data = [csr[i : i + 1] for i in range(csr.shape[0])]
+    elif isinstance(data, Mapping) or hasattr(data, "tocsr"):
         data = [data]
     if not isinstance(data, (list, tuple)) or not data:
         raise DataError(f"search data on sparse field {field.name!r} must be sparse vectors")

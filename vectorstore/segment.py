@@ -222,6 +222,8 @@ class Segment:
                 else:
                     path = os.path.join(spill_dir, f"growing_{segment_id}_{f.name}.f32")
                     self.vectors[f.name] = FileColumn(path, f.dim)
+            elif type(schema.functions_by_output.get(f.name)).__name__ == "BM25":
+                self.sparse[f.name] = SparseColumn(index_dtype=np.uint64)  # term ids
             else:
                 self.sparse[f.name] = SparseColumn()
         self.deleted = Column(np.bool_)
@@ -407,7 +409,7 @@ class Segment:
             if type(fn).__name__ == "BM25" and fn.input == field:
                 return self.sparse[name]
         with self._cache_lock:
-            col = self._token_columns.setdefault(field, SparseColumn())
+            col = self._token_columns.setdefault(field, SparseColumn(index_dtype=np.uint64))
             n = self.num_rows
             if len(col) < n:
                 analyzer = self.schema.analyzer(field)

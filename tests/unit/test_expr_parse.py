@@ -241,7 +241,7 @@ def test_error_messages_say_what_was_expected() -> None:
         parse("not " * 2000 + "x")
     with pytest.raises(FilterSyntaxError, match="text_match takes 2 argument"):
         parse("text_match(body)")
-    assert to_text(parse("TEXT_MATCH(body, 'hello')")) == "text_match(body, \"hello\")"
+    assert to_text(parse("TEXT_MATCH(body, 'hello')")) == 'text_match(body, "hello")'
 
 
 def test_deep_but_legal_nesting_parses() -> None:

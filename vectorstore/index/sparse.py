@@ -1,7 +1,8 @@
 """Sparse vectors: CSR columns and an inverted index over them.
 
 A ``SparseColumn`` keeps a segment's sparse rows as three growing arrays
-(``indptr``, ``indices`` uint32, ``values`` float32, as Milvus stores them). Its
+(``indptr``, ``indices`` uint32, ``values`` float32, as Milvus stores them;
+BM25 fields keep 64-bit term ids, see ``analyzers``). Its
 inverted index (postings per term, as numpy arrays) is built on first search
 and extended as rows arrive, in size-tiered blocks so appends between searches
 never rebuild everything.
@@ -25,7 +26,7 @@ Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class SparseQuery:
-    """One query: distinct term ids (uint32) and their weights (float64)."""
+    """One query: distinct term ids (uint64) and their weights (float64)."""
 
     terms: np.ndarray
     weights: np.ndarray
@@ -34,7 +35,7 @@ class SparseQuery:
     def from_dict(vector: Mapping[int, float], drop_ratio: float = 0.0) -> SparseQuery:
         """A query from ``{term: weight}``, dropping the smallest ``drop_ratio`` of
         its weights (by magnitude), as Milvus's ``drop_ratio_search``."""
-        terms = np.fromiter(vector.keys(), dtype=np.uint32, count=len(vector))
+        terms = np.fromiter(vector.keys(), dtype=np.uint64, count=len(vector))
         weights = np.fromiter(vector.values(), dtype=np.float64, count=len(vector))
         if drop_ratio and len(terms):
             keep = len(terms) - int(drop_ratio * len(terms))
@@ -82,6 +83,8 @@ class SparseColumn:
     Args:
         indptr, indices, values: CSR arrays to start from (a sealed segment's
             files, possibly memory-mapped); empty when omitted.
+        index_dtype: the dtype of new ``indices`` (uint32 for sparse vectors,
+            uint64 for analysed terms).
     """
 
     def __init__(
@@ -89,11 +92,12 @@ class SparseColumn:
         indptr: np.ndarray | None = None,
         indices: np.ndarray | None = None,
         values: np.ndarray | None = None,
+        index_dtype: type = np.uint32,
     ):
         from ..segment import Column  # segment imports this module
 
         self._indptr = Column(np.int64, data=np.zeros(1, np.int64) if indptr is None else indptr)
-        self._indices = Column(np.uint32, data=indices)
+        self._indices = Column(index_dtype, data=indices)
         self._values = Column(np.float32, data=values)
         self._lengths = np.empty(0, dtype=np.float64)
         self._blocks: list[_Block] = []
@@ -115,7 +119,7 @@ class SparseColumn:
         """Append rows given as ``{term: weight}`` dicts (already validated)."""
         counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         total = int(counts.sum())
-        indices = np.empty(total, dtype=np.uint32)
+        indices = np.empty(total, dtype=self._indices.view.dtype)
         values = np.empty(total, dtype=np.float32)
         at = 0
         for row in rows:
@@ -142,7 +146,7 @@ class SparseColumn:
         indptr, indices, _ = self.csr
         offsets = np.asarray(offsets, dtype=np.int64)
         if not len(offsets):
-            return np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.float64)
+            return np.empty(0, dtype=indices.dtype), np.empty(0, dtype=np.float64)
         parts = [indices[indptr[i] : indptr[i + 1]] for i in offsets.tolist()]
         return np.concatenate(parts), self.lengths()[offsets]
 

@@ -68,12 +68,12 @@ def write_segment(seg: Segment, folder: str, version: int) -> dict[str, Any]:
             write_npy(path, vec_col.view)
         seg.vectors[name] = Column(None, data=_mapped(path))
     for name, sparse in seg.sparse.items():
-        parts = []
+        mapped = []
         for part, array in zip(SPARSE_PARTS, sparse.csr, strict=True):
             path = os.path.join(folder, f"{name}.sparse.{part}.npy")
             write_npy(path, array)
-            parts.append(_mapped(path))
-        seg.sparse[name] = SparseColumn(*parts)
+            mapped.append(_mapped(path))
+        seg.sparse[name] = SparseColumn(mapped[0], mapped[1], mapped[2])
     files = {name: file_crc(os.path.join(folder, name)) for name in sorted(os.listdir(folder))}
     entry = {"partition": seg.partition, "rows": seg.num_rows, "files": files}
     seg.index_dirty = set(seg.indexes)
