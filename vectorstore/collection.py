@@ -660,7 +660,9 @@ class Collection:
             )
         filters = [self._compile(r.filter, r.filter_params) if r.filter else None for r in reqs]
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=False)
-        with self._reading():
+        taken = self._lock.acquire_read()
+        try:
+            self._check_open()
             segments = [s for s in self._segments(partitions) if s.num_live]
             found = [
                 self._router.collect(route, compiled, segments, 0, req.limit)[1]
@@ -669,6 +671,9 @@ class Collection:
             rows = fuse(found, [r.metric for r in routes], ranker, offset, limit)
             parts: list[SegmentHits] = [(seg, rows[1], rows[2]) for seg in segments]
             return rows_to_hits(parts, rows, self._pk_name, fields, dynamic)
+        finally:
+            if taken:
+                self._lock.release_read()
 
     # ---------------------------------------------------------- search helpers
     def _metric(self, field: str) -> Metric:

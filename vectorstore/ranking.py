@@ -118,13 +118,18 @@ def fuse_keys(
     The array form of ``rrf`` / ``weighted`` for integer keys: ``keys[i]`` are
     route i's keys best first, ``parts[i]`` what each adds to its key's score.
     """
-    if not keys:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-    all_keys = np.concatenate(keys)
-    unique, first, inverse = np.unique(all_keys, return_index=True, return_inverse=True)
-    scores = np.bincount(inverse, weights=np.concatenate(parts), minlength=len(unique))
-    order = np.lexsort((first, -scores))
-    return unique[order], scores[order]
+    all_keys = np.concatenate(keys) if len(keys) else np.empty(0, dtype=np.int64)
+    if not len(all_keys):
+        return all_keys.astype(np.int64), np.empty(0, dtype=np.float64)
+    by_key = np.argsort(all_keys, kind="stable")  # a key's first occurrence leads its run
+    sorted_keys = all_keys[by_key]
+    new = np.empty(len(sorted_keys), dtype=bool)
+    new[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    scores = np.add.reduceat(np.concatenate(parts).astype(np.float64)[by_key], starts)
+    order = np.lexsort((by_key[starts], -scores))
+    return sorted_keys[starts][order], scores[order]
 
 
 class Ranker:

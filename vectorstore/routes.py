@@ -174,6 +174,10 @@ class Router:
         """
         p = route.params
         want = offset + limit
+        if p.radius is None and not group:  # plain: the best offset + limit
+            parts = self.run(route, want, compiled, segments)
+            s, o, d = merge_rows(parts, route.q, want, route.metric)
+            return parts, (s[:, offset:], o[:, offset:], d[:, offset:])
         live = sum(s.num_live for s in segments)
         cap = max(want, min(live, MAX_CANDIDATES))
         k = want * group_size if group else want
@@ -220,13 +224,18 @@ def fuse(
     for r in range(q):
         keys, dists = [], []
         for s, o, d in found:
-            valid = o[r] >= 0
-            keys.append((s[r][valid] << 32) | o[r][valid])
-            dists.append(d[r][valid])
+            o_r, s_r, d_r = o[r], s[r], d[r]
+            if len(o_r) and o_r[-1] < 0:  # padding is last
+                valid = o_r >= 0
+                o_r, s_r, d_r = o_r[valid], s_r[valid], d_r[valid]
+            keys.append((s_r << 32) | o_r)
+            dists.append(d_r)
         fused, total = fuse_keys(keys, ranker.contributions(dists, metrics))
-        fused, total = fused[offset : offset + limit], total[offset : offset + limit]
-        n = len(fused)
-        seg_of[r, :n], offs[r, :n], scores[r, :n] = fused >> 32, fused & 0xFFFFFFFF, total
+        n = min(len(fused) - offset, limit)
+        if n > 0:
+            window = fused[offset : offset + n]
+            seg_of[r, :n], offs[r, :n] = window >> 32, window & 0xFFFFFFFF
+            scores[r, :n] = total[offset : offset + n]
     return seg_of, offs, scores
 
 
