@@ -8,7 +8,7 @@ Example:
     >>> col.search(data=[query_vector], limit=5, filter='text like "he%"')
 """
 
-from .client import Client, connect
+from .client import Client, connect, shared_client
 from .collection import DEFAULT_PARTITION, Collection
 from .errors import (
     ClosedError,
@@ -87,4 +87,5 @@ __all__ = [
     "WeightedRanker",
     "__version__",
     "connect",
+    "shared_client",
 ]

@@ -73,6 +73,47 @@ def connect(
     return Client(uri, read_only=read_only, **options)
 
 
+_shared: dict[str, tuple[Client, dict[str, Any]]] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_client(uri: str | os.PathLike[str] = MEMORY, **options: Any) -> Client:
+    """The process's open client of a store, connecting on first use.
+
+    A path store has one writer per process (a second ``connect`` to the same
+    path is a ``LockedError``), so adapters that may be built twice on one path
+    (a LangChain store and a LlamaIndex index over the same directory, two
+    retrievers...) share a client through here. ``":memory:"`` always gives a
+    new, separate store.
+
+    Args:
+        uri, options: as for ``connect``.
+
+    Returns:
+        An open ``Client``; closing it closes it for every holder.
+
+    Raises:
+        ConfigError: the store is already open here with other options.
+        The errors of ``connect``.
+    """
+    uri = os.fspath(uri)
+    if uri == MEMORY:
+        return connect(uri, **options)
+    key = os.path.realpath(uri)
+    with _shared_lock:
+        found = _shared.get(key)
+        if found is not None and not found[0].closed:
+            if found[1] != options:
+                raise ConfigError(
+                    f"store {uri} is already open in this process with options {found[1]}, "
+                    f"not {options}"
+                )
+            return found[0]
+        client = connect(uri, **options)
+        _shared[key] = (client, dict(options))
+        return client
+
+
 class Client:
     """A handle on one store: its collections.
 
@@ -294,6 +335,11 @@ class Client:
             self._collections = {}
             self._store.reload()
             self._load_snapshot()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
 
     def close(self) -> None:
         """Flush every collection and release the store. Idempotent."""

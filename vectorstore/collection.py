@@ -79,7 +79,7 @@ class Collection:
         self._schema = schema
         self._pk_name = schema.primary.name
         self._empty_batch = Segment(0, DEFAULT_PARTITION, schema, {}).column_batch()
-        self._filters: OrderedDict[tuple[str, str], Expr] = OrderedDict()
+        self._filters: OrderedDict[tuple[str | Expr, str], Expr] = OrderedDict()
         # BM25 statistics over every live row of the collection, per BM25 field
         self._term_stats = {
             fn.output: TermStats() for fn in schema.functions if isinstance(fn, BM25)
@@ -297,7 +297,7 @@ class Collection:
     def delete(
         self,
         ids: Sequence[PrimaryKey] | PrimaryKey | None = None,
-        filter: str | None = None,
+        filter: str | Expr | None = None,
         *,
         filter_params: Mapping[str, Any] | None = None,
         partition: str | None = None,
@@ -306,7 +306,8 @@ class Collection:
 
         Args:
             ids: keys to delete; keys that do not exist are ignored.
-            filter: a filter expression (``"views < 10"``).
+            filter: a filter expression (``"views < 10"``), or a tree of
+                ``vectorstore.expr`` nodes (what adapters build: no string building).
             filter_params: values for ``{name}`` placeholders in the filter.
             partition: restrict the delete to one partition.
 
@@ -471,7 +472,7 @@ class Collection:
 
     def query(
         self,
-        filter: str = "",
+        filter: str | Expr = "",
         output_fields: Sequence[str] | None = None,
         limit: int | None = None,
         offset: int = 0,
@@ -483,7 +484,8 @@ class Collection:
         """Rows that pass a filter, in storage order.
 
         Args:
-            filter: a filter expression; empty means every row.
+            filter: a filter expression (or ``vectorstore.expr`` tree); empty
+                means every row.
             output_fields: as for ``get``.
             limit: at most this many rows (default: all).
             offset: skip this many matching rows first.
@@ -521,7 +523,7 @@ class Collection:
 
     def count(
         self,
-        filter: str = "",
+        filter: str | Expr = "",
         partitions: Sequence[str] | None = None,
         *,
         filter_params: Mapping[str, Any] | None = None,
@@ -539,7 +541,7 @@ class Collection:
         data: Any,
         anns_field: str | None = None,
         limit: int = 10,
-        filter: str = "",
+        filter: str | Expr = "",
         *,
         offset: int = 0,
         output_fields: Sequence[str] | None = None,
@@ -558,7 +560,7 @@ class Collection:
             anns_field: the vector field (optional when there is only one).
             limit: hits per query (1..16384 with offset); with ``group_by_field``,
                 groups per query.
-            filter: a filter expression hits must pass.
+            filter: a filter expression (or ``vectorstore.expr`` tree) hits must pass.
             offset: skip this many best hits (or groups) first (paging).
             output_fields: fields in each hit's entity (default none but the key).
             search_params: ``{"ef": 128}`` for HNSW, ``{"drop_ratio_search": 0.2}``
@@ -680,24 +682,28 @@ class Collection:
         spec = self._indexes.get(field)
         return spec.metric if spec is not None else Metric.COSINE
 
-    def _compile(self, text: str | None, params: Mapping[str, Any] | None) -> Expr:
-        if not isinstance(text, str):
-            raise DataError(f"filter must be a string, got {type(text).__name__}")
+    def _compile(self, text: str | Expr | None, params: Mapping[str, Any] | None) -> Expr:
+        """A filter (text, or a tree built by an adapter) bound and type-checked, cached."""
+        from .expr import Expr as ExprNode
+        from .expr import bind, compile_filter, evaluate, to_text
+
+        if not isinstance(text, (str, ExprNode)):
+            raise DataError(f"filter must be a string or an expression tree, got {text!r}")
         # repr, not ==, keys the cache: 1 == True, but `x == 1` and `x == true` differ.
+        # (Trees compare their literals type-exactly, so they key it as they are.)
         key = (text, repr(sorted(params.items())) if params else "")
         compiled = self._filters.get(key)
         if compiled is not None:
             return compiled
-        from .expr import compile_filter, evaluate
-
-        compiled = compile_filter(text, params)
+        compiled = compile_filter(text, params) if isinstance(text, str) else bind(text, params)
         # Type-check against the schema now, not only when some segment has rows:
         # an unknown field or an ill-typed comparison fails even on an empty collection.
         try:
             evaluate(compiled, self._empty_batch)
         except FilterTypeError as exc:
+            shown = text if isinstance(text, str) else to_text(text)
             raise FilterTypeError(
-                f"{exc} in filter {text!r}", expression=text, position=exc.position
+                f"{exc} in filter {shown!r}", expression=shown, position=exc.position
             ) from None
         with self._filters_lock:
             self._filters[key] = compiled

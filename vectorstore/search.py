@@ -194,7 +194,7 @@ class AnnRequest:
             request of a hybrid search has the same number of queries).
         anns_field: the vector field to search.
         limit: candidates this route contributes per query (1..16384).
-        filter: a filter expression for this route.
+        filter: a filter expression (or ``vectorstore.expr`` tree) for this route.
         filter_params: values for ``{name}`` placeholders in ``filter``.
         search_params: as for ``Collection.search``.
 
@@ -205,7 +205,7 @@ class AnnRequest:
     data: Any
     anns_field: str
     limit: int = 10
-    filter: str = ""
+    filter: Any = ""
     filter_params: Mapping[str, Any] | None = None
     search_params: Mapping[str, Any] | None = None
 

@@ -433,3 +433,19 @@ def test_reader_opened_before_a_compaction(disk_stores):
         assert count in (17, 20)  # the old snapshot or the new one, never an error
     finally:
         reader.close()
+
+
+def test_shared_client_is_one_per_store_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "store"
+    a = vs.shared_client(str(path))
+    b = vs.shared_client(path / ".." / "store")  # the same directory, spelled otherwise
+    assert a is b
+    with pytest.raises(vs.LockedError):
+        vs.connect(str(path))  # a second writer in this process is still refused
+    with pytest.raises(vs.ConfigError, match="already open"):
+        vs.shared_client(str(path), durability="none")
+    assert vs.shared_client(":memory:") is not vs.shared_client(":memory:")
+    a.close()
+    c = vs.shared_client(str(path))  # closed: a fresh client
+    assert c is not a and not c.closed
+    c.close()

@@ -531,3 +531,22 @@ def test_many_segments_query_paging_and_key_types(stores, data, id_type):
         for h in row:
             assert type(h.id) is type(key(0))
             assert h.entity == {"tags": [int(str(h.id).lstrip("k"))]}
+
+
+def test_filters_may_be_expression_trees(db: vs.Client) -> None:
+    # What adapters pass: trees of vectorstore.expr nodes, no string building.
+    from vectorstore.expr import Compare, Field, In, Literal, Param
+
+    col = db.create_collection("trees", dimension=2)
+    col.insert([{"id": i, "vector": [1.0, float(i)], "k": i % 3} for i in range(10)])
+    tree = Compare("==", Field("k", dynamic=True), Literal(1))
+    assert col.count(filter=tree) == col.count(filter="k == 1") == 3
+    ids = In(Field("id"), Param("ids"))
+    assert [r["id"] for r in col.query(filter=ids, filter_params={"ids": [1, 2, 3]})] == [1, 2, 3]
+    hits = col.search([[1.0, 2.0]], limit=3, filter=tree)[0]
+    assert {h.id for h in hits} <= {1, 4, 7} and len(hits) == 3
+    with pytest.raises(vs.FilterTypeError, match="id"):
+        col.count(filter=Compare(">", Field("id"), Literal("x")))
+    with pytest.raises(vs.DataError, match="filter"):
+        col.count(filter=42)  # type: ignore[arg-type]
+    assert col.delete(filter=tree) == 3 and col.count() == 7

@@ -1,0 +1,1 @@
+"""LangChain adapter (placeholder while it is built)."""

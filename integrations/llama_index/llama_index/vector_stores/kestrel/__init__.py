@@ -1,0 +1,1 @@
+"""LlamaIndex adapter (placeholder while it is built)."""
