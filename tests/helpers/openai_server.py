@@ -38,7 +38,8 @@ class Reply:
 
     ``status`` other than 200 answers with that status, ``headers`` and an
     OpenAI-style error body; ``delay`` sleeps first (to make the client time
-    out); ``dim`` overrides the vector width; ``nan`` puts NaN in the vectors.
+    out); ``dim`` overrides the vector width; ``nan`` puts NaN in the vectors;
+    ``raw`` is sent as the body instead (bad JSON, a truncated answer).
     """
 
     status: int = 200
@@ -47,6 +48,7 @@ class Reply:
     dim: int | None = None
     nan: bool = False
     message: str = "scripted failure"
+    raw: bytes | None = None
 
 
 @dataclass
@@ -109,6 +111,8 @@ class FakeOpenAIServer:
             azure = request.headers.get("api-key", "")
             if sent != f"Bearer {self.api_key}" and azure != self.api_key:
                 return 401, {}, _error("Incorrect API key provided.", "invalid_api_key")
+        if reply.raw is not None:
+            return reply.status, reply.headers, {"raw": reply.raw}
         if reply.status != 200:
             return reply.status, reply.headers, _error(reply.message, f"status_{reply.status}")
         if not request.path.split("?")[0].endswith("/embeddings"):
@@ -175,7 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
             body=json.loads(raw or b"{}"),
         )
         status, headers, body = self.server.owner.handle(request)
-        payload = json.dumps(body).encode("utf-8")  # NaN goes out as the bare token NaN
+        # NaN goes out as the bare token NaN; "raw" bodies as they are
+        payload = body["raw"] if "raw" in body else json.dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))

@@ -374,3 +374,17 @@ def test_async_gives_up_and_fails_fast_like_sync(server: FakeOpenAIServer) -> No
     server.then(Reply(404))
     with pytest.raises(EmbeddingError, match=r"HTTP 404.*not found"):
         asyncio.run(provider(server).aembed_query("a"))
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b'{"object": "list", "data": [{"index": 0}]}', b"", b"[1, 2]"]
+)
+def test_a_garbled_answer_is_an_embedding_error(server: FakeOpenAIServer, raw: bytes) -> None:
+    server.then(Reply(raw=raw))
+    p = provider(server, dimension=16)
+    with pytest.raises(EmbeddingError):
+        p.embed_documents(["hello"])
+    with pytest.raises(EmbeddingError):
+        server.then(Reply(raw=raw))
+        asyncio.run(p.aembed_documents(["hello"]))
+    assert p.embed_documents(["hello"]).shape == (1, 16)  # the next good answer works

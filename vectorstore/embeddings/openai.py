@@ -318,6 +318,8 @@ class OpenAIEmbedding(EmbeddingProvider):
             except self._openai.OpenAIError as exc:
                 time.sleep(self._wait_or_raise(exc, attempt))
                 continue
+            except ValueError as exc:  # a body that is not JSON (json.JSONDecodeError)
+                raise self._not_json(exc) from exc
             return self._rows(response, len(batch))
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -329,8 +331,15 @@ class OpenAIEmbedding(EmbeddingProvider):
             except self._openai.OpenAIError as exc:
                 await asyncio.sleep(self._wait_or_raise(exc, attempt))
                 continue
+            except ValueError as exc:  # a body that is not JSON (json.JSONDecodeError)
+                raise self._not_json(exc) from exc
             return self._rows(response, len(batch))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _not_json(self, exc: ValueError) -> EmbeddingError:
+        """A 2xx answer whose body is not JSON: a broken server or proxy, not retried."""
+        where = self._azure_endpoint or self._base_url or "the OpenAI API"
+        return EmbeddingError(f"{self._label()} got an answer from {where} that is not JSON: {exc}")
 
     def _wait_or_raise(self, exc: Exception, attempt: int) -> float:
         """Seconds to wait before retrying ``exc``; raises when it is final or retries ran out."""
