@@ -110,6 +110,11 @@ class Collection:
         return self._schema
 
     @property
+    def closed(self) -> bool:
+        """Whether the collection was closed (its client closed, or it was dropped)."""
+        return self._closed
+
+    @property
     def indexes(self) -> list[Index]:
         return list(self._indexes.values())
 

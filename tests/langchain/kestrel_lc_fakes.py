@@ -1,0 +1,91 @@
+"""Deterministic LangChain embeddings for the adapter's tests.
+
+- ``ConceptEmbeddings``: one dimension per concept (a word list each), plus an
+  "other" dimension for every unknown word at a small weight; texts about the
+  same concept are close even without a shared word, and a word outside every
+  list (a product code) is invisible to dense search but not to BM25.
+- ``TableEmbeddings``: fixed vectors for fixed texts (exact score checks).
+
+Both count their sync and async calls, so tests can tell native async apart
+from an executor fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from langchain_core.embeddings import Embeddings
+
+OTHER_WEIGHT = 0.1
+
+
+class _Counting(Embeddings):
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {
+            "embed_documents": 0,
+            "embed_query": 0,
+            "aembed_documents": 0,
+            "aembed_query": 0,
+        }
+
+    def _vector(self, text: str) -> list[float]:
+        raise NotImplementedError
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls["embed_documents"] += 1
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        self.calls["embed_query"] += 1
+        return self._vector(text)
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls["aembed_documents"] += 1
+        return [self._vector(t) for t in texts]
+
+    async def aembed_query(self, text: str) -> list[float]:
+        self.calls["aembed_query"] += 1
+        return self._vector(text)
+
+
+class ConceptEmbeddings(_Counting):
+    """Concept counts (and a small "other" count), L2-normalised."""
+
+    def __init__(self, concepts: Mapping[str, Sequence[str]]) -> None:
+        super().__init__()
+        self.names = list(concepts)
+        self.index = {w: i for i, name in enumerate(self.names) for w in concepts[name]}
+
+    def _vector(self, text: str) -> list[float]:
+        vec = [0.0] * (len(self.names) + 1)
+        for word in re.findall(r"\w+", text.lower()):
+            i = self.index.get(word)
+            if i is None:
+                vec[-1] += OTHER_WEIGHT
+            else:
+                vec[i] += 1.0
+        if not any(vec):
+            vec[-1] = OTHER_WEIGHT
+        norm = sum(v * v for v in vec) ** 0.5
+        return [v / norm for v in vec]
+
+
+class TableEmbeddings(_Counting):
+    """Fixed vectors for fixed texts; any other text is an error."""
+
+    def __init__(self, table: Mapping[str, Sequence[float]]) -> None:
+        super().__init__()
+        self.table = {k: [float(x) for x in v] for k, v in table.items()}
+
+    def _vector(self, text: str) -> list[float]:
+        return list(self.table[text])
+
+
+TOPICS = {
+    "bird": ["bird", "birds", "falcon", "kestrel", "owl", "hawk", "wings", "feathers", "hunt"],
+    "code": ["python", "rust", "code", "compiler", "program", "bug", "software", "module"],
+    "space": ["space", "planet", "mars", "star", "telescope", "orbit", "rocket"],
+    "food": ["bread", "cheese", "soup", "recipe", "cook", "bake", "kitchen"],
+    "failure": ["failure", "crash", "crashes", "outage", "broken", "fault"],
+}

@@ -1,0 +1,107 @@
+"""Path stores: reopening keeps documents and ids; stores on one path share a client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kestrel_lc_fakes import TOPICS, ConceptEmbeddings
+from langchain_core.documents import Document
+from langchain_kestrel import KestrelVectorStore
+
+import vectorstore as vs
+
+DOCS = [
+    Document(id="f", page_content="the falcon hunts", metadata={"n": 1, "x": 0.5, "id": "meta"}),
+    Document(id="r", page_content="rust compiler bug", metadata={"n": 2, "tags": ["a", "b"]}),
+    Document(id="m", page_content="mars orbit rocket", metadata={"nested": {"k": [1, 2]}}),
+]
+
+
+def open_store(path: Path, **kwargs: object) -> KestrelVectorStore:
+    return KestrelVectorStore(embedding=ConceptEmbeddings(TOPICS), uri=str(path), **kwargs)  # type: ignore[arg-type]
+
+
+def test_close_and_reopen_keeps_documents_ids_and_settings(tmp_path: Path) -> None:
+    store = open_store(tmp_path, metric="IP", hybrid="rrf")
+    assert store.add_documents(DOCS) == ["f", "r", "m"]
+    generated = store.add_texts(["a kestrel hovers"], [{"n": 4}])
+    store.close()
+    assert store.client is not None and store.client.closed
+
+    again = open_store(tmp_path)  # metric, dimension and BM25 come from the collection
+    assert again.metric is vs.Metric.IP and again.collection is not None
+    got = again.get_by_ids(["f", "r", "m", *generated])
+    assert got == [
+        *DOCS,
+        Document(id=generated[0], page_content="a kestrel hovers", metadata={"n": 4}),
+    ]
+    assert again.similarity_search("falcon", k=1)[0].id == "f"
+    assert again.similarity_search("rust", k=1, hybrid="rrf")[0].id == "r"
+    again.add_texts(["soup recipe"], ids=["s"])
+    again.delete(["r"])
+    again.close()
+
+    third = KestrelVectorStore.from_texts(
+        ["bread"], ConceptEmbeddings(TOPICS), ids=["b"], uri=str(tmp_path)
+    )  # from_texts on an existing collection keeps its data
+    assert [d.id for d in third.get_by_ids(["f", "r", "m", "s", "b"])] == ["f", "m", "s", "b"]
+    with pytest.raises(vs.ConfigError, match="metric"):
+        open_store(tmp_path, metric="L2")
+    with pytest.raises(vs.ConfigError, match="dimensional"):
+        open_store(tmp_path, dimension=3)
+    third.close()
+
+
+def test_drop_old_starts_empty(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.add_documents(DOCS)
+    fresh = open_store(tmp_path, drop_old=True)
+    assert fresh.collection is None and fresh.get_by_ids(["f"]) == []
+    fresh.close()
+
+
+def test_two_stores_on_one_path_share_a_client(tmp_path: Path) -> None:
+    a = open_store(tmp_path)
+    b = open_store(tmp_path / ".")
+    assert a.client is b.client  # one writer per path: the shared client
+    a.add_documents(DOCS)
+    assert b.get_by_ids(["f"]) == [DOCS[0]]  # b picks up the collection a created
+    other = open_store(tmp_path, collection_name="notes")
+    assert other.client is a.client
+    other.add_texts(["owl"], ids=["o"])
+    assert a.get_by_ids(["o"]) == [] and other.get_by_ids(["o"])[0].page_content == "owl"
+    with pytest.raises(vs.ConfigError, match="already open"):
+        open_store(tmp_path, connect_options={"durability": "none"})
+    with a:
+        pass  # closing one closes the shared client for every holder ...
+    assert b.client is not None and b.client.closed
+    c = open_store(tmp_path)  # ... and the next store opens it again
+    assert c.client is not a.client and c.get_by_ids(["f", "o"]) == [DOCS[0]]
+    c.close()
+
+
+def test_memory_stores_are_separate_unless_given_one_client() -> None:
+    emb = ConceptEmbeddings(TOPICS)
+    a = KestrelVectorStore(embedding=emb)
+    b = KestrelVectorStore(embedding=emb, uri=":memory:")
+    a.add_texts(["falcon"], ids=["x"])
+    assert b.get_by_ids(["x"]) == [] and a.client is not b.client
+    c = KestrelVectorStore(embedding=emb, client=a.client)
+    assert [d.id for d in c.get_by_ids(["x"])] == ["x"]
+    assert a.collection is not None
+    d = KestrelVectorStore(embedding=emb, collection=a.collection)
+    assert d.client is None and [doc.id for doc in d.get_by_ids(["x"])] == ["x"]
+    with pytest.raises(vs.ConfigError):
+        d.delete_collection()
+    c.delete_collection()
+    assert c.collection is None and c.get_by_ids(["x"]) == []
+    c.close()
+    assert a.client is not None and not a.client.closed  # client= is not ours to close
+
+
+def test_existing_collection_must_fit(tmp_path: Path) -> None:
+    db = vs.connect()
+    db.create_collection("quick", dimension=6, id_type="str")
+    with pytest.raises(vs.ConfigError, match="text field 'text'"):
+        KestrelVectorStore(embedding=ConceptEmbeddings(TOPICS), client=db, collection_name="quick")
