@@ -1,0 +1,720 @@
+"""``KestrelVectorStore``: a LlamaIndex vector store over a Kestrel collection."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from llama_index.core.bridge.pydantic import Field as PydanticField
+from llama_index.core.bridge.pydantic import PrivateAttr
+from llama_index.core.indices.query.embedding_utils import get_top_k_mmr_embeddings
+from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+
+import vectorstore as vs
+from vectorstore.expr import And, Compare, Expr, Field, In, ListLiteral, Literal
+
+from .filters import TRUE, metadata_filters_to_expr
+from .schema import (
+    DOC_ID,
+    EMBEDDING,
+    ID,
+    METADATA,
+    METADATA_LOWER,
+    NODE,
+    SPARSE,
+    TEXT,
+    build_schema,
+    check_schema,
+)
+
+__all__ = ["DEFAULT_COLLECTION", "SUPPORTED_MODES", "KestrelVectorStore"]
+
+DEFAULT_COLLECTION = "llamaindex"
+MEMORY = ":memory:"
+
+#: The query modes the store answers.
+SUPPORTED_MODES: tuple[VectorStoreQueryMode, ...] = (
+    VectorStoreQueryMode.DEFAULT,
+    VectorStoreQueryMode.MMR,
+    VectorStoreQueryMode.SPARSE,
+    VectorStoreQueryMode.TEXT_SEARCH,
+    VectorStoreQueryMode.HYBRID,
+)
+_TEXT_MODES = (VectorStoreQueryMode.SPARSE, VectorStoreQueryMode.TEXT_SEARCH)
+_METRICS = ("COSINE", "IP", "L2")
+_RANKERS = ("weighted", "rrf")
+_HIT_FIELDS = [TEXT, NODE]
+
+
+class KestrelVectorStore(BasePydanticVectorStore):
+    """LlamaIndex vector store backed by a Kestrel collection (embedded, no server).
+
+    Nodes keep their text, metadata, relationships and type (through
+    LlamaIndex's ``node_to_metadata_dict`` / ``metadata_dict_to_node``); the
+    embedding goes in a dense vector field, and a BM25 function indexes the
+    text for the SPARSE, TEXT_SEARCH and HYBRID query modes. Metadata filters
+    become Kestrel filter trees (never strings), with LlamaIndex's meaning
+    (see ``llama_index.vector_stores.kestrel.filters``).
+
+    Similarities are higher-is-better and comparable across queries: the
+    cosine similarity (COSINE), the inner product (IP), ``1 / (1 + d)`` for
+    the squared Euclidean distance ``d`` (L2), the BM25 score (SPARSE,
+    TEXT_SEARCH) and the fused score (HYBRID).
+
+    Args:
+        uri: ``":memory:"`` (a private in-memory store) or a directory path
+            (a durable store, opened through ``vectorstore.shared_client`` so
+            every store on that path in this process shares one writer).
+        collection_name: the collection to use or create.
+        dim: the embedding dimension; when None it is taken from the existing
+            collection or from the first nodes added.
+        client: an open ``vectorstore.Client`` to use instead of ``uri``.
+        collection: an existing adapter ``vectorstore.Collection`` to use
+            instead of ``uri`` / ``client`` / ``collection_name``.
+        metric: ``"COSINE"`` (default for new collections), ``"IP"`` or ``"L2"``.
+        index_type: the dense index of new collections (``"HNSW"``, ``"FLAT"``).
+        index_params: index parameters (``{"M": 16, "ef_construction": 200}``).
+        search_params: dense search parameters (``{"ef": 128}``).
+        enable_bm25: give new collections a BM25-indexed sparse field.
+        analyzer: the text analyzer of new collections (``"standard"``,
+            ``"english"``, ``"whitespace"`` or a Milvus-style dict).
+        bm25_k1, bm25_b: BM25 parameters of new collections.
+        hybrid_ranker: ``"weighted"`` (``alpha`` weighs dense against BM25) or
+            ``"rrf"`` (reciprocal rank fusion; ``alpha`` is ignored).
+        rrf_k: the RRF smoothing constant.
+        default_alpha: the hybrid ``alpha`` when a query gives none
+            (1 = dense only, 0 = BM25 only).
+        mmr_prefetch_factor: MMR re-ranks ``similarity_top_k * factor`` candidates.
+        connect_options: options for ``vectorstore.connect`` (``durability``...).
+
+    Raises:
+        ValueError: conflicting arguments, an option out of range, or an
+            existing collection that does not have the adapter's layout or has
+            another dimension or metric.
+        vectorstore.LockedError: another process writes to the store.
+
+    Example:
+        >>> from llama_index.core import StorageContext, VectorStoreIndex
+        >>> store = KestrelVectorStore(uri="./kestrel_data", collection_name="docs")
+        >>> index = VectorStoreIndex.from_documents(
+        ...     documents, storage_context=StorageContext.from_defaults(vector_store=store))
+        >>> index.as_retriever(vector_store_query_mode="hybrid", alpha=0.5).retrieve("rust")
+    """
+
+    stores_text: bool = True
+    flat_metadata: bool = False
+
+    uri: str | None = MEMORY
+    collection_name: str = DEFAULT_COLLECTION
+    dim: int | None = None
+    metric: str | None = None
+    index_type: str = "HNSW"
+    index_params: dict[str, Any] = PydanticField(default_factory=dict)
+    search_params: dict[str, Any] = PydanticField(default_factory=dict)
+    enable_bm25: bool = True
+    analyzer: str | dict[str, Any] = "standard"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    hybrid_ranker: str = "weighted"
+    rrf_k: float = 60.0
+    default_alpha: float = 0.5
+    mmr_prefetch_factor: float = 4.0
+
+    _db: vs.Client | None = PrivateAttr(default=None)
+    _collection: vs.Collection | None = PrivateAttr(default=None)
+    _owns_client: bool = PrivateAttr(default=False)
+    _has_lower: bool = PrivateAttr(default=True)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(
+        self,
+        uri: str | os.PathLike[str] | None = MEMORY,
+        collection_name: str = DEFAULT_COLLECTION,
+        dim: int | None = None,
+        *,
+        client: vs.Client | None = None,
+        collection: vs.Collection | None = None,
+        metric: str | None = None,
+        index_type: str = "HNSW",
+        index_params: Mapping[str, Any] | None = None,
+        search_params: Mapping[str, Any] | None = None,
+        enable_bm25: bool = True,
+        analyzer: str | Mapping[str, Any] = "standard",
+        bm25_k1: float = 1.2,
+        bm25_b: float = 0.75,
+        hybrid_ranker: str = "weighted",
+        rrf_k: float = 60.0,
+        default_alpha: float = 0.5,
+        mmr_prefetch_factor: float = 4.0,
+        connect_options: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if client is not None and collection is not None:
+            raise ValueError("pass client= or collection=, not both")
+        if metric is not None:
+            metric = str(metric).upper()
+            if metric not in _METRICS:
+                raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
+        if hybrid_ranker not in _RANKERS:
+            raise ValueError(f"hybrid_ranker must be one of {_RANKERS}, got {hybrid_ranker!r}")
+        _check_alpha(default_alpha, "default_alpha")
+        if not mmr_prefetch_factor >= 1:
+            raise ValueError(f"mmr_prefetch_factor must be >= 1, got {mmr_prefetch_factor!r}")
+        if collection is not None:
+            uri = None
+            collection_name = collection.name
+        elif client is not None:
+            uri = client.uri
+        elif uri is None:
+            raise ValueError("pass uri=, client= or collection=")
+        fields: dict[str, Any] = {
+            "uri": None if uri is None else os.fspath(uri),
+            "collection_name": collection_name,
+            "dim": dim,
+            "metric": metric,
+            "index_type": index_type,
+            "index_params": dict(index_params or {}),
+            "search_params": dict(search_params or {}),
+            "enable_bm25": enable_bm25,
+            "analyzer": analyzer if isinstance(analyzer, str) else dict(analyzer),
+            "bm25_k1": bm25_k1,
+            "bm25_b": bm25_b,
+            "hybrid_ranker": hybrid_ranker,
+            "rrf_k": rrf_k,
+            "default_alpha": default_alpha,
+            "mmr_prefetch_factor": mmr_prefetch_factor,
+        }
+        # pydantic validates the fields (mypy, without pydantic's plugin, cannot)
+        super().__init__(**fields, **kwargs)
+        if collection is not None:
+            self._adopt(collection)
+            return
+        if client is None:
+            assert self.uri is not None
+            options = dict(connect_options or {})
+            if self.uri == MEMORY:
+                client = vs.connect(MEMORY, **options)
+            else:
+                client = vs.shared_client(self.uri, **options)
+            self._owns_client = True
+        self._db = client
+        if client.has_collection(collection_name):
+            self._adopt(client.get_collection(collection_name))
+        elif dim is not None:
+            self._create(dim)
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The name LlamaIndex serialises this class under.
+
+        Returns:
+            ``"KestrelVectorStore"``.
+        """
+        return "KestrelVectorStore"
+
+    # ------------------------------------------------------------ properties
+    @property
+    def client(self) -> vs.Collection | None:
+        """The Kestrel collection (``vectorstore.Collection``).
+
+        Returns:
+            The collection, or None until the first ``add`` creates it (when
+            the dimension was not known at construction).
+        """
+        return self._collection
+
+    @property
+    def db(self) -> vs.Client | None:
+        """The Kestrel client (``vectorstore.Client``) holding the collection.
+
+        Returns:
+            The client, or None when the store was built from ``collection=``.
+        """
+        return self._db
+
+    def close(self) -> None:
+        """Close the Kestrel client if this store opened it (``uri=``).
+
+        A path store's client is the process's shared one
+        (``vectorstore.shared_client``): closing it closes it for every store
+        on that path in this process; open a new store afterwards. Writes are
+        durable without ``close`` (every write is logged before it returns).
+        """
+        if self._owns_client and self._db is not None:
+            self._db.close()
+
+    # ---------------------------------------------------------- collections
+    def _adopt(self, collection: vs.Collection) -> None:
+        dim, has_bm25, has_lower = check_schema(collection)
+        metric = _index_metric(collection)
+        if self.dim is not None and self.dim != dim:
+            raise ValueError(f"collection {collection.name!r} has dimension {dim}, not {self.dim}")
+        if self.metric is not None and self.metric != metric:
+            raise ValueError(
+                f"collection {collection.name!r} uses metric {metric}, not {self.metric}"
+            )
+        self.dim, self.metric, self.enable_bm25 = dim, metric, has_bm25
+        self._has_lower = has_lower
+        self._collection = collection
+
+    def _create(self, dim: int) -> vs.Collection:
+        assert self._db is not None
+        metric = self.metric or "COSINE"
+        schema = build_schema(
+            dim,
+            enable_bm25=self.enable_bm25,
+            analyzer=self.analyzer,
+            bm25_k1=self.bm25_k1,
+            bm25_b=self.bm25_b,
+        )
+        index = vs.Index(EMBEDDING, self.index_type, metric=metric, **self.index_params)
+        collection = self._db.create_collection(
+            self.collection_name, schema=schema, indexes=[index]
+        )
+        self.metric = None  # _adopt checks the collection against what was asked
+        self.dim = None
+        self._adopt(collection)
+        return collection
+
+    def _ensure_collection(self, dim: int) -> vs.Collection:
+        with self._lock:
+            if self._collection is None:
+                return self._create(dim)
+            return self._collection
+
+    # ---------------------------------------------------------------- writes
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        """Add nodes with embeddings, replacing nodes that have the same id.
+
+        The batch is written in one call: it lands whole or not at all. A node
+        id repeated in the batch keeps its last node.
+
+        Args:
+            nodes: nodes with their ``embedding`` set.
+            add_kwargs: ignored.
+
+        Returns:
+            The node ids, in order.
+
+        Raises:
+            ValueError: a node has no embedding, an embedding of another
+                dimension, a text over 65535 characters, or metadata that is
+                not JSON (Kestrel's ``DataError`` / ``DimensionMismatchError``
+                are ``ValueError``).
+        """
+        if not nodes:
+            return []
+        rows: dict[str, dict[str, Any]] = {}
+        for node in nodes:
+            rows[node.node_id] = self._node_to_row(node)
+        collection = self._collection
+        if collection is None:
+            collection = self._ensure_collection(len(next(iter(rows.values()))[EMBEDDING]))
+        collection.upsert(list(rows.values()))
+        return [node.node_id for node in nodes]
+
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        """``add`` in a worker thread (the engine is synchronous and thread-safe).
+
+        Args:
+            nodes: nodes with their ``embedding`` set.
+            kwargs: ignored.
+
+        Returns:
+            The node ids, in order.
+
+        Raises:
+            ValueError: as ``add``.
+        """
+        return await asyncio.to_thread(self.add, nodes, **kwargs)
+
+    def _node_to_row(self, node: BaseNode) -> dict[str, Any]:
+        if node.embedding is None:
+            raise ValueError(
+                f"node {node.node_id!r} has no embedding; embed nodes before adding them "
+                "(VectorStoreIndex does)"
+            )
+        metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=self.flat_metadata)
+        node_content = metadata.pop("_node_content")
+        row: dict[str, Any] = {
+            ID: node.node_id,
+            DOC_ID: node.ref_doc_id,
+            TEXT: node.get_content(metadata_mode=MetadataMode.NONE),
+            EMBEDDING: node.embedding,
+            METADATA: metadata,
+            NODE: {"_node_content": node_content, "_node_type": metadata["_node_type"]},
+        }
+        if self._has_lower:
+            row[METADATA_LOWER] = {k: v.lower() for k, v in metadata.items() if isinstance(v, str)}
+        return row
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete every node whose source document (``ref_doc_id``) is ``ref_doc_id``.
+
+        Args:
+            ref_doc_id: the source document's id.
+            delete_kwargs: ignored.
+        """
+        if self._collection is not None:
+            self._collection.delete(filter=Compare("==", Field(DOC_ID), Literal(ref_doc_id)))
+
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """``delete`` in a worker thread.
+
+        Args:
+            ref_doc_id: the source document's id.
+            delete_kwargs: ignored.
+        """
+        await asyncio.to_thread(self.delete, ref_doc_id, **delete_kwargs)
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Delete the nodes that have one of these ids and pass the filters.
+
+        Args:
+            node_ids: node ids (None: any id; an empty list deletes nothing).
+            filters: metadata filters the deleted nodes pass (None: no condition).
+            delete_kwargs: ignored.
+
+        Raises:
+            ValueError: neither ``node_ids`` nor a non-empty ``filters`` (use
+                ``clear()`` to delete everything), or a bad filter.
+        """
+        condition = metadata_filters_to_expr(filters, METADATA, self._lower_field())
+        if node_ids is None and condition is None:
+            raise ValueError(
+                "delete_nodes() needs node_ids or filters; use clear() to delete every node"
+            )
+        if node_ids is not None and not node_ids:
+            return
+        if self._collection is None:
+            return
+        parts = [p for p in (_ids_in(ID, node_ids), condition) if p is not None]
+        self._collection.delete(filter=parts[0] if len(parts) == 1 else And(tuple(parts)))
+
+    async def adelete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """``delete_nodes`` in a worker thread.
+
+        Args:
+            node_ids: node ids (None: any id; an empty list deletes nothing).
+            filters: metadata filters the deleted nodes pass.
+            delete_kwargs: ignored.
+
+        Raises:
+            ValueError: as ``delete_nodes``.
+        """
+        await asyncio.to_thread(self.delete_nodes, node_ids, filters, **delete_kwargs)
+
+    def clear(self) -> None:
+        """Delete every node (the collection, its schema and index stay)."""
+        if self._collection is not None:
+            self._collection.delete(filter=TRUE)
+
+    async def aclear(self) -> None:
+        """``clear`` in a worker thread."""
+        await asyncio.to_thread(self.clear)
+
+    # ----------------------------------------------------------------- reads
+    def get_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+    ) -> list[BaseNode]:
+        """Nodes by id and/or metadata filters, with their embeddings.
+
+        Args:
+            node_ids: node ids (None: any id; an empty list finds nothing).
+                Found nodes come in this order; missing ids are skipped.
+            filters: metadata filters the nodes pass (None: no condition).
+
+        Returns:
+            The nodes (every node when both arguments are None).
+
+        Raises:
+            ValueError: a bad filter.
+        """
+        condition = metadata_filters_to_expr(filters, METADATA, self._lower_field())
+        if self._collection is None or (node_ids is not None and not node_ids):
+            return []
+        fields = [TEXT, NODE, EMBEDDING]
+        rows = self._collection.query(
+            filter=condition if condition is not None else "",
+            output_fields=fields,
+            ids=node_ids,
+        )
+        if node_ids is not None:
+            rank = {node_id: i for i, node_id in reversed(list(enumerate(node_ids)))}
+            rows.sort(key=lambda row: rank[row[ID]])
+        return [_row_to_node(row, with_embedding=True) for row in rows]
+
+    async def aget_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+    ) -> list[BaseNode]:
+        """``get_nodes`` in a worker thread.
+
+        Args:
+            node_ids: node ids (None: any id).
+            filters: metadata filters the nodes pass.
+
+        Returns:
+            The nodes.
+
+        Raises:
+            ValueError: a bad filter.
+        """
+        return await asyncio.to_thread(self.get_nodes, node_ids, filters)
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Answer a LlamaIndex vector store query.
+
+        Modes: DEFAULT (dense search on ``query_embedding``); MMR (dense
+        candidates re-ranked by ``llama_index.core``'s MMR helper with
+        ``mmr_threshold``); SPARSE and TEXT_SEARCH (BM25 on ``query_str``, top
+        ``sparse_top_k`` or ``similarity_top_k``); HYBRID (dense top
+        ``similarity_top_k`` and BM25 top ``sparse_top_k`` fused into
+        ``hybrid_top_k``, by default ``similarity_top_k``). ``node_ids`` and
+        ``doc_ids`` restrict the search (None or an empty list: no restriction),
+        as do ``filters``.
+
+        Args:
+            query: the query.
+            kwargs: per-query options (``vector_store_kwargs`` of a retriever):
+                ``search_params`` (dense search), ``hybrid_ranker`` and
+                ``rrf_k``, ``mmr_threshold``, ``mmr_prefetch_k`` or
+                ``mmr_prefetch_factor``. Others are ignored.
+
+        Returns:
+            The nodes (with text, metadata and relationships; no embeddings),
+            their ids and similarities (higher is better), best first.
+
+        Raises:
+            ValueError: an unsupported mode (the message lists the supported
+                ones), a missing ``query_embedding`` or ``query_str``, a text
+                mode on a collection without BM25, an ``alpha`` outside [0, 1]
+                or a bad filter.
+        """
+        mode = VectorStoreQueryMode(query.mode)
+        if mode not in SUPPORTED_MODES:
+            supported = ", ".join(m.value for m in SUPPORTED_MODES)
+            raise ValueError(
+                f"KestrelVectorStore does not support query mode {mode.value!r}; "
+                f"supported modes: {supported}"
+            )
+        self._needs(query, mode)
+        condition = self._condition(query)
+        collection = self._collection
+        if collection is None:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        if mode == VectorStoreQueryMode.MMR:
+            return self._mmr(collection, query, condition, kwargs)
+        filt: Expr | str = condition if condition is not None else ""
+        if mode == VectorStoreQueryMode.DEFAULT:
+            hits = collection.search(
+                [query.query_embedding],
+                anns_field=EMBEDDING,
+                limit=query.similarity_top_k,
+                filter=filt,
+                output_fields=_HIT_FIELDS,
+                search_params=kwargs.get("search_params", self.search_params),
+            )[0]
+            return _result(hits, self._similarity)
+        sparse_k = query.sparse_top_k or query.similarity_top_k
+        if mode in _TEXT_MODES:
+            hits = collection.search(
+                [query.query_str],
+                anns_field=SPARSE,
+                limit=sparse_k,
+                filter=filt,
+                output_fields=_HIT_FIELDS,
+            )[0]
+            return _result(hits, float)
+        return self._hybrid(collection, query, filt, sparse_k, kwargs)
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """``query`` in a worker thread.
+
+        Args:
+            query: the query.
+            kwargs: as for ``query``.
+
+        Returns:
+            As ``query``.
+
+        Raises:
+            ValueError: as ``query``.
+        """
+        return await asyncio.to_thread(self.query, query, **kwargs)
+
+    # --------------------------------------------------------------- helpers
+    def _lower_field(self) -> str | None:
+        return METADATA_LOWER if self._has_lower else None
+
+    def _condition(self, query: VectorStoreQuery) -> Expr | None:
+        """node_ids, doc_ids and filters as one tree (None: no restriction)."""
+        parts = [
+            _ids_in(ID, query.node_ids or None),
+            _ids_in(DOC_ID, query.doc_ids or None),
+            metadata_filters_to_expr(query.filters, METADATA, self._lower_field()),
+        ]
+        found = [p for p in parts if p is not None]
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else And(tuple(found))
+
+    def _needs(self, query: VectorStoreQuery, mode: VectorStoreQueryMode) -> None:
+        if mode not in _TEXT_MODES and query.query_embedding is None:
+            raise ValueError(f"query mode {mode.value!r} needs a query_embedding")
+        if mode in _TEXT_MODES or mode == VectorStoreQueryMode.HYBRID:
+            if not query.query_str:
+                raise ValueError(f"query mode {mode.value!r} needs a query_str")
+            if not self.enable_bm25:
+                raise ValueError(
+                    f"query mode {mode.value!r} needs BM25; this collection was created "
+                    "with enable_bm25=False"
+                )
+        if mode == VectorStoreQueryMode.HYBRID and query.alpha is not None:
+            _check_alpha(query.alpha, "alpha")
+
+    def _similarity(self, distance: float) -> float:
+        """A dense hit's similarity: higher is better, the same scale for every query."""
+        if self.metric == "L2":
+            return 1.0 / (1.0 + distance)
+        return float(distance)
+
+    def _vector_similarity(self, a: Any, b: Any) -> float:
+        """The similarity of two embeddings, on the scale of ``_similarity``."""
+        x = np.asarray(a, dtype=np.float64)
+        y = np.asarray(b, dtype=np.float64)
+        if self.metric == "L2":
+            return float(1.0 / (1.0 + np.sum((x - y) ** 2)))
+        if self.metric == "IP":
+            return float(np.dot(x, y))
+        norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+        return float(np.dot(x, y)) / norm if norm else 0.0
+
+    def _mmr(
+        self,
+        collection: vs.Collection,
+        query: VectorStoreQuery,
+        condition: Expr | None,
+        kwargs: Mapping[str, Any],
+    ) -> VectorStoreQueryResult:
+        k = query.similarity_top_k
+        factor = float(kwargs.get("mmr_prefetch_factor", self.mmr_prefetch_factor))
+        fetch_k = int(kwargs.get("mmr_prefetch_k") or max(k, math.ceil(k * factor)))
+        hits = collection.search(
+            [query.query_embedding],
+            anns_field=EMBEDDING,
+            limit=fetch_k,
+            filter=condition if condition is not None else "",
+            output_fields=[*_HIT_FIELDS, EMBEDDING],
+            search_params=kwargs.get("search_params", self.search_params),
+        )[0]
+        if not hits:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        threshold = query.mmr_threshold
+        if threshold is None:
+            threshold = kwargs.get("mmr_threshold")
+        assert query.query_embedding is not None
+        _, order = get_top_k_mmr_embeddings(
+            query.query_embedding,
+            [hit[EMBEDDING] for hit in hits],
+            similarity_fn=self._vector_similarity,
+            similarity_top_k=k,
+            embedding_ids=list(range(len(hits))),
+            mmr_threshold=threshold,
+        )
+        return _result([hits[i] for i in order], self._similarity)
+
+    def _hybrid(
+        self,
+        collection: vs.Collection,
+        query: VectorStoreQuery,
+        filt: Expr | str,
+        sparse_k: int,
+        kwargs: Mapping[str, Any],
+    ) -> VectorStoreQueryResult:
+        ranker_name = kwargs.get("hybrid_ranker", self.hybrid_ranker)
+        ranker: vs.RRFRanker | vs.WeightedRanker
+        if ranker_name == "rrf":
+            ranker = vs.RRFRanker(k=kwargs.get("rrf_k", self.rrf_k))
+        elif ranker_name == "weighted":
+            alpha = self.default_alpha if query.alpha is None else query.alpha
+            ranker = vs.WeightedRanker(alpha, 1.0 - alpha)
+        else:
+            raise ValueError(f"hybrid_ranker must be one of {_RANKERS}, got {ranker_name!r}")
+        requests = [
+            vs.AnnRequest(
+                data=[query.query_embedding],
+                anns_field=EMBEDDING,
+                limit=query.similarity_top_k,
+                filter=filt,
+                search_params=kwargs.get("search_params", self.search_params),
+            ),
+            vs.AnnRequest(data=[query.query_str], anns_field=SPARSE, limit=sparse_k, filter=filt),
+        ]
+        hits = collection.hybrid_search(
+            requests,
+            ranker=ranker,
+            limit=query.hybrid_top_k or query.similarity_top_k,
+            output_fields=_HIT_FIELDS,
+        )[0]
+        return _result(hits, float)
+
+
+def _index_metric(collection: vs.Collection) -> str:
+    for index in collection.indexes:
+        if index.field == EMBEDDING:
+            return str(index.metric.value)
+    return "COSINE"  # a vector field without an index entry is searched with COSINE
+
+
+def _check_alpha(alpha: Any, name: str) -> None:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {alpha!r}")
+
+
+def _ids_in(field: str, ids: Sequence[str] | None) -> Expr | None:
+    if ids is None:
+        return None
+    return In(Field(field), ListLiteral(tuple(ids)))
+
+
+def _row_to_node(row: Mapping[str, Any], with_embedding: bool = False) -> BaseNode:
+    node = metadata_dict_to_node(dict(row[NODE]), text=row[TEXT])
+    if with_embedding and EMBEDDING in row:
+        node.embedding = [float(x) for x in row[EMBEDDING]]
+    return node
+
+
+def _result(hits: Sequence[vs.Hit], score: Any) -> VectorStoreQueryResult:
+    nodes = [_row_to_node(hit.entity) for hit in hits]
+    return VectorStoreQueryResult(
+        nodes=nodes,
+        similarities=[score(hit.distance) for hit in hits],
+        ids=[str(hit.id) for hit in hits],
+    )
