@@ -95,3 +95,14 @@ def test_persistence(tmp_path: Path) -> None:
     before, after = out.split("compacted: ")[1].split(" bytes")[0].split(" -> ")
     assert int(after.replace(",", "")) < int(before.replace(",", "")) / 2
     assert out.rstrip().endswith("left: 1100 rows")
+
+
+def test_agent_memory_llamaindex(tmp_path: Path) -> None:
+    out = run("agent_memory_llamaindex.py", str(tmp_path / "memory"))
+    assert "ana, 'any allergies?': ['I am allergic to peanuts']" in out
+    assert "ben, 'any allergies?': ['I am allergic to cats']" in out  # users kept apart
+    assert "ana, 'seats?': ['I prefer window seats on flights']" in out
+    assert "forgot 1 of ana's memories about flights" in out
+    after = out.split("after a restart, ana 'seats?':")[1].splitlines()[0]
+    assert "window seats" not in after  # forgotten, and still forgotten after a restart
+    assert "after a restart, ana 'school?': ['My daughter starts school in September']" in out
