@@ -348,7 +348,8 @@ class Client:
                 return
             try:
                 for col in self._collections.values():
-                    if not self._read_only and self._store is not None:
+                    # an interrupted collection is closed already: its log has its writes
+                    if not self._read_only and self._store is not None and not col.closed:
                         col.flush()
                     col._close()
             finally:

@@ -91,6 +91,7 @@ class Collection:
         self._segment_rows = segment_rows
         self._lock = RWLock()
         self._closed = False
+        self._interrupted = False  # a write was cut short: never persist this state
         self._partitions: dict[str, list[Segment]] = {DEFAULT_PARTITION: []}
         self._locations: dict[Any, tuple[Segment, int]] = {}
         self._next_segment_id = 1
@@ -140,6 +141,11 @@ class Collection:
             yield
 
     def _check_open(self) -> None:
+        if self._interrupted:
+            raise ClosedError(
+                f"collection {self._name!r} was closed when a write was interrupted halfway; "
+                "reopen the store: its write-ahead log has every logged write"
+            )
         if self._closed:
             raise ClosedError(f"collection {self._name!r} is closed or was dropped")
 
@@ -357,7 +363,21 @@ class Collection:
         """Log a validated write (durable per the store's mode), then apply it."""
         if self._storage is not None:
             self._storage.log(record)
-        self._apply(record)
+        with self._interruptible():
+            self._apply(record)
+
+    @contextmanager
+    def _interruptible(self) -> Iterator[None]:
+        """Memory changes that must happen whole. If one is cut short (Ctrl-C, an
+        error deep in a library), the collection is closed at once, so that no
+        checkpoint writes the half-changed state: reopening the store replays
+        the write-ahead log, which has every write that was logged."""
+        try:
+            yield
+        except BaseException:
+            self._interrupted = True
+            self._closed = True
+            raise
 
     def _apply(self, record: dict[str, Any]) -> None:
         """Apply one write to memory (write lock held). WAL replay calls this too."""
@@ -837,7 +857,7 @@ class Collection:
     def _compact(self, min_ratio: float, merge_small: bool) -> None:
         self._check_open()
         with self._checkpoint_lock:
-            with self._writing():
+            with self._writing(), self._interruptible():
                 for name in list(self._partitions):
                     self._compact_partition(name, min_ratio, merge_small)
                 frozen = self._freeze()

@@ -230,7 +230,7 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
 
     # Unknown keys and auto ids first: the cheapest checks give the clearest errors.
     for i, row in enumerate(rows):
-        extra = row.keys() - declared
+        extra = [k for k in row if k not in declared]  # in the row's order
         if pk_field.auto_id and row.get(pk_field.name) is not None:
             raise DataError(f"row {i}: {pk_field.name!r} is generated (auto_id); do not pass it")
         if dynamic is None:

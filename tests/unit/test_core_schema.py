@@ -708,3 +708,10 @@ def test_int64_key_extremes(stores):
         col = db.get_collection("c")
     assert col.delete(ids=[-1, 2**63 - 1]) == 2
     assert sorted(r["id"] for r in col.query()) == sorted([-(2**63), 0, 2**53 + 1])
+
+
+def test_dynamic_keys_keep_the_rows_order(db: vs.Client) -> None:
+    col = db.create_collection("dyn_order", dimension=2)
+    keys = [f"k{i}" for i in (5, 1, 9, 3, 7, 2)]
+    col.insert([{"id": 1, "vector": [1.0, 0.0], **{k: i for i, k in enumerate(keys)}}])
+    assert [k for k in col.get([1])[0] if k.startswith("k")] == keys

@@ -839,3 +839,30 @@ def test_sealing_a_spilled_column_while_a_search_maps_it(tmp_path, monkeypatch):
     col.save_npy(str(tmp_path / "sealed.npy"))
     assert np.array_equal(np.load(tmp_path / "sealed.npy"), rows)
     col.close()
+
+
+def test_a_write_interrupted_halfway_is_never_checkpointed(tmp_path, monkeypatch):
+    # Ctrl-C landing inside an insert left some columns appended and others not,
+    # and close() then checkpointed that state: the store no longer opened.
+    from vectorstore.index import hnsw
+
+    path = str(tmp_path / "store")
+    db = vs.connect(path)
+    col = db.create_collection("c", dimension=4)
+    col.insert([{"id": i, "vector": [1.0, 0.0, 0.0, float(i)]} for i in range(50)])
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(hnsw.HnswIndex, "add", interrupted)  # after the columns took the rows
+        with pytest.raises(KeyboardInterrupt):
+            col.insert([{"id": 100 + i, "vector": [0.0, 1.0, 0.0, 0.0]} for i in range(10)])
+    with pytest.raises(vs.ClosedError, match="interrupted"):
+        col.count()
+    db.close()  # closes without writing the half-applied state
+    with vs.connect(path) as db:
+        col = db.get_collection("c")
+        assert col.count() == 60  # the logged batch replays whole
+        assert sorted(r["id"] for r in col.query("id >= 100")) == list(range(100, 110))
+        assert len(col.search([[0.0, 1.0, 0.0, 0.0]], limit=10)[0]) == 10

@@ -35,6 +35,7 @@ EXTRAS: dict[str, str] = {
     "sentence-transformers": "sentence-transformers",
     "langchain": "langchain-core",
     "llama-index": "llama-index-core",
+    "parquet": "pyarrow",
 }
 
 
