@@ -72,9 +72,14 @@ def _json_default(value: Any) -> Any:
 
 
 def copy_json(value: Any, where: str) -> Any:
-    """A deep copy of a JSON value; NaN/inf and non-JSON types are errors."""
+    """A deep copy of a JSON value; NaN/inf, non-JSON types and text that is not
+    valid Unicode (lone surrogates, which no file can store) are errors."""
     try:
-        return json.loads(json.dumps(value, allow_nan=False, default=_json_default))
+        text = json.dumps(value, allow_nan=False, default=_json_default, ensure_ascii=False)
+        text.encode("utf-8")
+        return json.loads(text)
+    except UnicodeEncodeError:
+        raise DataError(f"{where}: text holds a lone surrogate (not valid Unicode)") from None
     except (TypeError, ValueError) as exc:
         raise DataError(f"{where}: not a JSON value ({exc})") from None
 
@@ -132,6 +137,13 @@ def _check_plain(dt: DataType, value: Any, where: str, max_length: int | None) -
             raise DataError(f"{where}: expected a string, got {type(value).__name__}")
         if max_length is not None and len(value) > max_length:
             raise DataError(f"{where}: {len(value)} characters exceed max_length {max_length}")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DataError(
+                    f"{where}: text holds a lone surrogate (not valid Unicode)"
+                ) from None
         return value
     raise DataError(f"{where}: unsupported scalar type {dt.name}")  # pragma: no cover
 

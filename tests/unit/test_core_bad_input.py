@@ -518,3 +518,34 @@ def test_ill_typed_filters_raise_without_data(db):
     col.delete(ids=[1, 2])
     probe("all rows deleted")
     assert silent == []
+
+
+def test_lone_surrogates_are_rejected_before_anything_is_written(stores) -> None:  # type: ignore[no-untyped-def]
+    # Text scraped from PDFs can hold lone surrogates; no file can store them, so
+    # accepting one made every later checkpoint (and so every reopen) fail.
+    db = stores.connect()
+    schema = vs.Schema(
+        [
+            vs.Field("id", vs.DataType.VARCHAR, is_primary=True, max_length=64),
+            vs.Field("text", vs.DataType.VARCHAR),
+            vs.Field("meta", vs.DataType.JSON),
+            vs.Field("vector", vs.DataType.FLOAT_VECTOR, dim=2),
+        ],
+        enable_dynamic_field=True,
+    )
+    col = db.create_collection("s", schema=schema)
+    bad = "broken \ud800 text"
+    good = {"id": "a", "text": "ok", "meta": {}, "vector": [1.0, 0.0]}
+    col.insert([good])
+    for row in (
+        {**good, "id": "b", "text": bad},
+        {**good, "id": bad},
+        {**good, "id": "c", "meta": {"k": [bad]}},
+        {**good, "id": "d", "meta": {bad: 1}},
+        {**good, "id": "e", "extra": bad},
+    ):
+        with pytest.raises(vs.DataError, match="surrogate"):
+            col.insert([good | {"id": "z"}, row])
+    assert col.count() == 1
+    db = stores.reopen(db)
+    assert db.get_collection("s").count() == 1
