@@ -527,6 +527,8 @@ class Collection:
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=True)
         key_set = None
         if ids is not None:
+            if isinstance(ids, (int, str, np.integer)):  # one key, as delete() takes it
+                ids = [ids]
             key_set = {check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(ids)}
         with self._reading():
             out: list[dict[str, Any]] = []

@@ -243,7 +243,7 @@ class StoreCore:
             raise vs.EmbeddingError(
                 f"the embeddings returned {len(vectors)} vectors for {len(batch.texts)} texts"
             )
-        if not vectors:
+        if len(vectors) == 0:  # (an embedding may return a numpy matrix)
             return
         col = self.ensure(len(vectors[0]))
         target = partition or self.partition or vs.DEFAULT_PARTITION
@@ -275,6 +275,8 @@ class StoreCore:
                 "delete() takes ids= or filter= (to empty the store, use delete_collection())"
             )
         col = self.current()
+        if isinstance(ids, str):  # one id, not its characters
+            ids = [ids]
         if col is None or (ids is not None and not ids):
             return
         if ids is not None:
@@ -291,6 +293,8 @@ class StoreCore:
     def get(self, ids: Sequence[str]) -> list[Document]:
         """Documents by id, in the order asked, missing ids skipped."""
         col = self.current()
+        if isinstance(ids, str):  # one id, not its characters
+            ids = [ids]
         if col is None or not ids:
             return []
         n = self.names
@@ -321,8 +325,9 @@ class StoreCore:
         if ranker is not None and not self.bm25:
             raise vs.ConfigError(_NO_BM25.format(name=self.name, sparse=self.names.sparse))
         col = self.current()
-        if col is None:
+        if col is None or k <= 0:  # k = 0 asks for nothing, as InMemoryVectorStore
             return [], ranker
+        k = min(k, MAX_TOPK)  # the engine's cap; a store holds fewer rows than asked anyway
         n = self.names
         fields = [n.text, n.metadata, *([n.vector] if with_vectors else [])]
         expr = to_expr(opts.filter, n.metadata) or ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import os
 import threading
@@ -13,7 +14,7 @@ import numpy as np
 from llama_index.core.bridge.pydantic import Field as PydanticField
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.indices.query.embedding_utils import get_top_k_mmr_embeddings
-from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.schema import BaseNode, Document, MetadataMode
 from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
     MetadataFilters,
@@ -25,6 +26,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 
 import vectorstore as vs
 from vectorstore.expr import And, Compare, Expr, Field, In, ListLiteral, Literal
+from vectorstore.search import MAX_TOPK
 
 from .filters import TRUE, metadata_filters_to_expr
 from .schema import (
@@ -234,7 +236,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
             The collection, or None until the first ``add`` creates it (when
             the dimension was not known at construction).
         """
-        return self._collection
+        return self._current()
 
     @property
     def db(self) -> vs.Client | None:
@@ -289,7 +291,19 @@ class KestrelVectorStore(BasePydanticVectorStore):
         self._adopt(collection)
         return collection
 
+    def _current(self) -> vs.Collection | None:
+        """The collection, adopting one that another store on the same client
+        created after this store was built."""
+        if self._collection is None and self._db is not None and not self._db.closed:
+            with self._lock:
+                if self._collection is None and self._db.has_collection(self.collection_name):
+                    self._adopt(self._db.get_collection(self.collection_name))
+        return self._collection
+
     def _ensure_collection(self, dim: int) -> vs.Collection:
+        found = self._current()
+        if found is not None:
+            return found
         with self._lock:
             if self._collection is None:
                 return self._create(dim)
@@ -320,7 +334,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
         rows: dict[str, dict[str, Any]] = {}
         for node in nodes:
             rows[node.node_id] = self._node_to_row(node)
-        collection = self._collection
+        collection = self._current()
         if collection is None:
             collection = self._ensure_collection(len(next(iter(rows.values()))[EMBEDDING]))
         collection.upsert(list(rows.values()))
@@ -368,8 +382,9 @@ class KestrelVectorStore(BasePydanticVectorStore):
             ref_doc_id: the source document's id.
             delete_kwargs: ignored.
         """
-        if self._collection is not None:
-            self._collection.delete(filter=Compare("==", Field(DOC_ID), Literal(ref_doc_id)))
+        collection = self._current()
+        if collection is not None:
+            collection.delete(filter=Compare("==", Field(DOC_ID), Literal(ref_doc_id)))
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """``delete`` in a worker thread.
@@ -404,10 +419,11 @@ class KestrelVectorStore(BasePydanticVectorStore):
             )
         if node_ids is not None and not node_ids:
             return
-        if self._collection is None:
+        collection = self._current()
+        if collection is None:
             return
         parts = [p for p in (_ids_in(ID, node_ids), condition) if p is not None]
-        self._collection.delete(filter=parts[0] if len(parts) == 1 else And(tuple(parts)))
+        collection.delete(filter=parts[0] if len(parts) == 1 else And(tuple(parts)))
 
     async def adelete_nodes(
         self,
@@ -429,8 +445,9 @@ class KestrelVectorStore(BasePydanticVectorStore):
 
     def clear(self) -> None:
         """Delete every node (the collection, its schema and index stay)."""
-        if self._collection is not None:
-            self._collection.delete(filter=TRUE)
+        collection = self._current()
+        if collection is not None:
+            collection.delete(filter=TRUE)
 
     async def aclear(self) -> None:
         """``clear`` in a worker thread."""
@@ -456,13 +473,14 @@ class KestrelVectorStore(BasePydanticVectorStore):
             ValueError: a bad filter.
         """
         condition = metadata_filters_to_expr(filters, METADATA, self._lower_field())
-        if self._collection is None or (node_ids is not None and not node_ids):
+        collection = self._current()
+        if collection is None or (node_ids is not None and not node_ids):
             return []
         fields = [TEXT, NODE, EMBEDDING]
-        rows = self._collection.query(
+        rows = collection.query(
             filter=condition if condition is not None else "",
             output_fields=fields,
-            ids=node_ids,
+            ids=None if node_ids is None else _id_list(node_ids),
         )
         if node_ids is not None:
             rank = {node_id: i for i, node_id in reversed(list(enumerate(node_ids)))}
@@ -526,9 +544,15 @@ class KestrelVectorStore(BasePydanticVectorStore):
             )
         self._needs(query, mode)
         condition = self._condition(query)
-        collection = self._collection
-        if collection is None:
+        collection = self._current()
+        if collection is None or query.similarity_top_k <= 0:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        query = dataclasses.replace(  # the engine's cap; a store holds fewer rows than asked
+            query,
+            similarity_top_k=min(query.similarity_top_k, MAX_TOPK),
+            sparse_top_k=_capped(query.sparse_top_k),
+            hybrid_top_k=_capped(query.hybrid_top_k),
+        )
         if mode == VectorStoreQueryMode.MMR:
             return self._mmr(collection, query, condition, kwargs)
         filt: Expr | str = condition if condition is not None else ""
@@ -626,6 +650,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
         k = query.similarity_top_k
         factor = float(kwargs.get("mmr_prefetch_factor", self.mmr_prefetch_factor))
         fetch_k = int(kwargs.get("mmr_prefetch_k") or max(k, math.ceil(k * factor)))
+        fetch_k = min(fetch_k, MAX_TOPK)
         hits = collection.search(
             [query.query_embedding],
             anns_field=EMBEDDING,
@@ -698,14 +723,28 @@ def _check_alpha(alpha: Any, name: str) -> None:
         raise ValueError(f"{name} must be a number in [0, 1], got {alpha!r}")
 
 
+def _capped(k: int | None) -> int | None:
+    return None if k is None else min(k, MAX_TOPK)
+
+
 def _ids_in(field: str, ids: Sequence[str] | None) -> Expr | None:
     if ids is None:
         return None
-    return In(Field(field), ListLiteral(tuple(ids)))
+    return In(Field(field), ListLiteral(tuple(_id_list(ids))))
+
+
+def _id_list(ids: Sequence[str]) -> list[str]:
+    """Node ids as a list (one id given as a str is one id, not its characters)."""
+    return [ids] if isinstance(ids, str) else list(ids)
 
 
 def _row_to_node(row: Mapping[str, Any], with_embedding: bool = False) -> BaseNode:
-    node = metadata_dict_to_node(dict(row[NODE]), text=row[TEXT])
+    stored = dict(row[NODE])
+    if stored.get("_node_type") == Document.class_name():  # the helper would make a TextNode
+        node: BaseNode = Document.from_json(stored["_node_content"])
+        node.set_content(row[TEXT])
+    else:
+        node = metadata_dict_to_node(stored, text=row[TEXT])
     if with_embedding and EMBEDDING in row:
         node.embedding = [float(x) for x in row[EMBEDDING]]
     return node
