@@ -1,9 +1,18 @@
 """Shared fixtures: one store per backend kind, a reopen helper, a snapshot helper.
 
-``db`` runs a test once per store kind ("memory", "disk"; the Milvus backend will
-be a third). ``reopen(db)`` closes a durable store and opens it again with the
-same options (a no-op for the memory store), so one test checks both "works" and
-"survives a restart".
+``db`` runs a test once per store kind: "memory" and "disk" (the embedded
+engine). The conformance suite (``tests/conformance``) overrides ``stores``
+with ``backends``, which adds "milvus-lite" (the Milvus backend on a fresh
+Milvus Lite file per test), so every behaviour there is proven on each backend
+while tests of the engine's internals never run on Milvus. ``reopen(db)``
+closes a durable store and opens it again with the same options (a no-op for
+the memory store), so one test checks both "works" and "survives a restart".
+
+``@pytest.mark.milvus_differs(reason=...)`` marks a case Milvus Lite does
+differently (see the README's "Scaling out"; the markers in use are named in
+``tests/conformance/lite_differences.py``): it is an expected failure on
+"milvus-lite" only (strict, unless ``strict=False`` for cases that depend on
+the data), or skipped there with ``run=False``. Never on the embedded kinds.
 """
 
 from __future__ import annotations
@@ -17,6 +26,9 @@ import pytest
 import vectorstore as vs
 
 STORE_KINDS = ("memory", "disk")
+MILVUS_LITE = "milvus-lite"
+BACKEND_KINDS = (*STORE_KINDS, MILVUS_LITE)
+ENGINE_OPTIONS = frozenset({"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"})
 
 
 class Stores:
@@ -33,12 +45,25 @@ class Stores:
         return self.kind != "memory"
 
     @property
+    def milvus(self) -> bool:
+        """Whether the store is the Milvus backend (Milvus Lite here)."""
+        return self.kind == MILVUS_LITE
+
+    @property
     def uri(self) -> str:
+        if self.kind == MILVUS_LITE:
+            return "milvus-lite://" + str(self.path.with_suffix(".db"))
         return ":memory:" if self.kind == "memory" else str(self.path)
 
     def connect(self, **options: Any) -> vs.Client:
-        """A new client (``segment_rows=`` etc. are remembered for ``reopen``)."""
+        """A new client (``segment_rows=`` etc. are remembered for ``reopen``).
+
+        The embedded engine's layout options (``segment_rows``, ``durability``...)
+        mean nothing to Milvus and are left out on "milvus-lite".
+        """
         self.options = options
+        if self.milvus:
+            options = {k: v for k, v in options.items() if k not in ENGINE_OPTIONS}
         db = vs.connect(self.uri, **options)
         self._clients.append(db)
         return db
@@ -57,6 +82,18 @@ class Stores:
 
 @pytest.fixture(params=STORE_KINDS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Stores:
+    s = Stores(request.param, tmp_path)
+    yield s
+    s.close_all()
+
+
+@pytest.fixture(params=BACKEND_KINDS)
+def backends(request: pytest.FixtureRequest, tmp_path: Path) -> Stores:
+    """Every backend: the embedded memory and disk stores, and Milvus Lite
+    (skipped when pymilvus or milvus-lite is not installed)."""
+    if request.param == MILVUS_LITE:
+        pytest.importorskip("pymilvus")
+        pytest.importorskip("milvus_lite")
     s = Stores(request.param, tmp_path)
     yield s
     s.close_all()
@@ -98,7 +135,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "milvus_differs(reason, run=True, strict=True): Milvus Lite does this differently; "
+        "an expected failure on the milvus-lite backend only (strict: it must fail; "
+        "strict=False where it depends on the data), or skipped there with run=False",
+    )
+
+
+def _backend_kind(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    kind = callspec.params.get("stores", callspec.params.get("backends"))
+    return kind if isinstance(kind, str) else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        marks = list(item.iter_markers("milvus_differs"))
+        if not marks or _backend_kind(item) != MILVUS_LITE:
+            continue
+        reasons = [m.kwargs.get("reason") or (m.args[0] if m.args else "") for m in marks]
+        if not all(reasons):
+            raise pytest.UsageError(f"{item.nodeid}: milvus_differs needs a reason")
+        reason = "Milvus Lite differs: " + "; ".join(dict.fromkeys(reasons))
+        if all(m.kwargs.get("run", True) for m in marks):
+            strict = all(m.kwargs.get("strict", True) for m in marks)
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=strict))
+        else:
+            item.add_marker(pytest.mark.skip(reason=reason))
     if config.getoption("--runslow"):
         return
     skip_slow = pytest.mark.skip(reason="slow: run with --runslow")

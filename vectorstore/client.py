@@ -9,13 +9,13 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
+from .backends import connect_milvus, is_milvus_uri
 from .collection import DEFAULT_PARTITION, Collection
 from .errors import (
     ClosedError,
     CollectionExistsError,
     CollectionNotFoundError,
     ConfigError,
-    NotSupportedError,
     ReadOnlyError,
     SchemaError,
     StorageError,
@@ -36,7 +36,10 @@ def connect(
 
     Args:
         uri: ``":memory:"`` (no files), or a directory path (created if needed)
-            for a durable embedded store.
+            for a durable embedded store; ``http://host:19530`` (``https://``,
+            ``tcp://``) for a Milvus server or Zilliz Cloud, ``milvus-lite://<file>``
+            for Milvus Lite: the same API on Milvus (``vectorstore.backends.milvus``;
+            options ``token``, ``db_name``, ``consistency_level``... there).
         read_only: open a path store without taking the writer lock (any number
             of reader processes may do this while one writer works). The
             reader sees the store as of opening; ``refresh()`` catches up.
@@ -57,7 +60,7 @@ def connect(
     Raises:
         LockedError: another process has the store open for writing.
         StorageError: the directory holds a damaged or newer store.
-        NotSupportedError: a Milvus server URI (coming with the Milvus backend).
+        MissingDependencyError: a Milvus URI without pymilvus installed.
 
     Example:
         >>> import vectorstore as vs
@@ -65,8 +68,8 @@ def connect(
         ...     col = db.create_collection("docs", dimension=3)
     """
     uri = os.fspath(uri)
-    if uri.startswith(("http://", "https://", "tcp://", "milvus-lite://")):
-        raise NotSupportedError("Milvus server URIs are not supported yet (Milvus backend issue)")
+    if is_milvus_uri(uri):
+        return connect_milvus(uri, read_only=read_only, **options)
     unknown = set(options) - {"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"}
     if unknown:
         raise TypeError(f"connect() got unknown option(s) {sorted(unknown)}")

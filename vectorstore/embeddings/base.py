@@ -36,6 +36,7 @@ EXTRAS: dict[str, str] = {
     "langchain": "langchain-core",
     "llama-index": "llama-index-core",
     "parquet": "pyarrow",
+    "milvus": "pymilvus",
 }
 
 

@@ -1,0 +1,707 @@
+"""``MilvusCollection``: Kestrel's ``Collection`` API over one Milvus collection.
+
+Every method keeps the embedded engine's name, arguments, return shape and
+errors. What is cheap to check stays on the client, with the engine's own
+code: rows (``rows.prepare_rows``), search arguments and query embedding
+(``routes.Router``), filter types (``expr``), output fields. ``TextEmbedding``
+runs here; BM25 runs on Milvus (rows never carry its field). Differences that
+remain are listed in the README's "Scaling out" section.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..collection import DEFAULT_PARTITION, Collection
+from ..errors import (
+    ClosedError,
+    DataError,
+    DuplicateKeyError,
+    IndexConfigError,
+    PartitionNotFoundError,
+    ReadOnlyError,
+    VectorStoreError,
+)
+from ..expr import Expr, parse
+from ..ranking import Ranker, WeightedRanker
+from ..routes import Router
+from ..rows import check_pk, prepare_rows
+from ..schema import Index, Schema, validate_name
+from ..search import MAX_TOPK, AnnRequest, check_window
+from ..types import Hit, Metric
+from . import _milvus_query as mq
+from ._milvus_errors import milvus_errors
+from ._milvus_rows import FilterChecker, chunks, plain, wire_rows
+from ._milvus_schema import PROPERTY, encode, metric_of
+
+if TYPE_CHECKING:
+    from .milvus import MilvusBackendClient
+
+PrimaryKey = int | str
+KEY_BATCH = 4096  # primary keys per "pk in [...]" read
+PAGE = 4096  # rows per page of an unbounded query on a Milvus server
+
+
+class MilvusCollection(Collection):
+    """A Milvus collection with Kestrel's ``Collection`` API.
+
+    Get one from ``vs.connect("http://...")`` (or ``"milvus-lite://..."``) and
+    ``create_collection`` / ``get_collection``; do not construct it directly.
+    It subclasses ``Collection`` only so that code typed for the embedded one
+    (the LangChain and LlamaIndex adapters) takes it: every public method is
+    its own, none runs the embedded engine.
+    """
+
+    def __init__(
+        self,
+        client: MilvusBackendClient,
+        name: str,
+        schema: Schema,
+        indexes: Iterable[Index],
+        identity: Any = None,
+    ):
+        self.identity = identity  # Milvus's collection id, when it gives one
+        self._client = client
+        self._mc = client._mc
+        self._pm = client._pm
+        self._lite = client.lite
+        self._name = name
+        self._schema = schema
+        self._pk_name = schema.primary.name
+        self._indexes: dict[str, Index] = {i.field: i for i in indexes}
+        self._router = Router(schema, self._metric, {})
+        self._checker = FilterChecker(schema)
+        self._known_partitions: set[str] = {DEFAULT_PARTITION}
+        self._read_only = client.read_only
+        self._closed = False
+        self._index_lock = threading.Lock()  # one index change at a time
+
+    # ------------------------------------------------------------- properties
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def schema(self) -> Schema:
+        return self._schema
+
+    @property
+    def closed(self) -> bool:
+        """Whether the collection was closed (its client closed, or it was dropped)."""
+        return self._closed or self._client.closed
+
+    @property
+    def indexes(self) -> list[Index]:
+        return list(self._indexes.values())
+
+    def __repr__(self) -> str:
+        return f"MilvusCollection({self._name!r}, {self._client.uri!r})"
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ClosedError(f"collection {self._name!r} is closed or was dropped")
+
+    def _check_write(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError(f"collection {self._name!r} is open read-only")
+        self._check_open()
+
+    def _close(self) -> None:
+        self._closed = True
+
+    def _rpc(
+        self,
+        method: str,
+        *args: Any,
+        default: type[VectorStoreError] = DataError,
+        filters: Sequence[mq.Filter] = (),
+        **kwargs: Any,
+    ) -> Any:
+        """Call ``MilvusClient.<method>(collection, ...)`` with Kestrel's errors."""
+        self._check_open()
+        if self._client.timeout is not None:
+            kwargs.setdefault("timeout", self._client.timeout)
+        sent = tuple(f.sent for f in filters if f.text)
+        with milvus_errors(default, sent, self._schema):
+            return getattr(self._mc, method)(self._name, *args, **kwargs)
+
+    def _read(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A read at the client's consistency level (Strong: read your writes)."""
+        kwargs.setdefault("consistency_level", self._client.consistency_level)
+        return self._rpc(method, *args, **kwargs)
+
+    def _metric(self, field: str) -> Metric:
+        return metric_of(self._indexes, field)
+
+    def _adopt_indexes(self, indexes: Iterable[Index]) -> None:
+        """Take the index list Milvus describes now (another client may have changed it)."""
+        with self._index_lock:
+            self._indexes = {i.field: i for i in indexes}
+
+    # ------------------------------------------------------------- partitions
+    def create_partition(self, name: str) -> None:
+        """Create a partition (no-op if it exists).
+
+        Raises:
+            InvalidNameError: the name breaks the naming rule.
+        """
+        validate_name(name, "partition")
+        self._check_write()
+        if name not in self._partition_names():
+            try:
+                self._rpc("create_partition", name)
+            except VectorStoreError:
+                if name not in self._partition_names():  # not a race: a failure
+                    raise
+        self._known_partitions.add(name)
+
+    def drop_partition(self, name: str) -> None:
+        """Drop a partition and every row in it.
+
+        Raises:
+            PartitionNotFoundError: no such partition.
+            DataError: ``_default`` cannot be dropped.
+        """
+        self._check_write()
+        self._require_partitions([name])
+        if name == DEFAULT_PARTITION:
+            raise DataError("the _default partition cannot be dropped")
+        if not self._lite:  # a Milvus server drops released partitions only (Lite has no release)
+            self._rpc("release_partitions", [name])
+        self._rpc("drop_partition", name)
+        self._known_partitions.discard(name)
+
+    def has_partition(self, name: str) -> bool:
+        return bool(name in self._partition_names())
+
+    def list_partitions(self) -> list[str]:
+        """Partition names, ``_default`` first."""
+        return self._partition_names()
+
+    def _partition_names(self) -> list[str]:
+        names = list(self._rpc("list_partitions"))
+        if DEFAULT_PARTITION in names:
+            names.remove(DEFAULT_PARTITION)
+            names.insert(0, DEFAULT_PARTITION)
+        self._known_partitions = set(names)
+        return names
+
+    def _require_partitions(self, names: Sequence[str] | str | None) -> list[str] | None:
+        """The partitions of a call (None: all), checked to exist (as the engine does;
+        Milvus reads of a missing partition may just find nothing)."""
+        if names is None:
+            return None
+        wanted = [names] if isinstance(names, str) else list(names)
+        if not wanted:
+            return None
+        if not set(wanted) <= self._known_partitions:
+            self._partition_names()
+        for name in wanted:
+            if name not in self._known_partitions:
+                raise PartitionNotFoundError(f"collection {self._name!r} has no partition {name!r}")
+        return wanted
+
+    # ----------------------------------------------------------------- writes
+    def insert(
+        self,
+        rows: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        partition: str = DEFAULT_PARTITION,
+        *,
+        progress: bool | None = None,
+    ) -> list[PrimaryKey]:
+        """Insert rows; every primary key must be new.
+
+        The keys are checked with a query first: on a Milvus server another
+        client may insert the same key between that check and the write (the
+        check is not atomic there). A batch larger than one request (about 16
+        MiB) is written request by request.
+
+        Returns:
+            The primary keys, in row order (Milvus's generated ones for auto_id).
+
+        Raises:
+            DataError, DimensionMismatchError: a row does not fit the schema.
+            DuplicateKeyError: a key repeats in the batch or already exists.
+            PartitionNotFoundError: no such partition.
+            EmbeddingError: the TextEmbedding provider failed.
+        """
+        batch = prepare_rows(self._schema, rows, progress)
+        self._check_write()
+        self._require_partitions([partition])
+        auto = self._schema.primary.auto_id
+        if not auto and batch.num_rows:
+            existing = self._existing(batch.pks, None)
+            for i, key in enumerate(batch.pks):
+                if key in existing:
+                    raise DuplicateKeyError(
+                        f"row {i}: primary key {key!r} already exists; use upsert() to "
+                        "replace a row"
+                    )
+        ids: list[PrimaryKey] = []
+        for chunk in chunks(self._schema, wire_rows(self._schema, batch)):
+            done = self._rpc("insert", chunk, partition_name=partition)
+            ids.extend(done["ids"])
+        return [plain(k) for k in ids] if auto else list(batch.pks)
+
+    def upsert(
+        self,
+        rows: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        partition: str = DEFAULT_PARTITION,
+        *,
+        progress: bool | None = None,
+    ) -> list[PrimaryKey]:
+        """Insert rows, replacing any row that has the same primary key.
+
+        A replaced row is removed from whatever partition held it (rows of
+        these keys in other partitions are deleted first).
+
+        Raises:
+            The errors of ``insert``, but never for an existing key.
+            DataError: on auto_id collections, upsert needs the keys.
+        """
+        if self._schema.primary.auto_id:
+            raise DataError(
+                f"collection {self._name!r} generates its primary keys (auto_id); "
+                "upsert needs rows with keys: delete and insert instead"
+            )
+        batch = prepare_rows(self._schema, rows, progress)
+        self._check_write()
+        self._require_partitions([partition])
+        if not batch.num_rows:
+            return []
+        others = [p for p in self._partition_names() if p != partition]
+        if others:
+            elsewhere = self._existing(batch.pks, others)
+            if elsewhere:
+                self._delete_keys(sorted(elsewhere, key=str), None)
+        for chunk in chunks(self._schema, wire_rows(self._schema, batch)):
+            self._rpc("upsert", chunk, partition_name=partition)
+        return list(batch.pks)
+
+    def delete(
+        self,
+        ids: Sequence[PrimaryKey] | PrimaryKey | None = None,
+        filter: str | Expr | None = None,
+        *,
+        filter_params: Mapping[str, Any] | None = None,
+        partition: str | None = None,
+    ) -> int:
+        """Delete rows by primary key or by filter expression.
+
+        Returns:
+            The number of rows deleted (keys that do not exist are not counted;
+            on a Milvus server a filter delete reports Milvus's count).
+
+        Raises:
+            DataError: neither or both of ``ids`` and ``filter`` given.
+            FilterSyntaxError, FilterTypeError: a bad filter (an empty one too:
+                it never means every row).
+            PartitionNotFoundError: no such partition.
+        """
+        if (ids is None) == (filter is None):
+            raise DataError("delete() takes either ids= or filter=")
+        keys: list[PrimaryKey] = []
+        flt = mq.NO_FILTER
+        if ids is not None:
+            id_list = [ids] if isinstance(ids, (int, str, np.integer)) else list(ids)
+            keys = [check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(id_list)]
+        else:
+            if isinstance(filter, str) and not filter.strip():
+                parse(filter)  # raises: an empty delete filter never means every row
+            flt = self._filter(filter, filter_params)
+        self._check_write()
+        parts = self._require_partitions(partition)
+        if ids is not None:
+            found = self._existing(list(dict.fromkeys(keys)), parts)
+            targets = [k for k in dict.fromkeys(keys) if k in found]
+            self._delete_keys(targets, partition)
+            return len(targets)
+        if self._lite:  # Milvus Lite's delete count is the keys asked, not found: look first
+            targets = [r[self._pk_name] for r in self._fetch(flt, self._pk_only(), None, 0, parts)]
+            self._delete_keys(targets, partition)
+            return len(targets)
+        done = self._rpc("delete", partition_name=partition, filters=[flt], **flt.kwargs())
+        return int(done.get("delete_count", 0)) if isinstance(done, Mapping) else len(done)
+
+    def _delete_keys(self, keys: Sequence[PrimaryKey], partition: str | None) -> None:
+        for start in range(0, len(keys), KEY_BATCH):
+            chunk = list(keys[start : start + KEY_BATCH])
+            self._rpc("delete", ids=chunk, partition_name=partition)
+
+    def _filter(self, given: str | Expr | None, params: Mapping[str, Any] | None) -> mq.Filter:
+        """A filter for Milvus (see ``render_filter``), type-checked by Kestrel first."""
+        flt = mq.render_filter(given, params, lite=self._lite)
+        if flt.text and given is not None:
+            self._checker.check(given, params)
+        return flt
+
+    def _existing(self, keys: Sequence[Any], partitions: list[str] | None) -> set[Any]:
+        """Which of ``keys`` exist (in ``partitions``, None: anywhere)."""
+        found: set[Any] = set()
+        pk_only = self._pk_only()
+        for start in range(0, len(keys), KEY_BATCH):
+            chunk = keys[start : start + KEY_BATCH]
+            flt = mq.keys_filter(self._pk_name, chunk, lite=self._lite)
+            rows = self._read(
+                "query",
+                output_fields=list(pk_only.request),
+                partition_names=partitions,
+                limit=len(chunk),
+                **flt.kwargs(),
+            )
+            found.update(plain(r[self._pk_name]) for r in rows)
+        return found
+
+    # ------------------------------------------------------------------ reads
+    def get(
+        self,
+        ids: Sequence[PrimaryKey] | PrimaryKey,
+        output_fields: Sequence[str] | None = None,
+        partitions: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows by primary key, in the order asked; missing keys are skipped."""
+        id_list = [ids] if isinstance(ids, (int, str, np.integer)) else list(ids)
+        keys = [check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(id_list)]
+        out = mq.output(self._schema, output_fields, default_all=True)
+        self._check_open()
+        parts = self._require_partitions(partitions)
+        distinct = list(dict.fromkeys(keys))
+        by_key: dict[Any, dict[str, Any]] = {}
+        for start in range(0, len(distinct), KEY_BATCH):
+            chunk = distinct[start : start + KEY_BATCH]
+            flt = mq.keys_filter(self._pk_name, chunk, lite=self._lite)
+            rows = self._read(
+                "query",
+                output_fields=list(out.request),
+                partition_names=parts,
+                limit=len(chunk),
+                **flt.kwargs(),
+            )
+            for raw in rows:
+                row = out.row(raw)
+                by_key[row[self._pk_name]] = row
+        return [dict(by_key[k]) for k in keys if k in by_key]
+
+    def query(
+        self,
+        filter: str | Expr = "",
+        output_fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        partitions: Sequence[str] | None = None,
+        *,
+        filter_params: Mapping[str, Any] | None = None,
+        ids: Sequence[PrimaryKey] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows that pass a filter, in Milvus's order (primary key order when paged).
+
+        Raises:
+            FilterSyntaxError, FilterTypeError: a bad filter.
+            DataError: a negative limit or offset.
+        """
+        check_window(limit, offset, cap=None)
+        flt = self._filter(filter, filter_params)
+        out = mq.output(self._schema, output_fields, default_all=True)
+        if ids is not None:
+            keys = [check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(ids)]
+            if not keys:
+                return []
+            flt = mq.both(mq.keys_filter(self._pk_name, keys, lite=self._lite), flt)
+        self._check_open()
+        parts = self._require_partitions(partitions)
+        return self._fetch(flt, out, limit, offset, parts)
+
+    def count(
+        self,
+        filter: str | Expr = "",
+        partitions: Sequence[str] | None = None,
+        *,
+        filter_params: Mapping[str, Any] | None = None,
+    ) -> int:
+        """The number of live rows, optionally passing a filter."""
+        flt = self._filter(filter, filter_params)
+        self._check_open()
+        parts = self._require_partitions(partitions)
+        if self._lite and parts:  # Milvus Lite's count(*) ignores partitions
+            return len(self._fetch(flt, self._pk_only(), None, 0, parts))
+        rows = self._read(
+            "query",
+            output_fields=["count(*)"],
+            partition_names=parts,
+            filters=[flt],
+            **flt.kwargs(),
+        )
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def _pk_only(self) -> mq.Output:
+        return mq.output(self._schema, [self._pk_name], default_all=False)
+
+    def _fetch(
+        self,
+        flt: mq.Filter,
+        out: mq.Output,
+        limit: int | None,
+        offset: int,
+        parts: list[str] | None,
+    ) -> list[dict[str, Any]]:
+        """Rows passing ``flt`` in a window. Milvus answers at most 16,384 rows
+        per query, so bigger windows on a server are read in primary key order,
+        page by page; Milvus Lite has no such cap."""
+        common: dict[str, Any] = {"output_fields": list(out.request), "partition_names": parts}
+        if limit is not None and limit + offset <= mq.MAX_WINDOW:
+            rows = self._read(
+                "query", limit=limit, offset=offset, filters=[flt], **common, **flt.kwargs()
+            )
+            return [out.row(r) for r in rows]
+        if self._lite:
+            rows = self._read("query", filters=[flt], **common, **flt.kwargs())
+            stop = None if limit is None else offset + limit
+            return [out.row(r) for r in rows[offset:stop]]
+        found: list[dict[str, Any]] = []
+        last: Any = None
+        skip = offset
+        while limit is None or len(found) < limit:
+            page_filter = flt
+            if last is not None:
+                after = mq.Filter(
+                    f"{self._pk_name} > {{__kestrel_after}}", {"__kestrel_after": last}
+                )
+                page_filter = mq.both(after, flt)
+            page = self._read(
+                "query",
+                limit=PAGE,
+                iterator="True",
+                reduce_stop_for_best="True",
+                filters=[flt],
+                **common,
+                **page_filter.kwargs(),
+            )
+            if not page:
+                break
+            last = plain(page[-1][self._pk_name])
+            taken = min(skip, len(page))
+            skip -= taken
+            found.extend(out.row(r) for r in page[taken:])
+            if len(page) < PAGE:
+                break
+        return found if limit is None else found[:limit]
+
+    # ------------------------------------------------------------------ search
+    def search(
+        self,
+        data: Any,
+        anns_field: str | None = None,
+        limit: int = 10,
+        filter: str | Expr = "",
+        *,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        search_params: Mapping[str, Any] | None = None,
+        partitions: Sequence[str] | None = None,
+        filter_params: Mapping[str, Any] | None = None,
+        group_by_field: str | None = None,
+        group_size: int = 1,
+    ) -> list[list[Hit]]:
+        """Nearest rows to each query (see ``Collection.search``); Milvus searches.
+
+        Query text is embedded here for a TextEmbedding field and sent as text
+        for a BM25 field (Milvus scores it). Distances follow Milvus, as the
+        engine's do.
+
+        Raises:
+            The errors of ``Collection.search``; ``NotSupportedError`` for what
+            this Milvus cannot do (e.g. ``drop_ratio_search`` on Milvus Lite).
+        """
+        check_window(limit, offset, cap=MAX_TOPK)
+        route = self._router.route(data, anns_field, search_params, limit + offset)
+        group = self._router.group_field(group_by_field, group_size)
+        flt = self._filter(filter, filter_params)
+        out = mq.output(self._schema, output_fields, default_all=False)
+        self._check_open()
+        parts = self._require_partitions(partitions)
+        kwargs: dict[str, Any] = {"offset": offset} if offset else {}
+        if group is not None:
+            kwargs.update(group_by_field=group, group_size=group_size)
+        result = self._read(
+            "search",
+            data=self._query_data(route, data),
+            anns_field=route.field,
+            limit=limit,
+            output_fields=list(out.request),
+            search_params=self._search_params(route),
+            partition_names=parts,
+            filters=[flt],
+            **flt.kwargs(),
+            **kwargs,
+        )
+        return mq.to_hits(result, out, route.metric)
+
+    def hybrid_search(
+        self,
+        reqs: Sequence[AnnRequest],
+        ranker: Ranker,
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        partitions: Sequence[str] | None = None,
+    ) -> list[list[Hit]]:
+        """Several searches fused into one ranking by Milvus's ``hybrid_search``
+        (RRF and weighted fusion have the same semantics on both backends)."""
+        check_window(limit, offset, cap=MAX_TOPK)
+        reqs = list(reqs) if isinstance(reqs, (list, tuple)) else []
+        if not reqs or not all(isinstance(r, AnnRequest) for r in reqs):
+            raise DataError("hybrid_search needs a non-empty list of AnnRequest")
+        if not isinstance(ranker, Ranker):
+            raise DataError("ranker must be an RRFRanker or a WeightedRanker")
+        if isinstance(ranker, WeightedRanker) and len(ranker.weights) != len(reqs):
+            raise DataError(
+                f"WeightedRanker has {len(ranker.weights)} weights for {len(reqs)} requests"
+            )
+        routes = [self._router.route(r.data, r.anns_field, r.search_params, r.limit) for r in reqs]
+        if any(route.q != routes[0].q for route in routes):
+            raise DataError(
+                f"every request needs the same number of queries, got {[r.q for r in routes]}"
+            )
+        filters = [self._filter(r.filter, r.filter_params) for r in reqs]
+        out = mq.output(self._schema, output_fields, default_all=False)
+        self._check_open()
+        parts = self._require_partitions(partitions)
+        requests = [
+            self._pm.AnnSearchRequest(
+                data=self._query_data(route, req.data),
+                anns_field=route.field,
+                param=self._search_params(route),
+                limit=req.limit,
+                expr=flt.text or None,
+                expr_params=flt.params,
+            )
+            for route, req, flt in zip(routes, reqs, filters, strict=True)
+        ]
+        kwargs: dict[str, Any] = {"offset": offset} if offset else {}
+        result = self._read(
+            "hybrid_search",
+            requests,
+            mq.milvus_ranker(self._pm, ranker),
+            limit=limit,
+            output_fields=list(out.request),
+            partition_names=parts,
+            filters=filters,
+            **kwargs,
+        )
+        return mq.to_hits(result, out, None)
+
+    def _query_data(self, route: Any, data: Any) -> Any:
+        field = self._schema[route.field]
+        texts = None
+        if route.bm25 is not None:
+            texts = [data] if isinstance(data, str) else list(data)
+        return mq.query_data(field.dtype, route.dense, route.sparse, texts)
+
+    def _search_params(self, route: Any) -> dict[str, Any]:
+        index = self._indexes[route.field]
+        return mq.search_params(route.params, route.metric, index.index_type, self._lite)
+
+    # ---------------------------------------------------------------- indexes
+    def create_index(
+        self,
+        field: str | Index,
+        index_type: str = "AUTOINDEX",
+        metric: str | None = None,
+        **params: Any,
+    ) -> None:
+        """(Re)build the index of a vector field.
+
+        Milvus rebuilds an index on a released collection: the collection is
+        released, its index dropped and created again, then loaded; searches
+        of other clients fail meanwhile. If the new index fails, the old one
+        is put back.
+
+        Raises:
+            IndexConfigError: not a vector field, or a type, metric or parameter
+                that does not suit it (or that Milvus refuses).
+        """
+        spec = field if isinstance(field, Index) else Index(field, index_type, metric, **params)
+        spec = spec.fit(self._schema)
+        self._check_write()
+        self._replace_index(spec)
+
+    def drop_index(self, field: str) -> None:
+        """Drop a dense field's index. Milvus cannot search a field without an
+        index, so, as on the embedded engine, searches on it become exact: the
+        index is replaced by FLAT with the same metric.
+
+        Raises:
+            IndexConfigError: no index on that field, or a sparse field.
+        """
+        self._check_write()
+        if field not in self._indexes:
+            raise IndexConfigError(f"field {field!r} has no index")
+        if self._indexes[field].index_type == "SPARSE_INVERTED_INDEX":
+            raise IndexConfigError(f"sparse field {field!r} always keeps its inverted index")
+        self._replace_index(Index(field, "FLAT", self._indexes[field].metric))
+
+    def _replace_index(self, spec: Index) -> None:
+        with self._index_lock:
+            old = self._indexes.get(spec.field)
+            self._rpc("release_collection", default=IndexConfigError)
+            try:
+                self._rebuild(spec)
+            except VectorStoreError:
+                if old is not None:
+                    self._rebuild(old)
+                raise
+            finally:
+                self._rpc("load_collection", default=IndexConfigError)
+            self._indexes[spec.field] = spec
+            self._rpc(
+                "alter_collection_properties",
+                properties={PROPERTY: encode(self._schema, list(self._indexes.values()))},
+            )
+
+    def _rebuild(self, spec: Index) -> None:
+        names = self._rpc("list_indexes", field_name=spec.field, default=IndexConfigError)
+        for name in names or ():
+            self._rpc("drop_index", name, default=IndexConfigError)
+        self._client._build_indexes(self._name, self._schema, [spec])
+
+    # ------------------------------------------------------------ description
+    def describe(self) -> dict[str, Any]:
+        """Name, schema, indexes and partitions as plain data."""
+        return {
+            "name": self._name,
+            "schema": self._schema.to_dict(),
+            "indexes": [i.to_dict() for i in self._indexes.values()],
+            "partitions": self.list_partitions(),
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """Row counts. Milvus does not expose Kestrel's segment layout here:
+        ``deleted_rows``, ``segments`` and ``sealed_segments`` are None."""
+        partitions = self.list_partitions()
+        return {
+            "row_count": self.count(),
+            "deleted_rows": None,
+            "segments": None,
+            "sealed_segments": None,
+            "partitions": {p: self.count(partitions=[p]) for p in partitions},
+        }
+
+    def flush(self) -> None:
+        """Ask Milvus to seal and persist growing segments (Milvus's ``flush``)."""
+        self._check_open()
+        self._rpc("flush")
+
+    def compact(self) -> None:
+        """Ask Milvus to compact (asynchronous on a server: it returns at once)."""
+        self._check_open()
+        self._rpc("compact")
+
+
+__all__ = ["MilvusCollection"]

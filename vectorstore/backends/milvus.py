@@ -1,0 +1,473 @@
+"""The Milvus backend: Kestrel's API on a Milvus server, or on Milvus Lite.
+
+``vs.connect("http://host:19530", token=..., db_name=...)`` (or ``https://``,
+``tcp://``) returns a ``MilvusBackendClient``: the same methods as the embedded
+``Client``, whose collections are Milvus collections (``MilvusCollection``)
+reached through ``pymilvus.MilvusClient``. ``vs.connect("milvus-lite://" +
+path)`` opens a Milvus Lite database file through pymilvus instead, for local
+development and tests.
+
+Scale-out is Milvus's: standalone, distributed or Zilliz Cloud. Kestrel keeps
+its API and checks on the client (rows, search arguments, filter types, query
+embedding) and its unique-primary-key rule; the differences that remain are
+listed in the README's "Scaling out" section.
+
+Example:
+    >>> import vectorstore as vs
+    >>> db = vs.connect("milvus-lite:///tmp/kestrel_milvus.db")
+    >>> col = db.create_collection("docs", dimension=4)
+    >>> col.insert([{"id": 1, "vector": [0.1, 0.2, 0.3, 0.4]}])
+    [1]
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..client import Client
+from ..errors import (
+    ClosedError,
+    CollectionExistsError,
+    CollectionNotFoundError,
+    ConfigError,
+    IndexConfigError,
+    ReadOnlyError,
+    SchemaError,
+    StorageError,
+)
+from ..schema import Index, Schema, default_indexes, quick_schema, validate_name
+from . import LITE_SCHEME, MILVUS_SCHEMES
+from ._milvus_collection import MilvusCollection
+from ._milvus_errors import milvus_errors
+from ._milvus_rows import wait_until
+from ._milvus_schema import PROPERTY, decode, encode, from_milvus, index_spec, milvus_schema
+
+CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
+_EMBEDDED_OPTIONS = frozenset({"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"})
+_lite_users: dict[str, int] = {}  # Milvus Lite database path -> open clients on it
+_lite_lock = threading.Lock()
+
+
+def connect_milvus(
+    uri: str,
+    *,
+    token: str = "",
+    user: str = "",
+    password: str = "",
+    db_name: str = "",
+    timeout: float | None = None,
+    consistency_level: str = "Strong",
+    read_only: bool = False,
+    client_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> MilvusBackendClient:
+    """Open a Milvus server or a Milvus Lite database with Kestrel's API.
+
+    Args:
+        uri: ``http://host:19530``, ``https://...`` (Zilliz Cloud), ``tcp://...``,
+            or ``milvus-lite://<path of a database file>``.
+        token: an API key or ``"user:password"`` (Zilliz Cloud, secured servers).
+        user, password: instead of ``token``.
+        db_name: the Milvus database (default: Milvus's ``default``).
+        timeout: seconds per request (None: no limit).
+        consistency_level: of every read: ``"Strong"`` (the default: reads see
+            every write acknowledged before them, as on the embedded engine),
+            ``"Bounded"``, ``"Session"`` or ``"Eventually"``.
+        read_only: refuse writes on this client (``ReadOnlyError``).
+        client_options: more keyword arguments for ``pymilvus.MilvusClient``
+            (``secure``, ``server_pem_path``...).
+
+    Returns:
+        A ``MilvusBackendClient`` (a ``vectorstore.Client``).
+
+    Raises:
+        TypeError: an option of the embedded engine (``durability``...) or an
+            unknown one.
+        ConfigError: a bad URI, consistency level or credentials.
+        StorageError: the server cannot be reached, or Milvus Lite cannot start.
+        MissingDependencyError: pymilvus (or milvus-lite) is not installed.
+    """
+    if options:
+        embedded = sorted(set(options) & _EMBEDDED_OPTIONS)
+        if embedded:
+            raise TypeError(f"connect() option(s) {embedded} are for embedded stores, not Milvus")
+        raise TypeError(f"connect() got unknown option(s) {sorted(options)}")
+    if consistency_level not in CONSISTENCY_LEVELS:
+        raise ConfigError(
+            f"consistency_level must be one of {CONSISTENCY_LEVELS}, got {consistency_level!r}"
+        )
+    from ..embeddings.base import require
+
+    pm = require("pymilvus", "milvus")
+    lite_path = None
+    address = uri
+    if uri.startswith(LITE_SCHEME):
+        lite_path = _lite_start(uri)
+        address = _lite_address(lite_path)
+    elif not uri.startswith(MILVUS_SCHEMES):
+        raise ConfigError(
+            f"not a Milvus URI: {uri!r} (use http://, https://, tcp:// or {LITE_SCHEME})"
+        )
+    kwargs = dict(client_options or {})
+    try:
+        with milvus_errors(ConfigError):
+            mc = pm.MilvusClient(
+                uri=address,
+                user=user,
+                password=password,
+                db_name=db_name,
+                token=token,
+                timeout=timeout,
+                **kwargs,
+            )
+    except BaseException:
+        if lite_path is not None:
+            _lite_release(lite_path)
+        raise
+    return MilvusBackendClient(
+        uri,
+        mc,
+        pm,
+        lite_path=lite_path,
+        read_only=read_only,
+        consistency_level=consistency_level,
+        timeout=timeout,
+    )
+
+
+def _lite_start(uri: str) -> str:
+    path = uri[len(LITE_SCHEME) :]
+    if not path:
+        raise ConfigError(
+            f"{LITE_SCHEME} needs the path of a database file, e.g. {LITE_SCHEME}./kestrel.db"
+        )
+    path = os.path.abspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with _lite_lock:
+        _lite_users[path] = _lite_users.get(path, 0) + 1
+    return path
+
+
+def _lite_address(path: str) -> str:
+    from ..embeddings.base import require
+
+    manager = require("milvus_lite.server_manager", "milvus").server_manager_instance
+    address = manager.start_and_get_uri(path)
+    if not address:
+        _lite_release(path)
+        raise StorageError(f"Milvus Lite could not open {path} (see the milvus_lite log)")
+    return str(address)
+
+
+def _lite_release(path: str) -> None:
+    """One client less on a Milvus Lite database; the last one stops its server
+    (so the file can be reopened, by this process or another)."""
+    with _lite_lock:
+        left = _lite_users.get(path, 0) - 1
+        if left > 0:
+            _lite_users[path] = left
+            return
+        _lite_users.pop(path, None)
+    from ..embeddings.base import require
+
+    require("milvus_lite.server_manager", "milvus").server_manager_instance.release_server(path)
+
+
+class MilvusBackendClient(Client):
+    """Kestrel's ``Client`` over a Milvus server or Milvus Lite: its collections.
+
+    Create with ``vs.connect("http://...")`` or ``vs.connect("milvus-lite://...")``.
+    Thread-safe. It subclasses ``Client`` only so that code typed for the
+    embedded one takes it; every public method is its own.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        mc: Any,
+        pm: Any,
+        *,
+        lite_path: str | None,
+        read_only: bool,
+        consistency_level: str,
+        timeout: float | None,
+    ):
+        self._uri = uri
+        self._mc = mc
+        self._pm = pm
+        self._lite_path = lite_path
+        self._read_only = read_only
+        self._consistency = consistency_level
+        self._timeout = timeout
+        self._lock = threading.RLock()
+        self._closed = False
+        self._store = None
+        self._options: dict[str, Any] = {}
+        self._collections: dict[str, MilvusCollection] = {}  # type: ignore[assignment]
+
+    # ------------------------------------------------------------- properties
+    @property
+    def uri(self) -> str:
+        return self._uri
+
+    @property
+    def lite(self) -> bool:
+        """Whether this is Milvus Lite (which differs from a server: see the README)."""
+        return self._lite_path is not None
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def consistency_level(self) -> str:
+        return self._consistency
+
+    @property
+    def timeout(self) -> float | None:
+        return self._timeout
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
+
+    @property
+    def milvus(self) -> Any:
+        """The underlying ``pymilvus.MilvusClient`` (for what Kestrel does not wrap)."""
+        self._check()
+        return self._mc
+
+    def __repr__(self) -> str:
+        return f"MilvusBackendClient({self._uri!r})"
+
+    def _check(self, write: bool = False) -> None:
+        if self._closed:
+            raise ClosedError("the client is closed")
+        if write and self._read_only:
+            raise ReadOnlyError(f"store {self._uri} is open read-only")
+
+    def _rpc(self, method: str, *args: Any, default: Any = StorageError, **kwargs: Any) -> Any:
+        if self._timeout is not None:
+            kwargs.setdefault("timeout", self._timeout)
+        with milvus_errors(default):
+            return getattr(self._mc, method)(*args, **kwargs)
+
+    # ------------------------------------------------------------ collections
+    def create_collection(
+        self,
+        name: str,
+        dimension: int | None = None,
+        *,
+        schema: Schema | None = None,
+        indexes: Iterable[Index] | None = None,
+        metric: str = "COSINE",
+        primary_field: str = "id",
+        id_type: str = "int",
+        vector_field: str = "vector",
+        auto_id: bool = False,
+        partitions: Sequence[str] = (),
+        embedding: Any = None,
+        text_field: str = "text",
+    ) -> MilvusCollection:
+        """Create a Milvus collection, or return the existing one if it is identical.
+
+        Arguments, defaults and errors as ``Client.create_collection``. The
+        Kestrel schema and indexes are kept in the collection's ``"kestrel"``
+        property; the collection is created with this client's consistency
+        level, indexed and loaded.
+
+        Raises:
+            InvalidNameError, SchemaError, IndexConfigError, CollectionExistsError:
+                as on the embedded engine (Milvus's own refusals too).
+            NotSupportedError: something this Milvus cannot hold (an analyzer
+                Milvus Lite has not).
+        """
+        validate_name(name, "collection")
+        if schema is None:
+            if embedding is not None and dimension is None:
+                dimension = embedding.dimension
+            if dimension is None:
+                raise SchemaError("create_collection() takes dimension=, embedding= or schema=")
+            schema = quick_schema(
+                dimension,
+                primary_field=primary_field,
+                id_type=id_type,
+                vector_field=vector_field,
+                auto_id=auto_id,
+                embedding=embedding,
+                text_field=text_field,
+            )
+        elif dimension is not None or embedding is not None:
+            raise SchemaError(
+                "create_collection() takes a schema= or the quick setup's dimension= / "
+                "embedding=, not both"
+            )
+        full = default_indexes(schema, indexes or (), metric)
+        for p in partitions:
+            validate_name(p, "partition")
+        with self._lock:
+            self._check(write=True)
+            if self.has_collection(name):
+                existing = self._open(name)
+                if existing.schema.to_dict() != schema.to_dict():
+                    raise CollectionExistsError(
+                        f"collection {name!r} exists with a different schema; drop it first "
+                        "or use get_collection()"
+                    )
+                if _index_dicts(full) != _index_dicts(existing.indexes):
+                    raise CollectionExistsError(
+                        f"collection {name!r} exists with different indexes "
+                        f"({_index_dicts(existing.indexes)}); use get_collection() and "
+                        "create_index() to change them"
+                    )
+                for p in partitions:
+                    existing.create_partition(p)
+                return existing
+            wire = milvus_schema(self._pm, schema, self.lite)
+            self._rpc(
+                "create_collection",
+                name,
+                schema=wire,
+                default=SchemaError,
+                consistency_level=self._consistency,
+                properties={PROPERTY: encode(schema, full)},
+            )
+            try:
+                self._build_indexes(name, schema, full)
+                self._rpc("load_collection", name, default=IndexConfigError)
+            except BaseException:
+                self._mc.drop_collection(name)  # nothing half-made is left behind
+                raise
+            col = MilvusCollection(self, name, schema, full)
+            self._collections[name] = col
+            for p in partitions:
+                col.create_partition(p)
+            return col
+
+    def _build_indexes(self, name: str, schema: Schema, indexes: Sequence[Index]) -> None:
+        """Create Milvus indexes and wait until they are built (pymilvus's own wait
+        sleeps half a second per index; this one polls from a few milliseconds)."""
+        params = self._mc.prepare_index_params()
+        for index in indexes:
+            spec = index_spec(schema, index)
+            # A server reads build parameters as flat keys; Milvus Lite only from a
+            # nested "params" JSON (pymilvus sends a nested dict as one key).
+            build = {"params": spec.params} if self.lite and spec.params else spec.params
+            params.add_index(
+                field_name=spec.field,
+                index_type=spec.index_type,
+                metric_type=spec.metric,
+                params=build,
+                index_name=spec.field,
+            )
+        self._rpc("create_index", name, params, sync=False, default=IndexConfigError)
+        for index in indexes:
+
+            def built(field: str = index.field) -> bool:
+                info = self._rpc("describe_index", name, field, default=IndexConfigError) or {}
+                if info.get("state") == "Failed":
+                    raise IndexConfigError(
+                        f"Milvus failed to build the index on {field!r}: "
+                        f"{info.get('index_state_fail_reason', '')}"
+                    )
+                return bool(info.get("state", "Finished") == "Finished")
+
+            wait_until(built, f"the index on {index.field!r}")
+
+    def get_collection(self, name: str) -> MilvusCollection:
+        """The collection called ``name`` (loaded first if Milvus has it released).
+
+        Raises:
+            CollectionNotFoundError: no such collection.
+        """
+        with self._lock:
+            self._check()
+            if not self.has_collection(name):
+                raise CollectionNotFoundError(f"no collection named {name!r}")
+            return self._open(name)
+
+    def has_collection(self, name: str) -> bool:
+        with self._lock:
+            self._check()
+            return bool(self._rpc("has_collection", name))
+
+    def list_collections(self) -> list[str]:
+        """Collection names, sorted."""
+        with self._lock:
+            self._check()
+            return sorted(self._rpc("list_collections"))
+
+    def drop_collection(self, name: str) -> None:
+        """Drop a collection and its data (no-op if it does not exist).
+
+        Handles on it raise ``ClosedError`` afterwards.
+        """
+        with self._lock:
+            self._check(write=True)
+            col = self._collections.pop(name, None)
+            if col is not None:
+                col._close()
+            if self._rpc("has_collection", name):
+                self._rpc("drop_collection", name)
+
+    def refresh(self) -> None:
+        """Nothing to catch up with: every read asks Milvus."""
+        self._check()
+
+    def close(self) -> None:
+        """Close the collections' handles and the connection. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for col in self._collections.values():
+                col._close()
+            self._collections.clear()
+            try:
+                self._mc.close()
+            finally:
+                if self._lite_path is not None:
+                    _lite_release(self._lite_path)
+
+    # ---------------------------------------------------------------- helpers
+    def _open(self, name: str) -> MilvusCollection:
+        """The handle of a collection, described by Milvus now: a cached handle is
+        kept while it still describes the collection (another client may have
+        dropped and recreated it, or rebuilt an index)."""
+        desc = self._rpc("describe_collection", name)
+        stored = (desc.get("properties") or {}).get(PROPERTY)
+        if stored:
+            schema, indexes = decode(name, stored)
+        else:
+            found: dict[str, dict[str, Any]] = {}
+            for index_name in self._rpc("list_indexes", name) or ():
+                info = dict(self._rpc("describe_index", name, index_name) or {})
+                info.update(info.pop("params", None) or {})
+                found[str(info.get("field_name", index_name))] = info
+            schema, indexes = from_milvus(desc, found)
+        identity = desc.get("collection_id")
+        col = self._collections.get(name)
+        if col is not None:
+            same = col.identity in (None, identity) and not col.closed
+            if same and col.schema.to_dict() == schema.to_dict():
+                col.identity = identity
+                col._adopt_indexes(indexes)
+                return col
+            col._close()  # a different collection now has this name
+        state = self._rpc("get_load_state", name)
+        if "Loaded" not in str(state.get("state") if isinstance(state, dict) else state):
+            self._rpc("load_collection", name)
+        col = MilvusCollection(self, name, schema, indexes, identity=identity)
+        self._collections[name] = col
+        return col
+
+
+def _index_dicts(indexes: Iterable[Index]) -> list[dict[str, Any]]:
+    return sorted((i.to_dict() for i in indexes), key=lambda d: str(d["field"]))
+
+
+__all__ = ["CONSISTENCY_LEVELS", "MilvusBackendClient", "MilvusCollection", "connect_milvus"]
