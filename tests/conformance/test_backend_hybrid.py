@@ -12,14 +12,27 @@ snowballstemmer for "english"). Comparisons are by score wherever rows may tie.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pytest
-import snowballstemmer
+from helpers.hybrid_reference import (
+    _STEM,
+    METRIC_OF,
+    assert_window,
+    bm25_scores,
+    dense_distances,
+    drop_small,
+    english_tokens,
+    larger_first,
+    ranked,
+    ref_rrf,
+    ref_weighted,
+    sparse_ip,
+    standard_tokens,
+)
 from lite_differences import (
     ANALYZERS,
     BM25_STATS,
@@ -42,171 +55,6 @@ VOCAB = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota
 CATS = ["x", "y", "z", "w"]
 
 # ------------------------------------------------------------------ references
-
-ENGLISH_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "for",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "such",
-        "that",
-        "the",
-        "their",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "will",
-        "with",
-    ]
-)
-_STEM = snowballstemmer.stemmer("english")
-
-
-def standard_tokens(text: str | None) -> list[str]:
-    return re.findall(r"\w+", text.lower()) if text else []
-
-
-def english_tokens(text: str | None) -> list[str]:
-    """Milvus's "english": lowercase, then the Snowball stemmer, then the stop filter
-    (https://milvus.io/docs/english-analyzer.md gives that filter order)."""
-    stems = (_STEM.stemWord(t) for t in standard_tokens(text))
-    return [t for t in stems if t not in ENGLISH_STOP]
-
-
-def dense_distances(metric: str, query: np.ndarray, data: np.ndarray) -> np.ndarray:
-    q = np.asarray(query, dtype=np.float64)
-    x = np.asarray(data, dtype=np.float64)
-    if metric == "L2":
-        return ((x - q) ** 2).sum(axis=1)
-    if metric == "IP":
-        return x @ q
-    return (x @ q) / (np.linalg.norm(x, axis=1) * np.linalg.norm(q))
-
-
-def sparse_ip(query: dict[int, float], row: dict[int, float]) -> float | None:
-    """Inner product over shared dimensions (row weights stored as float32);
-    None when the row shares no dimension with the query."""
-    shared = [d for d in query if d in row]
-    if not shared:
-        return None
-    return sum(query[d] * float(np.float32(row[d])) for d in shared)
-
-
-def drop_small(query: dict[int, float], ratio: float) -> dict[int, float]:
-    """Keep the len - int(ratio * len) weights of largest magnitude."""
-    keep = len(query) - int(ratio * len(query))
-    ranked = sorted(query.items(), key=lambda kv: -abs(kv[1]))
-    return dict(ranked[:keep])
-
-
-def bm25_scores(
-    docs: dict[Any, str | None], query: str, k1: float = 1.2, b: float = 0.75, tokens=None
-) -> dict[Any, float]:
-    tokens = tokens or standard_tokens
-    counts = {key: Counter(tokens(t)) for key, t in docs.items()}
-    n = len(counts)
-    if not n:
-        return {}
-    avgdl = sum(sum(c.values()) for c in counts.values()) / n
-    df: Counter[str] = Counter()
-    for c in counts.values():
-        df.update(c.keys())
-    qtf = Counter(tokens(query))
-    out = {}
-    for key, c in counts.items():
-        shared = [t for t in qtf if t in c]
-        if not shared:
-            continue
-        dl = sum(c.values())
-        s = 0.0
-        for t in shared:
-            idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
-            s += qtf[t] * idf * c[t] * (k1 + 1) / (c[t] + k1 * (1 - b + b * dl / avgdl))
-        out[key] = s
-    return out
-
-
-def normalized(metric: str, d: float) -> float:
-    if metric == "COSINE":
-        return (1 + d) / 2
-    if metric == "IP":
-        return 0.5 + math.atan(d) / math.pi
-    if metric == "BM25":
-        return 2 * math.atan(d) / math.pi
-    return 1 - 2 * math.atan(d) / math.pi
-
-
-def ref_rrf(routes: Sequence[Sequence[Any]], k: float = 60) -> dict[Any, float]:
-    out: dict[Any, float] = {}
-    for ids in routes:
-        for rank, key in enumerate(ids, start=1):
-            out[key] = out.get(key, 0.0) + 1.0 / (k + rank)
-    return out
-
-
-def ref_weighted(
-    routes: Sequence[Sequence[tuple[Any, float]]],
-    metrics: Sequence[str],
-    weights: Sequence[float],
-    norm: bool = True,
-) -> dict[Any, float]:
-    out: dict[Any, float] = {}
-    for pairs, metric, w in zip(routes, metrics, weights, strict=True):
-        for key, d in pairs:
-            out[key] = out.get(key, 0.0) + w * (normalized(metric, d) if norm else d)
-    return out
-
-
-def ranked(scores: dict[Any, float], larger_first: bool = True) -> list[tuple[Any, float]]:
-    return sorted(scores.items(), key=lambda kv: -kv[1] if larger_first else kv[1])
-
-
-def assert_window(
-    hits: list[vs.Hit],
-    scores: dict[Any, float],
-    offset: int,
-    limit: int,
-    larger_first: bool = True,
-    rtol: float = 1e-5,
-    atol: float = 1e-6,
-    what: str = "",
-) -> None:
-    """``hits`` are the ``[offset, offset + limit)`` window of ``scores`` ranked
-    (position by position by score, each hit's own score right, no repeats)."""
-    order = ranked(scores, larger_first)
-    window = order[offset : offset + limit]
-    got = [(h.id, h.distance) for h in hits]
-    assert len(hits) == len(window), f"{what}: got {got}, expected {window}"
-    assert len({h.id for h in hits}) == len(hits), f"{what}: repeated ids {got}"
-    for h, (_, want) in zip(hits, window, strict=True):
-        assert h.id in scores, f"{what}: {h.id} is not a valid hit; got {got}"
-        assert math.isclose(h.distance, scores[h.id], rel_tol=rtol, abs_tol=atol), (
-            f"{what}: id {h.id} has {h.distance}, reference {scores[h.id]}; got {got}"
-        )
-        assert math.isclose(h.distance, want, rel_tol=rtol, abs_tol=atol), (
-            f"{what}: ranking differs: got {got}, expected {window}"
-        )
 
 
 # ------------------------------------------------------------------ the dataset
@@ -240,9 +88,6 @@ def full_indexes(index_type: str = "FLAT") -> list[vs.Index]:
         vs.Index("dl2", index_type, "L2"),
         vs.Index("dip", index_type, "IP"),
     ]
-
-
-METRIC_OF = {"dense": "COSINE", "dl2": "L2", "dip": "IP", "sp": "IP", "bm": "BM25"}
 
 
 class Data:
@@ -322,10 +167,6 @@ class Data:
             dims = rng.choice(40, size=int(rng.integers(2, 8)), replace=False)
             return {int(d): float(rng.uniform(0.1, 3.0)) for d in dims}
         return " ".join(rng.choice(VOCAB, size=int(rng.integers(1, 4))).tolist())
-
-
-def larger_first(field: str) -> bool:
-    return METRIC_OF[field] != "L2"
 
 
 def tol(field: str) -> dict[str, float]:

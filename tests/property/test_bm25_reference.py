@@ -18,14 +18,13 @@ reference (ties are compared by score, never by id).
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-import snowballstemmer
+from helpers.hybrid_reference import english_tokens, standard_tokens
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,57 +35,6 @@ RTOL = 1e-5
 PARTITIONS = ("_default", "p")
 
 # The English stop set Lucene / Milvus use ("_english_").
-ENGLISH_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "for",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "such",
-        "that",
-        "the",
-        "their",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "will",
-        "with",
-    ]
-)
-_STEMMER = snowballstemmer.stemmer("english")
-
-
-def standard_tokens(text: str | None) -> list[str]:
-    if not text:
-        return []
-    return re.findall(r"\w+", text.lower())
-
-
-def english_tokens(text: str | None) -> list[str]:
-    """Milvus's order: lowercase, Snowball stemmer, then the stop filter (no word of
-    the vocabulary below stems into a stop word, so the order does not matter here)."""
-    stems = (_STEMMER.stemWord(t) for t in standard_tokens(text))
-    return [t for t in stems if t not in ENGLISH_STOP]
 
 
 TOKENIZERS: dict[str, Callable[[str | None], list[str]]] = {

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import copy
 import math
-import re
-from collections import Counter
-from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pytest
+from helpers.hybrid_reference import (
+    assert_window,
+    bm25_scores,
+    ranked,
+    ref_rrf,
+    ref_weighted,
+)
 
 import vectorstore as vs
 from vectorstore import ranking
@@ -32,107 +35,7 @@ DT = vs.DataType
 # ------------------------------------------------------------------ references
 
 
-def standard_tokens(text: str | None) -> list[str]:
-    return re.findall(r"\w+", text.lower()) if text else []
-
-
-def bm25_scores(
-    docs: dict[Any, str | None], query: str, k1: float = 1.2, b: float = 0.75, tokens=None
-) -> dict[Any, float]:
-    tokens = tokens or standard_tokens
-    counts = {key: Counter(tokens(t)) for key, t in docs.items()}
-    n = len(counts)
-    if not n:
-        return {}
-    avgdl = sum(sum(c.values()) for c in counts.values()) / n
-    df: Counter[str] = Counter()
-    for c in counts.values():
-        df.update(c.keys())
-    qtf = Counter(tokens(query))
-    out = {}
-    for key, c in counts.items():
-        shared = [t for t in qtf if t in c]
-        if not shared:
-            continue
-        dl = sum(c.values())
-        s = 0.0
-        for t in shared:
-            idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
-            s += qtf[t] * idf * c[t] * (k1 + 1) / (c[t] + k1 * (1 - b + b * dl / avgdl))
-        out[key] = s
-    return out
-
-
-def normalized(metric: str, d: float) -> float:
-    if metric == "COSINE":
-        return (1 + d) / 2
-    if metric == "IP":
-        return 0.5 + math.atan(d) / math.pi
-    if metric == "BM25":
-        return 2 * math.atan(d) / math.pi
-    return 1 - 2 * math.atan(d) / math.pi
-
-
-def ref_rrf(routes: Sequence[Sequence[Any]], k: float = 60) -> dict[Any, float]:
-    out: dict[Any, float] = {}
-    for ids in routes:
-        for rank, key in enumerate(ids, start=1):
-            out[key] = out.get(key, 0.0) + 1.0 / (k + rank)
-    return out
-
-
-def ref_weighted(
-    routes: Sequence[Sequence[tuple[Any, float]]],
-    metrics: Sequence[str],
-    weights: Sequence[float],
-    norm: bool = True,
-) -> dict[Any, float]:
-    out: dict[Any, float] = {}
-    for pairs, metric, w in zip(routes, metrics, weights, strict=True):
-        for key, d in pairs:
-            out[key] = out.get(key, 0.0) + w * (normalized(metric, d) if norm else d)
-    return out
-
-
-def ranked(scores: dict[Any, float], larger_first: bool = True) -> list[tuple[Any, float]]:
-    return sorted(scores.items(), key=lambda kv: -kv[1] if larger_first else kv[1])
-
-
-def assert_window(
-    hits: list[vs.Hit],
-    scores: dict[Any, float],
-    offset: int,
-    limit: int,
-    larger_first: bool = True,
-    rtol: float = 1e-5,
-    atol: float = 1e-6,
-    what: str = "",
-) -> None:
-    """``hits`` are the ``[offset, offset + limit)`` window of ``scores`` ranked
-    (position by position by score, each hit's own score right, no repeats)."""
-    order = ranked(scores, larger_first)
-    window = order[offset : offset + limit]
-    got = [(h.id, h.distance) for h in hits]
-    assert len(hits) == len(window), f"{what}: got {got}, expected {window}"
-    assert len({h.id for h in hits}) == len(hits), f"{what}: repeated ids {got}"
-    for h, (_, want) in zip(hits, window, strict=True):
-        assert h.id in scores, f"{what}: {h.id} is not a valid hit; got {got}"
-        assert math.isclose(h.distance, scores[h.id], rel_tol=rtol, abs_tol=atol), (
-            f"{what}: id {h.id} has {h.distance}, reference {scores[h.id]}; got {got}"
-        )
-        assert math.isclose(h.distance, want, rel_tol=rtol, abs_tol=atol), (
-            f"{what}: ranking differs: got {got}, expected {window}"
-        )
-
-
 # ------------------------------------------------------------------ the dataset
-
-
-METRIC_OF = {"dense": "COSINE", "dl2": "L2", "dip": "IP", "sp": "IP", "bm": "BM25"}
-
-
-def larger_first(field: str) -> bool:
-    return METRIC_OF[field] != "L2"
 
 
 # =====================================================================
