@@ -1,0 +1,1 @@
+"""Kestrel side by side with other embedded vector stores (see README.md here)."""
