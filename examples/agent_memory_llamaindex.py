@@ -4,11 +4,12 @@ Run:  python examples/agent_memory_llamaindex.py [STORE_DIR]
 
 Needs ``llama-index-core``. Each user gets a collection in one durable store (a
 ``KestrelVectorStore`` per user on the same path: they share one client, as the
-store allows one writer per process). Chat messages are put as they come;
-``get(question)`` recalls the ones closest in meaning; "forget that" deletes
-by a text filter on the collection underneath (``store.client``); and the
-memory survives a restart. Recency and importance filters are shown on the
-core API in ``examples/agent_memory.py`` (VectorMemory keeps no timestamps).
+store allows one writer per process). Chat messages are put as they come,
+stamped with a time and an importance (a small VectorMemory subclass writes
+them into the node's metadata); ``get(question)`` recalls the ones closest in
+meaning, optionally only recent or important ones (LlamaIndex MetadataFilters);
+"forget that" deletes by a text filter on the collection underneath
+(``store.client``); and the memory survives a restart.
 
 The embedding is a small offline bag-of-words model defined below.
 """
@@ -20,10 +21,13 @@ import re
 import shutil
 import sys
 import tempfile
+import time
+from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import ChatMessage, MessageRole
 from llama_index.core.memory import VectorMemory
+from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
 from llama_index.vector_stores.kestrel import KestrelVectorStore
 
 import vectorstore as vs
@@ -54,9 +58,23 @@ class BagOfWords(BaseEmbedding):
         return self._vector(query)
 
 
-def memory_for(path: str, user: str) -> tuple[VectorMemory, KestrelVectorStore]:
+class StampedMemory(VectorMemory):
+    """VectorMemory whose nodes carry ``at`` (when) and ``importance`` metadata,
+    taken from each message's ``additional_kwargs`` (default: now, 1)."""
+
+    def _commit_node(self, override_last: bool = False) -> None:
+        meta = self.cur_batch_textnode.metadata
+        kwargs = [d.get("additional_kwargs") or {} for d in meta["sub_dicts"]]
+        # (VectorMemory stores message kwargs as strings)
+        stamps = [float(k["at"]) for k in kwargs if "at" in k]
+        meta["at"] = max(stamps) if stamps else time.time()
+        meta["importance"] = max((int(k.get("importance", 1)) for k in kwargs), default=1)
+        super()._commit_node(override_last)
+
+
+def memory_for(path: str, user: str) -> tuple[StampedMemory, KestrelVectorStore]:
     store = KestrelVectorStore(uri=path, collection_name=f"memory_{user}", dim=512)
-    memory = VectorMemory.from_defaults(
+    memory = StampedMemory.from_defaults(
         vector_store=store,
         embed_model=BagOfWords(),
         retriever_kwargs={"similarity_top_k": 1},
@@ -64,25 +82,38 @@ def memory_for(path: str, user: str) -> tuple[VectorMemory, KestrelVectorStore]:
     return memory, store
 
 
-def recall(memory: VectorMemory, question: str) -> list[str]:
-    return [str(m.content) for m in memory.get(question) if m.role == MessageRole.USER]
+def recall(memory: VectorMemory, question: str, k: int = 1, **where: Any) -> list[str]:
+    """The user's messages nearest to ``question``; ``where`` as
+    ``at=(">=", t)`` or ``importance=(">=", 4)`` narrows the memories searched."""
+    filters = MetadataFilters(
+        filters=[MetadataFilter(key=key, operator=op, value=v) for key, (op, v) in where.items()]
+    )
+    view = VectorMemory(  # the same index, searched another way
+        vector_index=memory.vector_index,
+        retriever_kwargs={"similarity_top_k": k, **({"filters": filters} if where else {})},
+    )
+    return [str(m.content) for m in view.get(question) if m.role == MessageRole.USER]
 
 
 def main(path: str) -> None:
     ana, ana_store = memory_for(path, "ana")
     ben, _ = memory_for(path, "ben")
-    for text in (
-        "I am allergic to peanuts",
-        "I prefer window seats on flights",
-        "My daughter starts school in September",
+    now, day = time.time(), 86_400.0
+    for text, importance, age in (
+        ("I am allergic to peanuts", 5, 30 * day),
+        ("I prefer window seats on flights", 2, day),
+        ("My daughter starts school in September", 3, 2 * day),
     ):
-        ana.put(ChatMessage(role=MessageRole.USER, content=text))
+        stamp = {"at": now - age, "importance": importance}
+        ana.put(ChatMessage(role=MessageRole.USER, content=text, additional_kwargs=stamp))
         ana.put(ChatMessage(role=MessageRole.ASSISTANT, content="Noted."))
     ben.put(ChatMessage(role=MessageRole.USER, content="I am allergic to cats"))
 
     print("ana, 'any allergies?':", recall(ana, "which allergies do I have?"))
     print("ben, 'any allergies?':", recall(ben, "which allergies do I have?"))
     print("ana, 'seats?':", recall(ana, "which seats on a flight?"))
+    print("ana, this week:", sorted(recall(ana, "ana", 5, at=(">=", now - 7 * day))))
+    print("ana, important only:", recall(ana, "ana", 5, importance=(">=", 4)))
     gone = ana_store.client.delete(filter='text_match(text, "flights")')
     print(f"forgot {gone} of ana's memories about flights")
     vs.shared_client(path).close()  # what a process exit does; every put is already durable

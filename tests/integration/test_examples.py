@@ -102,6 +102,9 @@ def test_agent_memory_llamaindex(tmp_path: Path) -> None:
     assert "ana, 'any allergies?': ['I am allergic to peanuts']" in out
     assert "ben, 'any allergies?': ['I am allergic to cats']" in out  # users kept apart
     assert "ana, 'seats?': ['I prefer window seats on flights']" in out
+    week = out.split("ana, this week:")[1].splitlines()[0]
+    assert "window seats" in week and "school" in week and "peanuts" not in week  # 30 days old
+    assert "ana, important only: ['I am allergic to peanuts']" in out
     assert "forgot 1 of ana's memories about flights" in out
     after = out.split("after a restart, ana 'seats?':")[1].splitlines()[0]
     assert "window seats" not in after  # forgotten, and still forgotten after a restart
