@@ -13,13 +13,15 @@ import copy
 import os
 import shutil
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, StorageError
 from ..schema import Index, Schema
 from .files import read_json, write_json
 from .lock import StoreLock
-from .records import decode_record, encode_record
+from .records import Record, decode_record, encode_record
 from .segment_io import (
     read_segment,
     remove_unlisted,
@@ -30,11 +32,25 @@ from .segment_io import (
 from .wal import DURABILITY_MODES, WriteAheadLog, read_records
 
 if TYPE_CHECKING:
-    from ..collection import Collection, Frozen
     from ..segment import Segment
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """A collection's state as of a checkpoint's freeze: what ``persist`` writes.
+
+    Every segment in ``partitions`` is sealed; ``wal_generation`` is the first
+    log generation the state does not hold.
+    """
+
+    partitions: dict[str, list[Segment]]
+    indexes: list[Index]
+    next_segment_id: int
+    next_auto_id: int
+    wal_generation: int
 
 
 class DirectoryStore:
@@ -199,15 +215,17 @@ class CollectionStorage:
                     found.append(int(gen))
         return sorted(found)
 
-    def replay(self, collection: Collection) -> int:
-        """Apply every logged write newer than the manifest; returns how many.
+    def read_log(self, pk_field: str) -> Iterator[Record]:
+        """Every logged write newer than the manifest, in order.
+
+        The caller applies them (``state.CollectionState.replay``): storage
+        only reads.
 
         Raises:
             StorageError: the generations on disk do not continue the manifest's
-                (a reader raced a checkpoint: it retries with the new manifest).
+                (a reader raced a checkpoint: it retries with the new manifest),
+                or a record is damaged or unknown.
         """
-        pk = collection.schema.primary.name
-        count = 0
         gens = self._generations()
         if gens and gens != list(range(self.generation, self.generation + len(gens))):
             raise StorageError(
@@ -218,9 +236,12 @@ class CollectionStorage:
             # missing: a checkpoint folded it in since we listed it (readers retry)
             payloads, _, _ = read_records(self._wal_path(gen), missing_ok=False)
             for payload in payloads:
-                collection._apply(decode_record(payload, pk))
-                count += 1
-        return count
+                try:
+                    yield decode_record(payload, pk_field)
+                except StorageError as exc:
+                    raise StorageError(
+                        f"collection {self.name!r}, {self._wal_path(gen)}: {exc}"
+                    ) from None
 
     def open_log(self) -> bool:
         """Open the newest generation for appending; True if older ones remain."""
@@ -230,7 +251,7 @@ class CollectionStorage:
         )
         return len(gens) > 1
 
-    def log(self, record: dict[str, Any]) -> None:
+    def log(self, record: Record) -> None:
         """Append one write; durable on return per the store's durability mode."""
         if self._wal is None:
             raise StorageError(f"collection {self.name!r} has no open write-ahead log")
