@@ -9,6 +9,7 @@ exactly as it was. Checkpoints and compaction are in ``maintenance``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +28,7 @@ from .errors import (
     FilterTypeError,
     IndexConfigError,
     ReadOnlyError,
+    StorageError,
 )
 from .ranking import Ranker, WeightedRanker
 from .routes import Router, fuse
@@ -50,6 +52,8 @@ from .types import Hit
 if TYPE_CHECKING:
     from .expr import Expr
     from .storage.store import CollectionStorage, Frozen
+
+log = logging.getLogger("vectorstore.collection")
 
 FILTER_CACHE_SIZE = 256  # compiled, schema-checked filters kept per collection
 
@@ -243,7 +247,7 @@ class Collection:
                         )
             if batch.num_rows:
                 self._commit(Insert(partition, batch))
-        self._maybe_checkpoint()
+        self._after_write()
         return list(batch.pks)
 
     def upsert(
@@ -274,7 +278,7 @@ class Collection:
             self._state.partition(partition)
             if batch.num_rows:
                 self._commit(Upsert(partition, batch))
-        self._maybe_checkpoint()
+        self._after_write()
         return list(batch.pks)
 
     def delete(
@@ -320,7 +324,7 @@ class Collection:
             keys = list(dict.fromkeys(k for k in keys if k in locations))
             if keys:
                 self._commit(Delete(keys))
-        self._maybe_checkpoint()
+        self._after_write()
         return len(keys)
 
     def _take_auto_ids(self, n: int) -> list[int]:
@@ -705,6 +709,17 @@ class Collection:
         """Seal every growing segment and start a new log generation (write lock held)."""
         rotate = self._storage.rotate if self._storage is not None else None
         return maintenance.freeze(self._state, rotate)
+
+    def _after_write(self) -> None:
+        """Housekeeping after an acknowledged write. The write is logged and
+        applied whatever happens here, so a failed checkpoint (a full disk) is
+        logged, not raised as if the write had failed; it is retried after the
+        next write, and ``flush()`` raises it."""
+        try:
+            self._maybe_checkpoint()
+        except StorageError as exc:
+            self._state.needs_checkpoint = True
+            log.warning("collection %r: %s (retried after the next write)", self._name, exc)
 
     def _maybe_checkpoint(self) -> None:
         """After a write: compact segments that are mostly deleted; checkpoint if a

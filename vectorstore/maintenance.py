@@ -31,6 +31,7 @@ def freeze(state: CollectionState, rotate: Callable[[], int] | None) -> Frozen:
     Returns:
         What the checkpoint persists.
     """
+    generation = rotate() if rotate is not None else 0  # first: it may fail
     for segments in state.partitions.values():
         if segments and not segments[-1].sealed:
             if segments[-1].num_rows:
@@ -43,7 +44,7 @@ def freeze(state: CollectionState, rotate: Callable[[], int] | None) -> Frozen:
         indexes=list(state.indexes.values()),
         next_segment_id=state.next_segment_id,
         next_auto_id=state.next_auto_id,
-        wal_generation=rotate() if rotate is not None else 0,
+        wal_generation=generation,
     )
 
 
