@@ -62,8 +62,9 @@ def batch(keys: list[int], texts: list[str]) -> Any:
 @st.composite
 def programs(draw: st.DrawFn) -> list[Record]:
     """Valid record sequences: inserts of new keys, upserts, deletes, partitions, indexes."""
-    live: set[int] = set()
+    live: dict[int, str] = {}  # key -> partition
     parts = [DEFAULT_PARTITION]
+    made = 0
     out: list[Record] = []
     for _ in range(draw(st.integers(1, 12))):
         kind = draw(st.sampled_from(["insert", "upsert", "delete", "part", "drop", "index"]))
@@ -74,29 +75,29 @@ def programs(draw: st.DrawFn) -> list[Record]:
             keys = [k for k in keys if k not in live]
             if keys:
                 out.append(Insert(part, batch(keys, texts[: len(keys)])))
-                live |= set(keys)
+                live.update(dict.fromkeys(keys, part))
         elif kind == "upsert":
             out.append(Upsert(part, batch(keys, texts)))
-            live |= set(keys)
+            live.update(dict.fromkeys(keys, part))
         elif kind == "delete":
             gone = [k for k in keys if k in live]
             if gone:
                 out.append(Delete(gone))
-                live -= set(gone)
+                for k in gone:
+                    del live[k]
         elif kind == "part":
-            name = f"p{len(parts)}"
-            parts.append(name)
-            out.append(CreatePartition(name))
+            made += 1
+            parts.append(f"p{made}")
+            out.append(CreatePartition(f"p{made}"))
         elif kind == "drop" and part != DEFAULT_PARTITION:
             out.append(DropPartition(part))
             parts.remove(part)
-            live = set()  # unknown which keys went: stop deleting by key
-            out.append(Delete([]))
+            live = {k: p for k, p in live.items() if p != part}
         elif kind == "index":
             out.append(
                 DropIndex("v") if draw(st.booleans()) else CreateIndex(vs.Index("v", "FLAT", "L2"))
             )
-    return [r for r in out if not (isinstance(r, Delete) and not r.ids)]
+    return out
 
 
 def model(records: list[Record]) -> tuple[dict[int, tuple[str, str]], list[str]]:
