@@ -390,7 +390,9 @@ class Client:
         if not self._read_only:
             older_logs = storage.open_log()
             if older_logs or col._needs_checkpoint or replayed > _REPLAY_CHECKPOINT:
-                col.flush()  # fold what replay rebuilt into segments; trim the log
+                # fold what replay rebuilt into segments and trim the log; on a full
+                # disk the log still holds it all, so the collection opens anyway
+                col._after_write(checkpoint=True)
         return col
 
     def _load_snapshot(self) -> None:

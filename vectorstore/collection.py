@@ -710,13 +710,17 @@ class Collection:
         rotate = self._storage.rotate if self._storage is not None else None
         return maintenance.freeze(self._state, rotate)
 
-    def _after_write(self) -> None:
-        """Housekeeping after an acknowledged write. The write is logged and
-        applied whatever happens here, so a failed checkpoint (a full disk) is
-        logged, not raised as if the write had failed; it is retried after the
-        next write, and ``flush()`` raises it."""
+    def _after_write(self, checkpoint: bool = False) -> None:
+        """Housekeeping after an acknowledged write (or a replay at open, with
+        ``checkpoint``). The write is logged and applied whatever happens here,
+        so a failed checkpoint (a full disk) is logged, not raised as if the
+        write had failed; it is retried after the next write, and ``flush()``
+        raises it."""
         try:
-            self._maybe_checkpoint()
+            if checkpoint:
+                self.flush()
+            else:
+                self._maybe_checkpoint()
         except StorageError as exc:
             self._state.needs_checkpoint = True
             log.warning("collection %r: %s (retried after the next write)", self._name, exc)

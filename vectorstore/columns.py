@@ -15,12 +15,20 @@ Vector fields are not part of a ``ColumnBatch``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import shutil
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .types import DataType
+
+log = logging.getLogger("vectorstore.columns")
 
 
 @dataclass(frozen=True)
@@ -54,3 +62,142 @@ class ColumnBatch:
     nulls: Mapping[str, np.ndarray] = field(default_factory=dict)
     dynamic: np.ndarray | None = None
     text_match: Callable[[str, str], np.ndarray] | None = None
+
+
+class Column:
+    """An append-only numpy column that grows by doubling.
+
+    ``view`` is the filled part: a view, not a copy.
+    """
+
+    __slots__ = ("_data", "_n")
+
+    def __init__(self, dtype: Any, tail: tuple[int, ...] = (), data: np.ndarray | None = None):
+        if data is None:
+            data = np.empty((0, *tail), dtype=dtype)
+        self._data = data
+        self._n = len(data)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._data[: self._n]
+
+    def append(self, values: np.ndarray) -> None:
+        end = self._n + len(values)
+        if end > len(self._data):
+            capacity = max(end, 2 * len(self._data), 64)
+            grown = np.empty((capacity, *self._data.shape[1:]), dtype=self._data.dtype)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+        self._data[self._n : end] = values
+        self._n = end
+
+
+class FileColumn:
+    """An append-only 2-D float32 column kept in a file, not in process memory.
+
+    Growing segments of path stores keep their exact vectors here (the index
+    holds its own copy for search), so a large growing segment costs page
+    cache, not RSS. ``view`` memory-maps the rows written so far.
+
+    Appending never fails for lack of disk: the rows are already in the
+    write-ahead log when they get here, so if the file cannot take them (a
+    full disk, an I/O error) the column moves its rows into memory and stays
+    there until the segment is sealed.
+    """
+
+    __slots__ = ("__weakref__", "_dim", "_file", "_finalizer", "_map", "_memory", "_n", "path")
+
+    def __init__(self, path: str, dim: int):
+        self.path = path
+        self._dim = dim
+        self._n = 0
+        self._map: np.ndarray | None = None
+        self._memory: Column | None = None
+        self._file: Any = None
+        try:
+            self._file = open(path, "w+b")  # noqa: SIM115 - closed by the finalizer
+        except OSError as exc:
+            self._memory = Column(np.float32, (dim,))
+            log.warning("cannot spill vectors to %s (%s); keeping them in memory", path, exc)
+        # Closed and deleted when dropped (close()) or once no search holds it any
+        # more after sealing replaced it: a search may still be reading it.
+        self._finalizer = weakref.finalize(self, _discard, self._file, path)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the rows moved into memory (the file could not take them)."""
+        return self._memory is not None
+
+    @property
+    def view(self) -> np.ndarray:
+        if self._memory is not None:
+            return self._memory.view
+        if self._map is None or len(self._map) != self._n:
+            if self._n == 0:
+                return np.empty((0, self._dim), dtype=np.float32)
+            self._map = np.memmap(self._file, np.float32, "r", shape=(self._n, self._dim))
+        return self._map
+
+    def append(self, values: np.ndarray) -> None:
+        rows = np.ascontiguousarray(values, dtype=np.float32)
+        if self._memory is None:
+            try:
+                self._file.write(rows.tobytes())
+                self._file.flush()
+            except OSError as exc:
+                self._move_to_memory(exc)
+        if self._memory is not None:
+            self._memory.append(rows)
+        self._n += len(rows)
+
+    def _move_to_memory(self, cause: OSError) -> None:
+        """Read the rows written so far back into memory and drop the file."""
+        size = self._n * self._dim * 4
+        with open(self.path, "rb") as f:  # every earlier append was flushed whole
+            done = np.frombuffer(f.read(size), dtype=np.float32).reshape(self._n, self._dim)
+        self._memory = Column(np.float32, (self._dim,), data=done.copy())
+        self._map = None
+        log.warning(
+            "cannot spill vectors to %s (%s); keeping this segment's vectors in memory",
+            self.path,
+            cause,
+        )
+        self._finalizer()  # the file is no longer needed: give its space back
+
+    def save_npy(self, path: str) -> None:
+        """Write the rows as a ``.npy`` file by streaming the raw file (no mapping).
+
+        Reads through a handle of its own: searches running meanwhile call
+        ``view``, and np.memmap moves the shared handle's position to the end.
+        """
+        header = {"descr": "<f4", "fortran_order": False, "shape": (self._n, self._dim)}
+        with open(path, "wb") as out:
+            np.lib.format.write_array_header_1_0(out, header)
+            if self._memory is not None:
+                out.write(self._memory.view.tobytes())
+            else:
+                with open(self.path, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+
+    def close(self) -> None:
+        """Unmap, close and delete the file now (its rows are being dropped)."""
+        self._map = None
+        self._memory = None
+        self._finalizer()
+
+
+def _discard(file: Any, path: str) -> None:
+    if file is not None:
+        with contextlib.suppress(OSError):  # a failed flush of a full disk's buffer
+            file.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)

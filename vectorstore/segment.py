@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import planner
-from .columns import ColumnBatch, FieldType
+from .columns import Column, ColumnBatch, FieldType, FileColumn
 from .errors import DataError
 from .index import flat
 from .index.hnsw import HnswIndex, IncompleteSearchError
@@ -85,100 +83,6 @@ def copy_value(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_value(v) for v in value]
     return value
-
-
-class Column:
-    """An append-only numpy column that grows by doubling.
-
-    ``view`` is the filled part: a view, not a copy.
-    """
-
-    __slots__ = ("_data", "_n")
-
-    def __init__(self, dtype: Any, tail: tuple[int, ...] = (), data: np.ndarray | None = None):
-        if data is None:
-            data = np.empty((0, *tail), dtype=dtype)
-        self._data = data
-        self._n = len(data)
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def view(self) -> np.ndarray:
-        return self._data[: self._n]
-
-    def append(self, values: np.ndarray) -> None:
-        end = self._n + len(values)
-        if end > len(self._data):
-            capacity = max(end, 2 * len(self._data), 64)
-            grown = np.empty((capacity, *self._data.shape[1:]), dtype=self._data.dtype)
-            grown[: self._n] = self._data[: self._n]
-            self._data = grown
-        self._data[self._n : end] = values
-        self._n = end
-
-
-class FileColumn:
-    """An append-only 2-D float32 column kept in a file, not in process memory.
-
-    Growing segments of path stores keep their exact vectors here (the index
-    holds its own copy for search), so a large growing segment costs page
-    cache, not RSS. ``view`` memory-maps the rows written so far.
-    """
-
-    __slots__ = ("__weakref__", "_dim", "_file", "_finalizer", "_map", "_n", "path")
-
-    def __init__(self, path: str, dim: int):
-        self.path = path
-        self._dim = dim
-        self._file = open(path, "w+b")  # noqa: SIM115 - closed by the finalizer
-        # Closed and deleted when dropped (close()) or once no search holds it any
-        # more after sealing replaced it: a search may still be reading it.
-        self._finalizer = weakref.finalize(self, _discard, self._file, path)
-        self._n = 0
-        self._map: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def view(self) -> np.ndarray:
-        if self._map is None or len(self._map) != self._n:
-            if self._n == 0:
-                return np.empty((0, self._dim), dtype=np.float32)
-            self._file.flush()
-            self._map = np.memmap(self._file, np.float32, "r", shape=(self._n, self._dim))
-        return self._map
-
-    def append(self, values: np.ndarray) -> None:
-        self._file.write(np.ascontiguousarray(values, dtype=np.float32).tobytes())
-        self._n += len(values)
-
-    def save_npy(self, path: str) -> None:
-        """Write the rows as a ``.npy`` file by streaming the raw file (no mapping).
-
-        Reads through a handle of its own: searches running meanwhile call
-        ``view``, and np.memmap moves the shared handle's position to the end.
-        """
-        self._file.flush()
-        header = {"descr": "<f4", "fortran_order": False, "shape": (self._n, self._dim)}
-        with open(self.path, "rb") as src, open(path, "wb") as out:
-            np.lib.format.write_array_header_1_0(out, header)
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-
-    def close(self) -> None:
-        """Unmap, close and delete the file now (its rows are being dropped)."""
-        self._map = None
-        self._finalizer()
-
-
-def _discard(file: Any, path: str) -> None:
-    file.close()
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(path)
 
 
 class Segment:

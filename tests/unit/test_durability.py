@@ -822,7 +822,7 @@ def test_checkpoint_trims_the_log(store):
 def test_sealing_a_spilled_column_while_a_search_maps_it(tmp_path, monkeypatch):
     # A search calling FileColumn.view mid-seal (np.memmap seeks the shared handle
     # to its end) must not truncate the sealed copy: CI caught that race once.
-    from vectorstore import segment as segment_mod
+    from vectorstore import columns as segment_mod
 
     col = segment_mod.FileColumn(str(tmp_path / "spill.f32"), 4)
     rows = np.arange(40, dtype=np.float32).reshape(10, 4)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..columns import Column
+
 Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """(query-term position per posting, row offsets, row values) -> contributions."""
 
@@ -94,8 +96,6 @@ class SparseColumn:
         values: np.ndarray | None = None,
         index_dtype: type = np.uint32,
     ):
-        from ..segment import Column  # segment imports this module
-
         self._indptr = Column(np.int64, data=np.zeros(1, np.int64) if indptr is None else indptr)
         self._indices = Column(index_dtype, data=indices)
         self._values = Column(np.float32, data=values)

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from ..columns import Column, FileColumn
 from ..errors import StorageError
 from ..index.hnsw import HnswIndex
 from ..index.sparse import SparseColumn
 from ..rows import object_column
 from ..schema import Index, Schema
-from ..segment import Column, FileColumn, Segment
+from ..segment import Segment
 from .files import atomic_write, fsync_dir, fsync_file, read_jsonl, write_jsonl, write_npy
 
 DYNAMIC = "dynamic-fields.jsonl"
