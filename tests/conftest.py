@@ -129,6 +129,28 @@ def snapshot() -> Callable[[vs.Collection], Any]:
     return take_snapshot
 
 
+_executed = [0]  # tests whose body ran this session (passed, failed or xfailed)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _executed[0] = 0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and (not report.skipped or hasattr(report, "wasxfail")):
+        _executed[0] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run that executed no test fails (exit 5), even when every test was skipped:
+    pytest's own exit 5 only covers collecting or selecting nothing."""
+    if exitstatus == pytest.ExitCode.OK and _executed[0] == 0:
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("error: no test was executed (every test was skipped)", red=True)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--runslow", action="store_true", default=False, help="also run tests marked slow"
