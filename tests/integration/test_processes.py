@@ -120,8 +120,11 @@ def test_a_lock_file_naming_a_dead_pid_is_no_obstacle(tmp_path):
         check=True,
     )
     (path / ".lock").write_text(dead.stdout.strip())
-    with vs.connect(path) as db:
-        db.create_collection("c", dimension=2)
+    with vs.connect(path) as db:  # no LockedError: the named process is gone
+        assert (path / ".lock").read_text().strip() == str(os.getpid())  # the lock is ours now
+        db.create_collection("c", dimension=2).insert([{"id": 1, "vector": [1.0, 0.0]}])
+    with vs.connect(path, read_only=True) as ro:  # and the write went through
+        assert ro.get_collection("c").get(1, output_fields=["id"]) == [{"id": 1}]
 
 
 def test_racing_writers_exactly_one_wins(tmp_path):
