@@ -152,9 +152,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line("error: no test was executed (every test was skipped)", red=True)
 
 
+@pytest.fixture
+def runslow(pytestconfig: pytest.Config) -> bool:
+    """Whether --runslow was given: tests with a long version run a bounded one without it."""
+    return bool(pytestconfig.getoption("--runslow"))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--runslow", action="store_true", default=False, help="also run tests marked slow"
+        "--runslow",
+        action="store_true",
+        default=False,
+        help="also run tests marked slow, and the long versions of the bounded ones",
     )
 
 

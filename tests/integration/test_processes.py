@@ -514,9 +514,15 @@ def test_reader_sees_new_data_after_refresh_and_on_reopen(tmp_path):
         db.close()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("round_", range(10))
-def test_readers_and_writer_long(tmp_path, round_):
-    seed = int.from_bytes(os.urandom(3), "little")
-    print("seed", seed)
-    run_readers_and_writer(tmp_path, ["count", "search", "search"], n_ops=400, seed=seed)
+def test_readers_and_writer_long(tmp_path, round_, runslow):
+    """Three readers and a writer, ten rounds. By default a bounded run with a fixed
+    seed per round (KESTREL_READERS_SEED overrides it); with --runslow 400 writes
+    a round and fresh random seeds. The seed is printed (shown on failure)."""
+    if runslow:
+        seed, n_ops = int.from_bytes(os.urandom(3), "little"), 400
+    else:
+        seed, n_ops = 7001 + round_, 60
+    seed = int(os.environ.get("KESTREL_READERS_SEED", seed))
+    print("seed", seed, "n_ops", n_ops)
+    run_readers_and_writer(tmp_path, ["count", "search", "search"], n_ops=n_ops, seed=seed)
