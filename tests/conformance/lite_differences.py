@@ -53,12 +53,13 @@ JSON_SCALAR = differs(
     "number or bool)",
     raises=DataError,
 )
-# The same, for a bare string; the backend lets json's JSONDecodeError out instead of a
-# DataError (an engine bug, reported: the marker names what happens today so that a
-# fix makes it XPASS and fail, and the marker is then merged into JSON_SCALAR).
+# The same, for a bare string: the backend accepts the insert, then the read fails with
+# orjson's JSONDecodeError from inside pymilvus instead of a DataError at insert (an
+# engine bug, reported: the marker names what happens today; once fixed it fails with
+# DataError, which this marker does not allow, and the case moves to JSON_SCALAR).
 JSON_SCALAR_STRING = differs(
-    reason="Milvus Lite stores only objects and arrays in a JSON field (a bare string "
-    "surfaces as json.JSONDecodeError, not DataError)",
+    reason="Milvus Lite stores only objects and arrays in a JSON field (a bare string is "
+    "accepted, and reading it back raises json.JSONDecodeError)",
     raises=json.JSONDecodeError,
 )
 DYNAMIC_KEY_ORDER = differs(
