@@ -145,6 +145,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A run that executed no test fails (exit 5), even when every test was skipped:
     pytest's own exit 5 only covers collecting or selecting nothing."""
+    if session.config.option.collectonly:
+        return
     if exitstatus == pytest.ExitCode.OK and _executed[0] == 0:
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
