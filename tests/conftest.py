@@ -11,8 +11,9 @@ the memory store), so one test checks both "works" and "survives a restart".
 ``@pytest.mark.milvus_differs(reason=...)`` marks a case Milvus Lite does
 differently (see the README's "Scaling out"; the markers in use are named in
 ``tests/conformance/lite_differences.py``): it is an expected failure on
-"milvus-lite" only (strict, unless ``strict=False`` for cases that depend on
-the data), or skipped there with ``run=False``. Never on the embedded kinds.
+"milvus-lite" only, with the exception it names (``raises=``, required), strict
+unless ``strict=False`` with ``not_strict_because=`` (why the outcome varies),
+or skipped there with ``run=False``. Never on the embedded kinds.
 """
 
 from __future__ import annotations
@@ -129,18 +130,53 @@ def snapshot() -> Callable[[vs.Collection], Any]:
     return take_snapshot
 
 
+_executed = [0]  # tests whose body ran this session (passed, failed or xfailed)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _executed[0] = 0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and (not report.skipped or hasattr(report, "wasxfail")):
+        _executed[0] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run that executed no test fails (exit 5), even when every test was skipped:
+    pytest's own exit 5 only covers collecting or selecting nothing."""
+    if session.config.option.collectonly:
+        return
+    if exitstatus == pytest.ExitCode.OK and _executed[0] == 0:
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line("error: no test was executed (every test was skipped)", red=True)
+
+
+@pytest.fixture
+def runslow(pytestconfig: pytest.Config) -> bool:
+    """Whether --runslow was given: tests with a long version run a bounded one without it."""
+    return bool(pytestconfig.getoption("--runslow"))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--runslow", action="store_true", default=False, help="also run tests marked slow"
+        "--runslow",
+        action="store_true",
+        default=False,
+        help="also run tests marked slow, and the long versions of the bounded ones",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "milvus_differs(reason, run=True, strict=True): Milvus Lite does this differently; "
-        "an expected failure on the milvus-lite backend only (strict: it must fail; "
-        "strict=False where it depends on the data), or skipped there with run=False",
+        "milvus_differs(reason, raises, run=True, strict=True, not_strict_because=None): "
+        "Milvus Lite does this differently; an expected failure with exception `raises` "
+        "on the milvus-lite backend only (strict: it must fail; strict=False needs "
+        "not_strict_because=), or skipped there with run=False",
     )
 
 
@@ -152,20 +188,45 @@ def _backend_kind(item: pytest.Item) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+def _milvus_xfail(item: pytest.Item, marks: list[pytest.Mark]) -> pytest.MarkDecorator:
+    """The xfail (or skip) that ``milvus_differs`` marks mean on milvus-lite.
+
+    Each mark needs a reason and, unless ``run=False``, ``raises=``: the exception
+    that is the expected difference (any other exception is a real failure). Marks
+    are strict (an XPASS fails the suite); ``strict=False`` needs
+    ``not_strict_because=``, saying why the outcome varies from run to run."""
+    reasons = [m.kwargs.get("reason") or (m.args[0] if m.args else "") for m in marks]
+    if not all(reasons):
+        raise pytest.UsageError(f"{item.nodeid}: milvus_differs needs a reason")
+    reason = "Milvus Lite differs: " + "; ".join(dict.fromkeys(reasons))
+    if not all(m.kwargs.get("run", True) for m in marks):
+        return pytest.mark.skip(reason=reason)
+    raises: list[type[BaseException]] = []
+    for m in marks:
+        expected = m.kwargs.get("raises")
+        if expected is None:
+            raise pytest.UsageError(
+                f"{item.nodeid}: milvus_differs({m.kwargs.get('reason')!r}) needs raises="
+            )
+        for exc in expected if isinstance(expected, tuple) else (expected,):
+            if exc not in raises:
+                raises.append(exc)
+        if m.kwargs.get("strict", True) is False and not m.kwargs.get("not_strict_because"):
+            raise pytest.UsageError(
+                f"{item.nodeid}: milvus_differs(strict=False) needs not_strict_because="
+            )
+    strict = all(m.kwargs.get("strict", True) for m in marks)
+    return pytest.mark.xfail(reason=reason, strict=strict, raises=tuple(raises))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         marks = list(item.iter_markers("milvus_differs"))
-        if not marks or _backend_kind(item) != MILVUS_LITE:
+        if not marks:
             continue
-        reasons = [m.kwargs.get("reason") or (m.args[0] if m.args else "") for m in marks]
-        if not all(reasons):
-            raise pytest.UsageError(f"{item.nodeid}: milvus_differs needs a reason")
-        reason = "Milvus Lite differs: " + "; ".join(dict.fromkeys(reasons))
-        if all(m.kwargs.get("run", True) for m in marks):
-            strict = all(m.kwargs.get("strict", True) for m in marks)
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=strict))
-        else:
-            item.add_marker(pytest.mark.skip(reason=reason))
+        xfail = _milvus_xfail(item, marks)  # checked on every kind: a bad mark fails early
+        if _backend_kind(item) == MILVUS_LITE:
+            item.add_marker(xfail)
     if config.getoption("--runslow"):
         return
     skip_slow = pytest.mark.skip(reason="slow: run with --runslow")

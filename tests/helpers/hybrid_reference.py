@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import snowballstemmer
+import snowballstemmer  # type: ignore[import-untyped]
 
 import vectorstore as vs
 
@@ -42,10 +42,12 @@ def dense_distances(metric: str, query: np.ndarray, data: np.ndarray) -> np.ndar
     q = np.asarray(query, dtype=np.float64)
     x = np.asarray(data, dtype=np.float64)
     if metric == "L2":
-        return ((x - q) ** 2).sum(axis=1)
-    if metric == "IP":
-        return x @ q
-    return (x @ q) / (np.linalg.norm(x, axis=1) * np.linalg.norm(q))
+        out: np.ndarray = ((x - q) ** 2).sum(axis=1)
+    elif metric == "IP":
+        out = x @ q
+    else:
+        out = (x @ q) / (np.linalg.norm(x, axis=1) * np.linalg.norm(q))
+    return out
 
 
 def sparse_ip(query: dict[int, float], row: dict[int, float]) -> float | None:
@@ -65,7 +67,11 @@ def drop_small(query: dict[int, float], ratio: float) -> dict[int, float]:
 
 
 def bm25_scores(
-    docs: dict[Any, str | None], query: str, k1: float = 1.2, b: float = 0.75, tokens=None
+    docs: dict[Any, str | None],
+    query: str,
+    k1: float = 1.2,
+    b: float = 0.75,
+    tokens: Callable[[str | None], list[str]] | None = None,
 ) -> dict[Any, float]:
     tokens = tokens or standard_tokens
     counts = {key: Counter(tokens(t)) for key, t in docs.items()}

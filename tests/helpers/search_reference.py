@@ -4,6 +4,9 @@ tests/conformance/test_backend_search.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 METRICS = ["L2", "IP", "COSINE"]
@@ -30,7 +33,15 @@ def exact(
     return order, np.take_along_axis(d, order, axis=1)
 
 
-def assert_matches(hits, ids: np.ndarray, queries, data, metric, k, offset=0):
+def assert_matches(
+    hits: Sequence[Sequence[Any]],
+    ids: np.ndarray,
+    queries: np.ndarray,
+    data: np.ndarray,
+    metric: str,
+    k: int,
+    offset: int = 0,
+) -> None:
     """hits (one list per query) are exactly the reference's best k after offset."""
     order, dist = exact(queries, data, metric, k + offset)
     assert len(hits) == len(queries)
@@ -49,7 +60,14 @@ def make_data() -> tuple[np.ndarray, np.ndarray]:
     return vectors, queries
 
 
-def fill(col, vectors, start=0, batch=97, partition="_default", **extra):
+def fill(
+    col: Any,
+    vectors: np.ndarray,
+    start: int = 0,
+    batch: int = 97,
+    partition: str = "_default",
+    **extra: Any,
+) -> None:
     for s in range(0, len(vectors), batch):
         rows = [
             {"id": start + i, "vector": vectors[i].tolist(), "n": start + i, **extra}

@@ -197,7 +197,7 @@ def test_client_and_collection_arguments(made: list[KestrelVectorStore]) -> None
         c.close()
         b.close()  # neither closes a client it was given
         assert ids_of(a.get_by_ids(["k"])) == ["k"]
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="pass one of uri=, client= or collection="):
             KestrelVectorStore(WordEmbeddings(), uri=":memory:", client=db)
     finally:
         db.close()
@@ -541,7 +541,7 @@ def test_hybrid_finds_keywords_per_call_and_per_store(made: list[KestrelVectorSt
     # by-vector searches on a hybrid store are dense
     vec = WordEmbeddings().embed_query("E1234")
     assert ids_of(default.similarity_search_by_vector(vec, k=6)) == dense
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="hybrid='rrf' does not match ranker WeightedRanker"):
         store.similarity_search("E1234", hybrid="rrf", ranker=vs.WeightedRanker(0.5, 0.5))
 
 
@@ -803,7 +803,7 @@ def test_bad_filters_are_clear_errors(filter_store: KestrelVectorStore) -> None:
         filter_store.similarity_search("doc", filter={"$and": [{"int": 1}, {"int": {"$gt": []}}]})
     with pytest.raises(FilterDictError):
         filter_store.similarity_search("doc", filter={"int": {"$regex": "x"}})
-    with pytest.raises(ValueError):
+    with pytest.raises(vs.FilterSyntaxError, match="expected a value, got end of input"):
         filter_store.similarity_search("doc", filter='metadata["int"] >')
 
 
@@ -896,7 +896,7 @@ def test_langchain_and_llamaindex_share_one_path(tmp_path: Path) -> None:
         assert ids_of(lc.similarity_search("kestrel")) == ["k"]
         assert li.query(VectorStoreQuery(query_embedding=[1.0, 0.0])).ids == ["n"]
         lc.close()  # documented: closes the shared client for every store on the path
-        with pytest.raises(vs.VectorStoreError):
+        with pytest.raises(vs.ClosedError, match="collection 'li' is closed"):
             li.query(VectorStoreQuery(query_embedding=[1.0, 0.0]))
         lc2 = KestrelVectorStore(WordEmbeddings(), uri=uri)
         li2 = LlamaStore(uri=uri, collection_name="li")

@@ -91,11 +91,17 @@ def test_conditions_and_nesting() -> None:
 
 
 @pytest.mark.parametrize(
-    ("op", "value"),
-    [(Op.GT, None), (Op.GT, [1, 2]), (Op.TEXT_MATCH, 3), (Op.IN, None), (Op.CONTAINS, None)],
+    ("op", "value", "message"),
+    [
+        (Op.GT, None, "filter 'k' >: the value must not be None"),
+        (Op.GT, [1, 2], r"filter 'k' > needs a number or a string, got \[1, 2\]"),
+        (Op.TEXT_MATCH, 3, "filter 'k' text_match needs a string value, got 3"),
+        (Op.IN, None, "filter 'k' in: the value must not be None"),
+        (Op.CONTAINS, None, "filter 'k' contains: the value must not be None"),
+    ],
 )
-def test_unusable_values_raise(op: FilterOperator, value: Any) -> None:
-    with pytest.raises(ValueError):
+def test_unusable_values_raise(op: FilterOperator, value: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         metadata_filters_to_expr(group(flt("k", op, value)))
 
 
@@ -325,6 +331,6 @@ def test_filters_on_keys_llama_index_adds(make_store: Any) -> None:
 
 
 def test_bad_filter_types_raise_value_errors(quirky: KestrelVectorStore) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="filter 'k' <: the value must not be None"):
         quirky.get_nodes(filters=group(flt("k", Op.LT, None)))
     assert isinstance(vs.FilterTypeError("x"), ValueError)
