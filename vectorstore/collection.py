@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -25,11 +24,12 @@ from .errors import (
     ClosedError,
     DataError,
     DuplicateKeyError,
-    FilterTypeError,
     IndexConfigError,
     ReadOnlyError,
     StorageError,
 )
+from .expr import Expr
+from .expr.check import FilterChecker
 from .ranking import Ranker, WeightedRanker
 from .routes import Router, fuse
 from .rows import check_pk, prepare_rows
@@ -50,12 +50,9 @@ from .storage.records import (
 from .types import Hit
 
 if TYPE_CHECKING:
-    from .expr import Expr
     from .storage.store import CollectionStorage, Frozen
 
 log = logging.getLogger("vectorstore.collection")
-
-FILTER_CACHE_SIZE = 256  # compiled, schema-checked filters kept per collection
 
 
 class Collection:
@@ -85,8 +82,7 @@ class Collection:
         self._name = name
         self._schema = schema
         self._pk_name = schema.primary.name
-        self._empty_batch = Segment(0, DEFAULT_PARTITION, schema, {}).column_batch()
-        self._filters: OrderedDict[tuple[str | Expr, str], Expr] = OrderedDict()
+        self._filters = FilterChecker(schema.field_types(), schema.enable_dynamic_field)
         # Read-only replicas keep replayed vectors in memory: the spill files'
         # names belong to the writer.
         spill = storage.spill_dir() if storage is not None and not read_only else None
@@ -100,7 +96,6 @@ class Collection:
         self._closed = False
         self._interrupted = False  # a write was cut short: never persist this state
         self._auto_id_lock = threading.Lock()
-        self._filters_lock = threading.Lock()
         self._checkpoint_lock = threading.Lock()  # one checkpoint or compaction at a time
 
     # ------------------------------------------------------------- properties
@@ -596,34 +591,9 @@ class Collection:
                 self._lock.release_read()
 
     # ---------------------------------------------------------- search helpers
-    def _compile(self, text: str | Expr | None, params: Mapping[str, Any] | None) -> Expr:
+    def _compile(self, text: str | Expr, params: Mapping[str, Any] | None) -> Expr:
         """A filter (text, or a tree built by an adapter) bound and type-checked, cached."""
-        from .expr import Expr as ExprNode
-        from .expr import bind, compile_filter, evaluate, to_text
-
-        if not isinstance(text, (str, ExprNode)):
-            raise DataError(f"filter must be a string or an expression tree, got {text!r}")
-        # repr, not ==, keys the cache: 1 == True, but `x == 1` and `x == true` differ.
-        # (Trees compare their literals type-exactly, so they key it as they are.)
-        key = (text, repr(sorted(params.items())) if params else "")
-        compiled = self._filters.get(key)
-        if compiled is not None:
-            return compiled
-        compiled = compile_filter(text, params) if isinstance(text, str) else bind(text, params)
-        # Type-check against the schema now, not only when some segment has rows:
-        # an unknown field or an ill-typed comparison fails even on an empty collection.
-        try:
-            evaluate(compiled, self._empty_batch)
-        except FilterTypeError as exc:
-            shown = text if isinstance(text, str) else to_text(text)
-            raise FilterTypeError(
-                f"{exc} in filter {shown!r}", expression=shown, position=exc.position
-            ) from None
-        with self._filters_lock:
-            self._filters[key] = compiled
-            while len(self._filters) > FILTER_CACHE_SIZE:
-                self._filters.popitem(last=False)
-        return compiled
+        return self._filters.compile(text, params)
 
     # ---------------------------------------------------------------- indexes
     def create_index(

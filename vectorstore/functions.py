@@ -13,6 +13,7 @@ kept as its config (never a secret) and rebuilt when first needed.
 
 from __future__ import annotations
 
+import enum
 import math
 import sys
 import threading
@@ -22,11 +23,19 @@ from typing import Any
 
 import numpy as np
 
+from .embeddings import provider_from_config
 from .errors import ConfigError, EmbeddingError, SchemaError
-from .schema import validate_name
+from .names import validate_name
 
 PROGRESS_MIN = 1000  # texts in one insert before a progress bar shows by itself
 PROGRESS_CHUNK = 256  # texts per provider call while a progress bar shows
+
+
+class FunctionType(enum.Enum):
+    """What a schema function computes (as pymilvus's ``FunctionType``)."""
+
+    BM25 = "BM25"
+    TEXT_EMBEDDING = "TextEmbedding"
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,10 @@ class BM25:
     @property
     def inputs(self) -> tuple[str, ...]:
         return (self.input,)
+
+    @property
+    def kind(self) -> FunctionType:
+        return FunctionType.BM25
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +135,10 @@ class TextEmbedding:
     def inputs(self) -> tuple[str, ...]:
         return (self.input,)
 
+    @property
+    def kind(self) -> FunctionType:
+        return FunctionType.TEXT_EMBEDDING
+
     def get_provider(self) -> Any:
         """The provider, rebuilt from its stored config on first use after a reopen.
 
@@ -133,8 +150,6 @@ class TextEmbedding:
         if self.provider is None:
             with self._lock:
                 if self.provider is None:
-                    from .embeddings import provider_from_config
-
                     object.__setattr__(self, "provider", provider_from_config(self.config))
         return self.provider
 
@@ -212,4 +227,4 @@ def function_from_dict(data: Mapping[str, Any]) -> Function:
     raise ConfigError(f"unknown schema function type {kind!r}")
 
 
-__all__ = ["BM25", "Function", "TextEmbedding", "function_from_dict"]
+__all__ = ["BM25", "Function", "FunctionType", "TextEmbedding", "function_from_dict"]

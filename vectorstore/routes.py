@@ -9,12 +9,13 @@ a search needs to know of it (schema, metrics, functions, BM25 statistics).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .bm25 import TermStats
 from .errors import DataError
+from .expr import Expr
 from .functions import BM25, TextEmbedding
 from .index.sparse import SparseQuery
 from .ranking import Ranker, fuse_keys
@@ -34,9 +35,6 @@ from .search import (
 )
 from .segment import Segment
 from .types import DataType, Metric
-
-if TYPE_CHECKING:
-    from .expr import Expr
 
 MAX_CANDIDATES = 65_536  # range and group-by searches widen up to this many rows per query
 

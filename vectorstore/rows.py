@@ -7,7 +7,6 @@ JSON round trip), so a caller mutating its dicts afterwards changes nothing.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, DimensionMismatchError, DuplicateKeyError
+from .functions import FunctionType
+from .scalars import FLOAT32_MAX, check_scalar, copy_json
 from .schema import DYNAMIC_FIELD, Field, Schema
-from .types import DataType, int_range
+from .types import DataType
 
 PrimaryKey = int | str
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_NUMERIC = "iuf"  # numpy kinds a vector may be given as (not bool, str, object)
 
 
 @dataclass
@@ -63,91 +64,6 @@ class RowBatch:
         self.scalars[field_name] = np.asarray(pks, dtype=np.int64)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def copy_json(value: Any, where: str) -> Any:
-    """A deep copy of a JSON value; NaN/inf, non-JSON types and text that is not
-    valid Unicode (lone surrogates, which no file can store) are errors."""
-    try:
-        text = json.dumps(value, allow_nan=False, default=_json_default, ensure_ascii=False)
-        text.encode("utf-8")
-        return json.loads(text)
-    except UnicodeEncodeError:
-        raise DataError(f"{where}: text holds a lone surrogate (not valid Unicode)") from None
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{where}: not a JSON value ({exc})") from None
-
-
-def check_scalar(field: Field, value: Any, where: str = "") -> Any:
-    """Check one non-null scalar value against ``field`` and return it normalised.
-
-    Raises:
-        DataError: wrong type, out of range, NaN/inf, too long, too many elements.
-    """
-    where = where or f"field {field.name!r}"
-    dt = field.dtype
-    if dt is DataType.ARRAY:
-        if isinstance(value, np.ndarray):
-            value = value.tolist()
-        if not isinstance(value, (list, tuple)):
-            raise DataError(f"{where}: expected a list, got {type(value).__name__}")
-        if field.max_capacity is not None and len(value) > field.max_capacity:
-            raise DataError(
-                f"{where}: {len(value)} elements exceed max_capacity {field.max_capacity}"
-            )
-        assert field.element_type is not None
-        return [
-            _check_plain(field.element_type, v, f"{where}[{i}]", field.max_length)
-            for i, v in enumerate(value)
-        ]
-    if dt is DataType.JSON:
-        return copy_json(value, where)
-    return _check_plain(dt, value, where, field.max_length)
-
-
-def _check_plain(dt: DataType, value: Any, where: str, max_length: int | None) -> Any:
-    if dt is DataType.BOOL:
-        if isinstance(value, (bool, np.bool_)):
-            return bool(value)
-        raise DataError(f"{where}: expected a bool, got {type(value).__name__}")
-    if dt.is_integer:
-        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-            lo, hi = int_range(dt)
-            if not lo <= int(value) <= hi:
-                raise DataError(f"{where}: {value} is out of range for {dt.name}")
-            return int(value)
-        raise DataError(f"{where}: expected an integer ({dt.name}), got {type(value).__name__}")
-    if dt.is_float:
-        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-            value, (bool, np.bool_)
-        ):
-            f = float(value)
-            if not math.isfinite(f) or (dt is DataType.FLOAT and abs(f) > _FLOAT32_MAX):
-                raise DataError(f"{where}: {value!r} is not a finite {dt.name}")
-            return f
-        raise DataError(f"{where}: expected a number ({dt.name}), got {type(value).__name__}")
-    if dt is DataType.VARCHAR:
-        if not isinstance(value, str):
-            raise DataError(f"{where}: expected a string, got {type(value).__name__}")
-        if max_length is not None and len(value) > max_length:
-            raise DataError(f"{where}: {len(value)} characters exceed max_length {max_length}")
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise DataError(
-                    f"{where}: text holds a lone surrogate (not valid Unicode)"
-                ) from None
-        return value
-    raise DataError(f"{where}: unsupported scalar type {dt.name}")  # pragma: no cover
-
-
 def check_vectors(field: Field, values: Sequence[Any], row_base: int = 0) -> np.ndarray:
     """Stack dense vectors into float32 (n, dim), checking shape and finiteness.
 
@@ -160,18 +76,24 @@ def check_vectors(field: Field, values: Sequence[Any], row_base: int = 0) -> np.
     if len(values) == 0:
         return np.empty((0, dim), dtype=np.float32)
     try:
+        # numbers only: numpy would turn "1" or True into 1.0 if asked for float32
+        raw = np.asarray(values)
         with np.errstate(over="ignore"):  # overflow to inf is reported below, as ours
-            arr = np.asarray(values, dtype=np.float32)
-        ok = arr.ndim == 2 and arr.shape[1] == dim
-    except (TypeError, ValueError):
+            arr = raw.astype(np.float32, copy=False)
+        ok = raw.dtype.kind in _NUMERIC and arr.ndim == 2 and arr.shape[1] == dim
+    except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:  # find the culprit for a precise message
         for i, v in enumerate(values):
             where = f"row {row_base + i}, field {field.name!r}"
             try:
-                one = np.asarray(v, dtype=np.float32)
-            except (TypeError, ValueError):
+                one = np.asarray(v)
+            except (TypeError, ValueError, OverflowError):
                 raise DataError(f"{where}: expected a vector of {dim} numbers") from None
+            if one.dtype.kind not in _NUMERIC:
+                raise DataError(
+                    f"{where}: expected a vector of {dim} numbers, got {one.dtype.name} values"
+                )
             if one.ndim != 1:
                 raise DataError(f"{where}: expected a flat vector, got shape {one.shape}")
             if one.shape[0] != dim:
@@ -201,8 +123,11 @@ def check_sparse(field: Field, value: Any, where: str) -> dict[int, float]:
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k < 2**32 - 1:
             raise DataError(f"{where}: sparse index {k!r} must be an integer in [0, 2^32-1)")
         number = isinstance(v, (int, float, np.integer, np.floating))
-        weight = float(v) if number and not isinstance(v, (bool, np.bool_)) else math.nan
-        if not math.isfinite(weight) or abs(weight) > _FLOAT32_MAX:
+        try:
+            weight = float(v) if number and not isinstance(v, (bool, np.bool_)) else math.nan
+        except OverflowError:  # an int past float range
+            weight = math.inf
+        if not math.isfinite(weight) or abs(weight) > FLOAT32_MAX:
             raise DataError(f"{where}: sparse weight at {k} must be a finite float32 number")
         out[int(k)] = weight
     return out
@@ -311,7 +236,7 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
     for name, fn in computed.items():
         text = scalars[fn.input]
         given = [row.get(name) for row in rows]
-        if fn_kind(fn) == "BM25":
+        if fn.kind is FunctionType.BM25:
             for i, v in enumerate(given):
                 if v is not None:
                     raise DataError(
@@ -335,10 +260,6 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
                 if pk == "":
                     raise DataError(f"row {i}: primary key must not be empty")
     return RowBatch(n, pks, scalars, nulls, vectors, sparse, dynamic)
-
-
-def fn_kind(fn: Any) -> str:
-    return type(fn).__name__
 
 
 def embed_missing(

@@ -6,22 +6,24 @@ A schema is immutable once a collection is created. ``Schema.to_dict`` /
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import field as dataclass_field
 from typing import Any
 
-from .errors import IndexConfigError, InvalidNameError, SchemaError
+from .analyzers import Analyzer
+from .columns import FieldType
+from .errors import DataError, IndexConfigError, SchemaError
+from .functions import BM25, Function, FunctionType, TextEmbedding, function_from_dict
+from .names import validate_name
+from .scalars import check_scalar
 from .types import DataType, Metric
 
-MAX_NAME_LENGTH = 255
 MAX_DIM = 32768
 MAX_VARCHAR_LENGTH = 65535
 DEFAULT_MAX_CAPACITY = 4096
 DYNAMIC_FIELD = "$meta"
 
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ARRAY_ELEMENT_TYPES = frozenset(
     {
         DataType.BOOL,
@@ -34,40 +36,6 @@ _ARRAY_ELEMENT_TYPES = frozenset(
         DataType.VARCHAR,
     }
 )
-
-
-def validate_name(name: object, kind: str = "collection") -> str:
-    """Check a collection, partition or field name and return it.
-
-    Names follow Milvus's rule (a letter or ``_``, then letters, digits or ``_``;
-    at most 255 characters), so they move to a Milvus server unchanged and can
-    never escape the data directory (no separators, no ``..``).
-
-    Args:
-        name: the candidate name.
-        kind: what is named, for the error message.
-
-    Returns:
-        The name, unchanged.
-
-    Raises:
-        InvalidNameError: the name is not a string, is empty, too long or has
-            characters outside the rule.
-    """
-    if not isinstance(name, str):
-        raise InvalidNameError(f"{kind} name must be a string, got {type(name).__name__}")
-    if not name:
-        raise InvalidNameError(f"{kind} name must not be empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidNameError(
-            f"{kind} name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
-        )
-    if not _NAME_RE.match(name):
-        raise InvalidNameError(
-            f"invalid {kind} name {name!r}: use a letter or '_' first, then letters, "
-            "digits or '_' (no separators, dots or spaces)"
-        )
-    return name
 
 
 @dataclass(frozen=True)
@@ -159,16 +127,11 @@ class Field:
         if self.analyzer is not None:
             if dt is not DataType.VARCHAR:
                 raise SchemaError(f"{where}: analyzer applies to VARCHAR fields only")
-            from .analyzers import Analyzer
-
             try:
                 object.__setattr__(self, "analyzer", Analyzer(self.analyzer).config)
             except SchemaError as exc:
                 raise SchemaError(f"{where}: {exc}") from None
         if self.default_value is not None:
-            from .errors import DataError
-            from .rows import check_scalar  # local: rows imports schema
-
             try:
                 value = check_scalar(self, self.default_value, f"field {self.name!r} default_value")
             except DataError as exc:
@@ -227,7 +190,7 @@ class Schema:
     """
 
     fields: Sequence[Field]
-    functions: Sequence[Any] = ()
+    functions: Sequence[Function] = ()
     enable_dynamic_field: bool = False
     description: str = ""
     _by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
@@ -259,16 +222,13 @@ class Schema:
         self._check_functions()
 
     def _check_functions(self) -> None:
-        from .analyzers import Analyzer
-        from .functions import BM25, TextEmbedding
-
         outputs: set[str] = set()
         for fn in self.functions:
             if not isinstance(fn, (BM25, TextEmbedding)):
                 raise SchemaError(
                     f"schema functions must be BM25 or TextEmbedding, got {type(fn).__name__}"
                 )
-            kind = type(fn).__name__
+            kind = fn.kind.value
             source = self._by_name.get(fn.input)
             if source is None or source.dtype is not DataType.VARCHAR:
                 raise SchemaError(f"{kind} input {fn.input!r} must be a VARCHAR field")
@@ -289,8 +249,12 @@ class Schema:
             if isinstance(fn, BM25):
                 self._analyzers[fn.input] = Analyzer(source.analyzer or "standard")
 
+    def field_types(self) -> dict[str, FieldType]:
+        """What a filter sees of each declared scalar field (vector fields excluded)."""
+        return {f.name: FieldType(f.dtype, f.element_type, f.nullable) for f in self.scalar_fields}
+
     @property
-    def functions_by_output(self) -> dict[str, Any]:
+    def functions_by_output(self) -> dict[str, Function]:
         """Function output field name -> the function that fills it."""
         return {fn.output: fn for fn in self.functions}
 
@@ -305,8 +269,6 @@ class Schema:
             f = self._by_name.get(name)
             if f is None or f.dtype is not DataType.VARCHAR:
                 raise SchemaError(f"{name!r} is not a VARCHAR field")
-            from .analyzers import Analyzer
-
             found = self._analyzers.setdefault(name, Analyzer(f.analyzer or "standard"))
         return found
 
@@ -352,8 +314,6 @@ class Schema:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Schema:
         """Rebuild a schema from ``to_dict``'s output."""
-        from .functions import function_from_dict
-
         return cls(
             fields=[Field.from_dict(f) for f in data["fields"]],
             functions=[function_from_dict(fn) for fn in data.get("functions", ())],
@@ -469,7 +429,7 @@ class Index:
                 )
             return self
         bm25 = schema.functions_by_output.get(f.name)
-        is_bm25 = bm25 is not None and type(bm25).__name__ == "BM25"
+        is_bm25 = bm25 is not None and bm25.kind is FunctionType.BM25
         want = Metric.BM25 if is_bm25 else Metric.IP
         if self.index_type not in SPARSE_INDEX_TYPES and not self.auto_type:
             raise IndexConfigError(
@@ -526,8 +486,6 @@ def quick_schema(
     fields = [pk, Field(vector_field, DataType.FLOAT_VECTOR, dim=dimension)]
     functions = []
     if embedding is not None:
-        from .functions import TextEmbedding
-
         fields.insert(1, Field(text_field, DataType.VARCHAR, max_length=MAX_VARCHAR_LENGTH))
         functions.append(TextEmbedding(text_field, vector_field, provider=embedding))
     return Schema(fields, functions=functions, enable_dynamic_field=True)

@@ -13,22 +13,21 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from . import planner
-from .columns import Column, ColumnBatch, FieldType, FileColumn
+from .columns import Column, ColumnBatch, FileColumn
 from .errors import DataError
+from .expr import Expr, evaluate
+from .functions import FunctionType
 from .index import flat
 from .index.hnsw import HnswIndex, IncompleteSearchError
 from .index.sparse import Scorer, SparseColumn, SparseQuery
 from .rows import RowBatch, object_column
 from .schema import DYNAMIC_FIELD, Index, Schema
 from .types import DataType, Metric
-
-if TYPE_CHECKING:
-    from .expr import Expr
 
 SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row each)
 
@@ -126,7 +125,7 @@ class Segment:
                 else:
                     path = os.path.join(spill_dir, f"growing_{segment_id}_{f.name}.f32")
                     self.vectors[f.name] = FileColumn(path, f.dim)
-            elif type(schema.functions_by_output.get(f.name)).__name__ == "BM25":
+            elif (fn := schema.functions_by_output.get(f.name)) and fn.kind is FunctionType.BM25:
                 self.sparse[f.name] = SparseColumn(index_dtype=np.uint64)  # term ids
             else:
                 self.sparse[f.name] = SparseColumn()
@@ -146,9 +145,7 @@ class Segment:
         self._copied = {
             f.name for f in schema.scalar_fields if f.dtype in (DataType.JSON, DataType.ARRAY)
         }
-        self._field_types = {
-            f.name: FieldType(f.dtype, f.element_type, f.nullable) for f in schema.scalar_fields
-        }
+        self._field_types = schema.field_types()
 
     def _new_index(self, name: str, spec: Index) -> dict[str, HnswIndex]:
         if spec.index_type != "HNSW":
@@ -241,8 +238,6 @@ class Segment:
                 return found
         mask = self.live_mask()
         if expr is not None:
-            from .expr import evaluate
-
             mask &= evaluate(expr, self.column_batch())
         mask.flags.writeable = False
         selection = Selection(mask, np.flatnonzero(mask))
@@ -310,7 +305,7 @@ class Segment:
         """The analysed terms of a VARCHAR field's rows (a BM25 field's, if one is
         computed from it; else built here once and extended as rows arrive)."""
         for name, fn in self.schema.functions_by_output.items():
-            if type(fn).__name__ == "BM25" and fn.input == field:
+            if fn.kind is FunctionType.BM25 and fn.input == field:
                 return self.sparse[name]
         with self._cache_lock:
             col = self._token_columns.setdefault(field, SparseColumn(index_dtype=np.uint64))

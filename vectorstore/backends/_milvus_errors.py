@@ -24,6 +24,7 @@ from ..errors import (
     StorageError,
     VectorStoreError,
 )
+from ..expr.check import FilterChecker
 
 # Milvus's status codes (milvus/pkg/util/merr), and Milvus Lite's legacy ones.
 COLLECTION_NOT_FOUND = frozenset({4, 100})
@@ -45,13 +46,9 @@ def filter_error(sent: SentFilter, schema: Any, message: str) -> VectorStoreErro
     finds unknown fields and ill-typed comparisons. An expression Kestrel
     accepts but this Milvus rejects is a ``NotSupportedError``.
     """
-    from ..expr import compile_filter, evaluate
-    from ..segment import Segment
-
     text, params = sent
     try:
-        tree = compile_filter(text, params)
-        evaluate(tree, Segment(0, "_default", schema, {}).column_batch())
+        FilterChecker(schema.field_types(), schema.enable_dynamic_field).compile(text, params)
     except FilterSyntaxError as exc:
         return FilterSyntaxError(
             f"Milvus rejected filter {text!r}: {message} ({exc})",

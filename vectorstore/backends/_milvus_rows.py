@@ -8,25 +8,22 @@ type-checked with the engine's own evaluator before any request.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from ..collection import DEFAULT_PARTITION
-from ..errors import FilterSyntaxError, FilterTypeError, IndexConfigError
-from ..expr import Expr, bind, compile_filter, evaluate, parse, to_text
+from ..errors import FilterSyntaxError, IndexConfigError
+from ..expr import Expr, parse
+from ..expr.check import FilterChecker as SchemaFilters
 from ..functions import BM25
 from ..rows import RowBatch
 from ..schema import Schema
-from ..segment import Segment
 from ..types import DataType
 
 INSERT_BYTES = 16 << 20  # rows per insert request: about this many bytes (gRPC limit: 64 MiB)
 INDEX_WAIT_S = 600.0
-FILTER_CACHE_SIZE = 256
 
 
 def wire_rows(schema: Schema, batch: RowBatch) -> list[dict[str, Any]]:
@@ -107,40 +104,22 @@ def wait_until(ready: Callable[[], bool], what: str, timeout: float = INDEX_WAIT
 
 class FilterChecker:
     """Type-checks filters against a schema, as the embedded engine does before
-    it reads anything: an unknown field (without dynamic fields) or an ill-typed
-    comparison raises ``FilterTypeError`` even on an empty collection. Text
-    Kestrel cannot parse is left to Milvus (its error is classified later).
-    Checked filters are remembered."""
+    it reads anything (``expr.check``, the same checker): an unknown field
+    (without dynamic fields) or an ill-typed comparison raises
+    ``FilterTypeError`` even on an empty collection. Text Kestrel cannot parse
+    is left to Milvus (its error is classified later)."""
 
     def __init__(self, schema: Schema):
-        self._empty = Segment(0, DEFAULT_PARTITION, schema, {}).column_batch()
-        self._seen: set[tuple[Any, str]] = set()
-        self._lock = threading.Lock()
+        self._checker = SchemaFilters(schema.field_types(), schema.enable_dynamic_field)
 
     def check(self, given: str | Expr, params: Mapping[str, Any] | None) -> None:
         """Raise ``FilterTypeError`` (or a template's ``FilterSyntaxError``) for a bad filter."""
-        key = (given, repr(sorted(params.items())) if params else "")
-        if key in self._seen:
-            return
         if isinstance(given, str):
             try:
-                tree = parse(given)
+                parse(given)
             except FilterSyntaxError:
                 return  # Milvus decides
-            tree = compile_filter(given, params) if params else tree
-        else:
-            tree = bind(given, params)
-        try:
-            evaluate(tree, self._empty)
-        except FilterTypeError as exc:
-            shown = given if isinstance(given, str) else to_text(given)
-            raise FilterTypeError(
-                f"{exc} in filter {shown!r}", expression=shown, position=exc.position
-            ) from None
-        with self._lock:
-            if len(self._seen) >= FILTER_CACHE_SIZE:
-                self._seen.clear()
-            self._seen.add(key)
+        self._checker.compile(given, params)
 
 
 __all__ = ["FilterChecker", "chunks", "plain", "wait_until", "wire_rows"]

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import lark
+import numpy as np
 from lark import Lark, Token, Tree
 
 from ..errors import FilterSyntaxError, FilterTypeError
@@ -496,8 +497,6 @@ def parse(text: str) -> Expr:
 
 def _param_value(name: str, value: Any, pos: int | None, depth: int = 0) -> Any:
     """A template value as a plain Python literal value (tuples for lists)."""
-    import numpy as np
-
     where = f" (template at position {pos})" if pos is not None else ""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
