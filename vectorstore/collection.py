@@ -19,6 +19,7 @@ import numpy as np
 
 from ._rwlock import RWLock
 from .bm25 import TermStats
+from .checks import DEFAULT_PARTITION, check_hybrid, check_query_counts
 from .errors import (
     ClosedError,
     DataError,
@@ -30,7 +31,7 @@ from .errors import (
     StorageError,
 )
 from .functions import BM25
-from .ranking import Ranker, WeightedRanker
+from .ranking import Ranker
 from .routes import Router, fuse
 from .rows import RowBatch, check_pk, prepare_rows
 from .schema import Index, Schema, validate_name
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from .expr import Expr
     from .storage.store import CollectionStorage
 
-DEFAULT_PARTITION = "_default"
 FILTER_CACHE_SIZE = 256  # compiled, schema-checked filters kept per collection
 AUTO_COMPACT_RATIO = 0.2  # a segment this much deleted is rewritten after a write ...
 AUTO_COMPACT_MIN_ROWS = 1000  # ... once it has at least this many deleted rows
@@ -671,22 +671,9 @@ class Collection:
             ...      vs.AnnRequest(data=["what is rust"], anns_field="sparse", limit=20)],
             ...     ranker=vs.RRFRanker(60), limit=5, output_fields=["text"])
         """
-        check_window(limit, offset, cap=MAX_TOPK)
-        reqs = list(reqs) if isinstance(reqs, (list, tuple)) else []
-        if not reqs or not all(isinstance(r, AnnRequest) for r in reqs):
-            raise DataError("hybrid_search needs a non-empty list of AnnRequest")
-        if not isinstance(ranker, Ranker):
-            raise DataError("ranker must be an RRFRanker or a WeightedRanker")
-        if isinstance(ranker, WeightedRanker) and len(ranker.weights) != len(reqs):
-            raise DataError(
-                f"WeightedRanker has {len(ranker.weights)} weights for {len(reqs)} requests"
-            )
+        reqs = check_hybrid(reqs, ranker, limit, offset)
         routes = [self._router.route(r.data, r.anns_field, r.search_params, r.limit) for r in reqs]
-        q = routes[0].q
-        if any(route.q != q for route in routes):
-            raise DataError(
-                f"every request needs the same number of queries, got {[r.q for r in routes]}"
-            )
+        check_query_counts([route.q for route in routes])
         filters = [self._compile(r.filter, r.filter_params) if r.filter else None for r in reqs]
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=False)
         taken = self._lock.acquire_read()

@@ -1,4 +1,4 @@
-"""``MilvusCollection``: Kestrel's ``Collection`` API over one Milvus collection.
+"""``MilvusCollection``: Kestrel's ``CollectionAPI`` over one Milvus collection.
 
 Every method keeps the embedded engine's name, arguments, return shape and
 errors. What is cheap to check stays on the client, with the engine's own
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..collection import DEFAULT_PARTITION, Collection
+from ..checks import DEFAULT_PARTITION, PrimaryKey, check_hybrid, check_query_counts
 from ..errors import (
     ClosedError,
     DataError,
@@ -27,7 +27,7 @@ from ..errors import (
     VectorStoreError,
 )
 from ..expr import Expr, parse
-from ..ranking import Ranker, WeightedRanker
+from ..ranking import Ranker
 from ..routes import Router
 from ..rows import check_pk, prepare_rows
 from ..schema import Index, Schema, validate_name
@@ -41,19 +41,16 @@ from ._milvus_schema import PROPERTY, encode, metric_of
 if TYPE_CHECKING:
     from .milvus import MilvusBackendClient
 
-PrimaryKey = int | str
 KEY_BATCH = 4096  # primary keys per "pk in [...]" read
 PAGE = 4096  # rows per page of an unbounded query on a Milvus server
 
 
-class MilvusCollection(Collection):
-    """A Milvus collection with Kestrel's ``Collection`` API.
+class MilvusCollection:
+    """A Milvus collection with Kestrel's ``CollectionAPI`` (``vectorstore.api``).
 
     Get one from ``vs.connect("http://...")`` (or ``"milvus-lite://..."``) and
     ``create_collection`` / ``get_collection``; do not construct it directly.
-    It subclasses ``Collection`` only so that code typed for the embedded one
-    (the LangChain and LlamaIndex adapters) takes it: every public method is
-    its own, none runs the embedded engine.
+    Every method is its own: none runs the embedded engine.
     """
 
     def __init__(
@@ -83,10 +80,12 @@ class MilvusCollection(Collection):
     # ------------------------------------------------------------- properties
     @property
     def name(self) -> str:
+        """The collection's name."""
         return self._name
 
     @property
     def schema(self) -> Schema:
+        """The collection's schema."""
         return self._schema
 
     @property
@@ -96,6 +95,7 @@ class MilvusCollection(Collection):
 
     @property
     def indexes(self) -> list[Index]:
+        """The index of every vector field."""
         return list(self._indexes.values())
 
     def __repr__(self) -> str:
@@ -179,6 +179,7 @@ class MilvusCollection(Collection):
         self._known_partitions.discard(name)
 
     def has_partition(self, name: str) -> bool:
+        """Whether the partition exists."""
         return bool(name in self._partition_names())
 
     def list_partitions(self) -> list[str]:
@@ -554,21 +555,9 @@ class MilvusCollection(Collection):
     ) -> list[list[Hit]]:
         """Several searches fused into one ranking by Milvus's ``hybrid_search``
         (RRF and weighted fusion have the same semantics on both backends)."""
-        check_window(limit, offset, cap=MAX_TOPK)
-        reqs = list(reqs) if isinstance(reqs, (list, tuple)) else []
-        if not reqs or not all(isinstance(r, AnnRequest) for r in reqs):
-            raise DataError("hybrid_search needs a non-empty list of AnnRequest")
-        if not isinstance(ranker, Ranker):
-            raise DataError("ranker must be an RRFRanker or a WeightedRanker")
-        if isinstance(ranker, WeightedRanker) and len(ranker.weights) != len(reqs):
-            raise DataError(
-                f"WeightedRanker has {len(ranker.weights)} weights for {len(reqs)} requests"
-            )
+        reqs = check_hybrid(reqs, ranker, limit, offset)
         routes = [self._router.route(r.data, r.anns_field, r.search_params, r.limit) for r in reqs]
-        if any(route.q != routes[0].q for route in routes):
-            raise DataError(
-                f"every request needs the same number of queries, got {[r.q for r in routes]}"
-            )
+        check_query_counts([route.q for route in routes])
         filters = [self._filter(r.filter, r.filter_params) for r in reqs]
         out = mq.output(self._schema, output_fields, default_all=False)
         self._check_open()

@@ -1,9 +1,11 @@
 """The Milvus backend: Kestrel's API on a Milvus server, or on Milvus Lite.
 
 ``vs.connect("http://host:19530", token=..., db_name=...)`` (or ``https://``,
-``tcp://``) returns a ``MilvusBackendClient``: the same methods as the embedded
-``Client``, whose collections are Milvus collections (``MilvusCollection``)
-reached through ``pymilvus.MilvusClient``. ``vs.connect("milvus-lite://" +
+``tcp://``) returns a ``MilvusBackendClient``: the contract
+``vectorstore.api.ClientAPI``, as the embedded ``Client`` is, whose collections
+are Milvus collections (``MilvusCollection``, a ``CollectionAPI``) reached
+through ``pymilvus.MilvusClient``. Neither backend imports the other: what they
+share is in ``vectorstore.checks``. ``vs.connect("milvus-lite://" +
 path)`` opens a Milvus Lite database file through pymilvus instead, for local
 development and tests.
 
@@ -25,12 +27,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from ..client import Client
+from ..checks import check_existing, collection_spec
 from ..errors import (
     ClosedError,
-    CollectionExistsError,
     CollectionNotFoundError,
     ConfigError,
     IndexConfigError,
@@ -38,12 +40,15 @@ from ..errors import (
     SchemaError,
     StorageError,
 )
-from ..schema import Index, Schema, default_indexes, quick_schema, validate_name
+from ..schema import Index, Schema
 from . import LITE_SCHEME, MILVUS_SCHEMES
 from ._milvus_collection import MilvusCollection
 from ._milvus_errors import milvus_errors
 from ._milvus_rows import wait_until
 from ._milvus_schema import PROPERTY, decode, encode, from_milvus, index_spec, milvus_schema
+
+if TYPE_CHECKING:
+    from ..embeddings.base import EmbeddingProvider
 
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 _EMBEDDED_OPTIONS = frozenset({"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"})
@@ -81,7 +86,7 @@ def connect_milvus(
             (``secure``, ``server_pem_path``...).
 
     Returns:
-        A ``MilvusBackendClient`` (a ``vectorstore.Client``).
+        A ``MilvusBackendClient`` (a ``vectorstore.ClientAPI``).
 
     Raises:
         TypeError: an option of the embedded engine (``durability``...) or an
@@ -176,12 +181,12 @@ def _lite_release(path: str) -> None:
     require("milvus_lite.server_manager", "milvus").server_manager_instance.release_server(path)
 
 
-class MilvusBackendClient(Client):
-    """Kestrel's ``Client`` over a Milvus server or Milvus Lite: its collections.
+class MilvusBackendClient:
+    """Kestrel's ``ClientAPI`` over a Milvus server or Milvus Lite: its collections.
 
     Create with ``vs.connect("http://...")`` or ``vs.connect("milvus-lite://...")``.
-    Thread-safe. It subclasses ``Client`` only so that code typed for the
-    embedded one takes it; every public method is its own.
+    Thread-safe. Besides the contract: ``lite``, ``read_only``,
+    ``consistency_level``, ``timeout`` and ``milvus`` (the pymilvus client).
     """
 
     def __init__(
@@ -204,13 +209,12 @@ class MilvusBackendClient(Client):
         self._timeout = timeout
         self._lock = threading.RLock()
         self._closed = False
-        self._store = None
-        self._options: dict[str, Any] = {}
-        self._collections: dict[str, MilvusCollection] = {}  # type: ignore[assignment]
+        self._collections: dict[str, MilvusCollection] = {}
 
     # ------------------------------------------------------------- properties
     @property
     def uri(self) -> str:
+        """The URI the client was opened with."""
         return self._uri
 
     @property
@@ -220,14 +224,17 @@ class MilvusBackendClient(Client):
 
     @property
     def read_only(self) -> bool:
+        """Whether this client refuses writes."""
         return self._read_only
 
     @property
     def consistency_level(self) -> str:
+        """The consistency level of every read."""
         return self._consistency
 
     @property
     def timeout(self) -> float | None:
+        """Seconds per request (None: no limit)."""
         return self._timeout
 
     @property
@@ -243,6 +250,17 @@ class MilvusBackendClient(Client):
 
     def __repr__(self) -> str:
         return f"MilvusBackendClient({self._uri!r})"
+
+    def __enter__(self) -> MilvusBackendClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def _check(self, write: bool = False) -> None:
         if self._closed:
@@ -270,12 +288,12 @@ class MilvusBackendClient(Client):
         vector_field: str = "vector",
         auto_id: bool = False,
         partitions: Sequence[str] = (),
-        embedding: Any = None,
+        embedding: EmbeddingProvider | None = None,
         text_field: str = "text",
     ) -> MilvusCollection:
         """Create a Milvus collection, or return the existing one if it is identical.
 
-        Arguments, defaults and errors as ``Client.create_collection``. The
+        Arguments, defaults and errors as ``ClientAPI.create_collection``. The
         Kestrel schema and indexes are kept in the collection's ``"kestrel"``
         property; the collection is created with this client's consistency
         level, indexed and loaded.
@@ -286,44 +304,26 @@ class MilvusBackendClient(Client):
             NotSupportedError: something this Milvus cannot hold (an analyzer
                 Milvus Lite has not).
         """
-        validate_name(name, "collection")
-        if schema is None:
-            if embedding is not None and dimension is None:
-                dimension = embedding.dimension
-            if dimension is None:
-                raise SchemaError("create_collection() takes dimension=, embedding= or schema=")
-            schema = quick_schema(
-                dimension,
-                primary_field=primary_field,
-                id_type=id_type,
-                vector_field=vector_field,
-                auto_id=auto_id,
-                embedding=embedding,
-                text_field=text_field,
-            )
-        elif dimension is not None or embedding is not None:
-            raise SchemaError(
-                "create_collection() takes a schema= or the quick setup's dimension= / "
-                "embedding=, not both"
-            )
-        full = default_indexes(schema, indexes or (), metric)
-        for p in partitions:
-            validate_name(p, "partition")
+        spec = collection_spec(
+            name,
+            dimension,
+            schema=schema,
+            indexes=indexes,
+            metric=metric,
+            primary_field=primary_field,
+            id_type=id_type,
+            vector_field=vector_field,
+            auto_id=auto_id,
+            partitions=partitions,
+            embedding=embedding,
+            text_field=text_field,
+        )
+        schema, full = spec.schema, spec.indexes
         with self._lock:
             self._check(write=True)
             if self.has_collection(name):
                 existing = self._open(name)
-                if existing.schema.to_dict() != schema.to_dict():
-                    raise CollectionExistsError(
-                        f"collection {name!r} exists with a different schema; drop it first "
-                        "or use get_collection()"
-                    )
-                if _index_dicts(full) != _index_dicts(existing.indexes):
-                    raise CollectionExistsError(
-                        f"collection {name!r} exists with different indexes "
-                        f"({_index_dicts(existing.indexes)}); use get_collection() and "
-                        "create_index() to change them"
-                    )
+                check_existing(spec, existing.schema, existing.indexes)
                 for p in partitions:
                     existing.create_partition(p)
                 return existing
@@ -391,6 +391,7 @@ class MilvusBackendClient(Client):
             return self._open(name)
 
     def has_collection(self, name: str) -> bool:
+        """Whether a collection called ``name`` exists."""
         with self._lock:
             self._check()
             return bool(self._rpc("has_collection", name))
@@ -464,10 +465,6 @@ class MilvusBackendClient(Client):
         col = MilvusCollection(self, name, schema, indexes, identity=identity)
         self._collections[name] = col
         return col
-
-
-def _index_dicts(indexes: Iterable[Index]) -> list[dict[str, Any]]:
-    return sorted((i.to_dict() for i in indexes), key=lambda d: str(d["field"]))
 
 
 __all__ = ["CONSISTENCY_LEVELS", "MilvusBackendClient", "MilvusCollection", "connect_milvus"]
