@@ -97,8 +97,8 @@ class KestrelVectorStore(AsyncMethods, VectorStore):
         *,
         uri: str | os.PathLike[str] | None = None,
         collection_name: str = "langchain",
-        client: vs.Client | None = None,
-        collection: vs.Collection | None = None,
+        client: vs.ClientAPI | None = None,
+        collection: vs.CollectionAPI | None = None,
         connect_options: Mapping[str, Any] | None = None,
         metric: str | None = None,
         index_params: Mapping[str, Any] | None = None,
@@ -155,12 +155,12 @@ class KestrelVectorStore(AsyncMethods, VectorStore):
         return self._embedding
 
     @property
-    def client(self) -> vs.Client | None:
+    def client(self) -> vs.ClientAPI | None:
         """The Kestrel client (None when built from ``collection=``)."""
         return self._core.client
 
     @property
-    def collection(self) -> vs.Collection | None:
+    def collection(self) -> vs.CollectionAPI | None:
         """The Kestrel collection (None until the first texts fix its dimension)."""
         return self._core.current()
 
