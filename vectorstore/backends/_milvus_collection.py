@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -31,15 +31,13 @@ from ..ranking import Ranker
 from ..routes import Router
 from ..rows import check_pk, prepare_rows
 from ..schema import Index, Schema, validate_name
-from ..search import MAX_TOPK, AnnRequest, check_window
+from ..search import MAX_TOPK, AnnRequest, Route, check_window
 from ..types import Hit, Metric
 from . import _milvus_query as mq
+from ._milvus_conn import MilvusConnection
 from ._milvus_errors import milvus_errors
 from ._milvus_rows import FilterChecker, chunks, plain, wire_rows
 from ._milvus_schema import PROPERTY, encode, metric_of
-
-if TYPE_CHECKING:
-    from .milvus import MilvusBackendClient
 
 KEY_BATCH = 4096  # primary keys per "pk in [...]" read
 PAGE = 4096  # rows per page of an unbounded query on a Milvus server
@@ -55,17 +53,17 @@ class MilvusCollection:
 
     def __init__(
         self,
-        client: MilvusBackendClient,
+        conn: MilvusConnection,
         name: str,
         schema: Schema,
         indexes: Iterable[Index],
-        identity: Any = None,
+        identity: int | None = None,
     ):
         self.identity = identity  # Milvus's collection id, when it gives one
-        self._client = client
-        self._mc = client._mc
-        self._pm = client._pm
-        self._lite = client.lite
+        self._conn = conn
+        self._mc = conn.mc
+        self._pm = conn.pm
+        self._lite = conn.lite
         self._name = name
         self._schema = schema
         self._pk_name = schema.primary.name
@@ -73,7 +71,7 @@ class MilvusCollection:
         self._router = Router(schema, self._metric, {})
         self._checker = FilterChecker(schema)
         self._known_partitions: set[str] = {DEFAULT_PARTITION}
-        self._read_only = client.read_only
+        self._read_only = conn.read_only
         self._closed = False
         self._index_lock = threading.Lock()  # one index change at a time
 
@@ -91,7 +89,7 @@ class MilvusCollection:
     @property
     def closed(self) -> bool:
         """Whether the collection was closed (its client closed, or it was dropped)."""
-        return self._closed or self._client.closed
+        return self._closed or self._conn.closed
 
     @property
     def indexes(self) -> list[Index]:
@@ -99,7 +97,7 @@ class MilvusCollection:
         return list(self._indexes.values())
 
     def __repr__(self) -> str:
-        return f"MilvusCollection({self._name!r}, {self._client.uri!r})"
+        return f"MilvusCollection({self._name!r}, {self._conn.uri!r})"
 
     def __len__(self) -> int:
         return self.count()
@@ -126,15 +124,15 @@ class MilvusCollection:
     ) -> Any:
         """Call ``MilvusClient.<method>(collection, ...)`` with Kestrel's errors."""
         self._check_open()
-        if self._client.timeout is not None:
-            kwargs.setdefault("timeout", self._client.timeout)
+        if self._conn.timeout is not None:
+            kwargs.setdefault("timeout", self._conn.timeout)
         sent = tuple(f.sent for f in filters if f.text)
         with milvus_errors(default, sent, self._schema):
             return getattr(self._mc, method)(self._name, *args, **kwargs)
 
     def _read(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A read at the client's consistency level (Strong: read your writes)."""
-        kwargs.setdefault("consistency_level", self._client.consistency_level)
+        kwargs.setdefault("consistency_level", self._conn.consistency_level)
         return self._rpc(method, *args, **kwargs)
 
     def _metric(self, field: str) -> Metric:
@@ -343,9 +341,11 @@ class MilvusCollection:
             self._checker.check(given, params)
         return flt
 
-    def _existing(self, keys: Sequence[Any], partitions: list[str] | None) -> set[Any]:
+    def _existing(
+        self, keys: Sequence[PrimaryKey], partitions: list[str] | None
+    ) -> set[PrimaryKey]:
         """Which of ``keys`` exist (in ``partitions``, None: anywhere)."""
-        found: set[Any] = set()
+        found: set[PrimaryKey] = set()
         pk_only = self._pk_only()
         for start in range(0, len(keys), KEY_BATCH):
             chunk = keys[start : start + KEY_BATCH]
@@ -374,7 +374,7 @@ class MilvusCollection:
         self._check_open()
         parts = self._require_partitions(partitions)
         distinct = list(dict.fromkeys(keys))
-        by_key: dict[Any, dict[str, Any]] = {}
+        by_key: dict[PrimaryKey, dict[str, Any]] = {}
         for start in range(0, len(distinct), KEY_BATCH):
             chunk = distinct[start : start + KEY_BATCH]
             flt = mq.keys_filter(self._pk_name, chunk, lite=self._lite)
@@ -466,7 +466,7 @@ class MilvusCollection:
             stop = None if limit is None else offset + limit
             return [out.row(r) for r in rows[offset:stop]]
         found: list[dict[str, Any]] = []
-        last: Any = None
+        last: PrimaryKey | None = None
         skip = offset
         while limit is None or len(found) < limit:
             page_filter = flt
@@ -586,14 +586,16 @@ class MilvusCollection:
         )
         return mq.to_hits(result, out, None)
 
-    def _query_data(self, route: Any, data: Any) -> Any:
+    def _query_data(
+        self, route: Route, data: Any
+    ) -> list[str] | list[Mapping[int, float]] | list[list[float]]:
         field = self._schema[route.field]
         texts = None
         if route.bm25 is not None:
             texts = [data] if isinstance(data, str) else list(data)
         return mq.query_data(field.dtype, route.dense, route.sparse, texts)
 
-    def _search_params(self, route: Any) -> dict[str, Any]:
+    def _search_params(self, route: Route) -> dict[str, Any]:
         index = self._indexes[route.field]
         return mq.search_params(route.params, route.metric, index.index_type, self._lite)
 
@@ -658,7 +660,7 @@ class MilvusCollection:
         names = self._rpc("list_indexes", field_name=spec.field, default=IndexConfigError)
         for name in names or ():
             self._rpc("drop_index", name, default=IndexConfigError)
-        self._client._build_indexes(self._name, self._schema, [spec])
+        self._conn.build_indexes(self._name, self._schema, [spec])
 
     # ------------------------------------------------------------ description
     def describe(self) -> dict[str, Any]:

@@ -39,13 +39,14 @@ from ..errors import (
     ReadOnlyError,
     SchemaError,
     StorageError,
+    VectorStoreError,
 )
 from ..schema import Index, Schema
 from . import LITE_SCHEME, MILVUS_SCHEMES
 from ._milvus_collection import MilvusCollection
+from ._milvus_conn import MilvusConnection
 from ._milvus_errors import milvus_errors
-from ._milvus_rows import wait_until
-from ._milvus_schema import PROPERTY, decode, encode, from_milvus, index_spec, milvus_schema
+from ._milvus_schema import PROPERTY, decode, encode, from_milvus, milvus_schema
 
 if TYPE_CHECKING:
     from ..embeddings.base import EmbeddingProvider
@@ -200,56 +201,58 @@ class MilvusBackendClient:
         consistency_level: str,
         timeout: float | None,
     ):
-        self._uri = uri
-        self._mc = mc
-        self._pm = pm
+        self._conn = MilvusConnection(
+            uri,
+            mc,
+            pm,
+            lite=lite_path is not None,
+            read_only=read_only,
+            consistency_level=consistency_level,
+            timeout=timeout,
+        )
         self._lite_path = lite_path
-        self._read_only = read_only
-        self._consistency = consistency_level
-        self._timeout = timeout
         self._lock = threading.RLock()
-        self._closed = False
         self._collections: dict[str, MilvusCollection] = {}
 
     # ------------------------------------------------------------- properties
     @property
     def uri(self) -> str:
         """The URI the client was opened with."""
-        return self._uri
+        return self._conn.uri
 
     @property
     def lite(self) -> bool:
         """Whether this is Milvus Lite (which differs from a server: see the README)."""
-        return self._lite_path is not None
+        return self._conn.lite
 
     @property
     def read_only(self) -> bool:
         """Whether this client refuses writes."""
-        return self._read_only
+        return self._conn.read_only
 
     @property
     def consistency_level(self) -> str:
         """The consistency level of every read."""
-        return self._consistency
+        return self._conn.consistency_level
 
     @property
     def timeout(self) -> float | None:
         """Seconds per request (None: no limit)."""
-        return self._timeout
+        return self._conn.timeout
 
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""
-        return self._closed
+        return self._conn.closed
 
     @property
     def milvus(self) -> Any:
         """The underlying ``pymilvus.MilvusClient`` (for what Kestrel does not wrap)."""
         self._check()
-        return self._mc
+        return self._conn.mc
 
     def __repr__(self) -> str:
-        return f"MilvusBackendClient({self._uri!r})"
+        return f"MilvusBackendClient({self._conn.uri!r})"
 
     def __enter__(self) -> MilvusBackendClient:
         return self
@@ -263,16 +266,19 @@ class MilvusBackendClient:
         self.close()
 
     def _check(self, write: bool = False) -> None:
-        if self._closed:
+        if self._conn.closed:
             raise ClosedError("the client is closed")
-        if write and self._read_only:
-            raise ReadOnlyError(f"store {self._uri} is open read-only")
+        if write and self._conn.read_only:
+            raise ReadOnlyError(f"store {self._conn.uri} is open read-only")
 
-    def _rpc(self, method: str, *args: Any, default: Any = StorageError, **kwargs: Any) -> Any:
-        if self._timeout is not None:
-            kwargs.setdefault("timeout", self._timeout)
-        with milvus_errors(default):
-            return getattr(self._mc, method)(*args, **kwargs)
+    def _rpc(
+        self,
+        method: str,
+        *args: Any,
+        default: type[VectorStoreError] = StorageError,
+        **kwargs: Any,
+    ) -> Any:
+        return self._conn.call(method, *args, default=default, **kwargs)
 
     # ------------------------------------------------------------ collections
     def create_collection(
@@ -327,56 +333,26 @@ class MilvusBackendClient:
                 for p in partitions:
                     existing.create_partition(p)
                 return existing
-            wire = milvus_schema(self._pm, schema, self.lite)
+            wire = milvus_schema(self._conn.pm, schema, self.lite)
             self._rpc(
                 "create_collection",
                 name,
                 schema=wire,
                 default=SchemaError,
-                consistency_level=self._consistency,
+                consistency_level=self._conn.consistency_level,
                 properties={PROPERTY: encode(schema, full)},
             )
             try:
-                self._build_indexes(name, schema, full)
+                self._conn.build_indexes(name, schema, full)
                 self._rpc("load_collection", name, default=IndexConfigError)
             except BaseException:
-                self._mc.drop_collection(name)  # nothing half-made is left behind
+                self._conn.mc.drop_collection(name)  # nothing half-made is left behind
                 raise
-            col = MilvusCollection(self, name, schema, full)
+            col = MilvusCollection(self._conn, name, schema, full)
             self._collections[name] = col
             for p in partitions:
                 col.create_partition(p)
             return col
-
-    def _build_indexes(self, name: str, schema: Schema, indexes: Sequence[Index]) -> None:
-        """Create Milvus indexes and wait until they are built (pymilvus's own wait
-        sleeps half a second per index; this one polls from a few milliseconds)."""
-        params = self._mc.prepare_index_params()
-        for index in indexes:
-            spec = index_spec(schema, index)
-            # A server reads build parameters as flat keys; Milvus Lite only from a
-            # nested "params" JSON (pymilvus sends a nested dict as one key).
-            build = {"params": spec.params} if self.lite and spec.params else spec.params
-            params.add_index(
-                field_name=spec.field,
-                index_type=spec.index_type,
-                metric_type=spec.metric,
-                params=build,
-                index_name=spec.field,
-            )
-        self._rpc("create_index", name, params, sync=False, default=IndexConfigError)
-        for index in indexes:
-
-            def built(field: str = index.field) -> bool:
-                info = self._rpc("describe_index", name, field, default=IndexConfigError) or {}
-                if info.get("state") == "Failed":
-                    raise IndexConfigError(
-                        f"Milvus failed to build the index on {field!r}: "
-                        f"{info.get('index_state_fail_reason', '')}"
-                    )
-                return bool(info.get("state", "Finished") == "Finished")
-
-            wait_until(built, f"the index on {index.field!r}")
 
     def get_collection(self, name: str) -> MilvusCollection:
         """The collection called ``name`` (loaded first if Milvus has it released).
@@ -422,14 +398,14 @@ class MilvusBackendClient:
     def close(self) -> None:
         """Close the collections' handles and the connection. Idempotent."""
         with self._lock:
-            if self._closed:
+            if self._conn.closed:
                 return
-            self._closed = True
+            self._conn.closed = True
             for col in self._collections.values():
                 col._close()
             self._collections.clear()
             try:
-                self._mc.close()
+                self._conn.mc.close()
             finally:
                 if self._lite_path is not None:
                     _lite_release(self._lite_path)
@@ -462,7 +438,7 @@ class MilvusBackendClient:
         state = self._rpc("get_load_state", name)
         if "Loaded" not in str(state.get("state") if isinstance(state, dict) else state):
             self._rpc("load_collection", name)
-        col = MilvusCollection(self, name, schema, indexes, identity=identity)
+        col = MilvusCollection(self._conn, name, schema, indexes, identity=identity)
         self._collections[name] = col
         return col
 
