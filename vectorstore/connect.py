@@ -71,7 +71,7 @@ def connect(
     return Client(uri, read_only=read_only, **options)
 
 
-_shared: dict[str, tuple[ClientAPI, dict[str, Any]]] = {}
+_shared: dict[str, tuple[ClientAPI, dict[str, object]]] = {}
 _shared_lock = threading.Lock()
 
 

@@ -39,7 +39,6 @@ from ..errors import (
     ReadOnlyError,
     SchemaError,
     StorageError,
-    VectorStoreError,
 )
 from ..schema import Index, Schema
 from . import LITE_SCHEME, MILVUS_SCHEMES
@@ -271,15 +270,6 @@ class MilvusBackendClient:
         if write and self._conn.read_only:
             raise ReadOnlyError(f"store {self._conn.uri} is open read-only")
 
-    def _rpc(
-        self,
-        method: str,
-        *args: Any,
-        default: type[VectorStoreError] = StorageError,
-        **kwargs: Any,
-    ) -> Any:
-        return self._conn.call(method, *args, default=default, **kwargs)
-
     # ------------------------------------------------------------ collections
     def create_collection(
         self,
@@ -334,7 +324,7 @@ class MilvusBackendClient:
                     existing.create_partition(p)
                 return existing
             wire = milvus_schema(self._conn.pm, schema, self.lite)
-            self._rpc(
+            self._conn.call(
                 "create_collection",
                 name,
                 schema=wire,
@@ -344,7 +334,7 @@ class MilvusBackendClient:
             )
             try:
                 self._conn.build_indexes(name, schema, full)
-                self._rpc("load_collection", name, default=IndexConfigError)
+                self._conn.call("load_collection", name, default=IndexConfigError)
             except BaseException:
                 self._conn.mc.drop_collection(name)  # nothing half-made is left behind
                 raise
@@ -370,13 +360,13 @@ class MilvusBackendClient:
         """Whether a collection called ``name`` exists."""
         with self._lock:
             self._check()
-            return bool(self._rpc("has_collection", name))
+            return bool(self._conn.call("has_collection", name))
 
     def list_collections(self) -> list[str]:
         """Collection names, sorted."""
         with self._lock:
             self._check()
-            return sorted(self._rpc("list_collections"))
+            return sorted(self._conn.call("list_collections"))
 
     def drop_collection(self, name: str) -> None:
         """Drop a collection and its data (no-op if it does not exist).
@@ -388,8 +378,8 @@ class MilvusBackendClient:
             col = self._collections.pop(name, None)
             if col is not None:
                 col._close()
-            if self._rpc("has_collection", name):
-                self._rpc("drop_collection", name)
+            if self._conn.call("has_collection", name):
+                self._conn.call("drop_collection", name)
 
     def refresh(self) -> None:
         """Nothing to catch up with: every read asks Milvus."""
@@ -415,14 +405,14 @@ class MilvusBackendClient:
         """The handle of a collection, described by Milvus now: a cached handle is
         kept while it still describes the collection (another client may have
         dropped and recreated it, or rebuilt an index)."""
-        desc = self._rpc("describe_collection", name)
+        desc = self._conn.call("describe_collection", name)
         stored = (desc.get("properties") or {}).get(PROPERTY)
         if stored:
             schema, indexes = decode(name, stored)
         else:
             found: dict[str, dict[str, Any]] = {}
-            for index_name in self._rpc("list_indexes", name) or ():
-                info = dict(self._rpc("describe_index", name, index_name) or {})
+            for index_name in self._conn.call("list_indexes", name) or ():
+                info = dict(self._conn.call("describe_index", name, index_name) or {})
                 info.update(info.pop("params", None) or {})
                 found[str(info.get("field_name", index_name))] = info
             schema, indexes = from_milvus(desc, found)
@@ -435,9 +425,9 @@ class MilvusBackendClient:
                 col._adopt_indexes(indexes)
                 return col
             col._close()  # a different collection now has this name
-        state = self._rpc("get_load_state", name)
+        state = self._conn.call("get_load_state", name)
         if "Loaded" not in str(state.get("state") if isinstance(state, dict) else state):
-            self._rpc("load_collection", name)
+            self._conn.call("load_collection", name)
         col = MilvusCollection(self._conn, name, schema, indexes, identity=identity)
         self._collections[name] = col
         return col
