@@ -2,7 +2,7 @@
 
 ``StoreCore`` owns the collection handle (opened, created when the first
 vectors fix the dimension, or picked up when another store on the same client
-created it) and turns checked inputs into ``Collection`` calls. It knows
+created it) and turns checked inputs into ``vectorstore.CollectionAPI`` calls. It knows
 nothing of embeddings: the store embeds and passes vectors.
 """
 

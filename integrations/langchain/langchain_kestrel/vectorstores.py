@@ -1,7 +1,7 @@
 """``KestrelVectorStore``: a LangChain ``VectorStore`` over a Kestrel collection.
 
 The adapter translates and never re-implements: LangChain calls become
-``Collection.upsert / delete / get / search / hybrid_search`` (``_core``), filter
+``CollectionAPI.upsert / delete / get / search / hybrid_search`` (``_core``), filter
 dicts become ``vectorstore.expr`` trees (``filters``), scores are the engine's
 and relevance uses its normalisation (``scoring``), and MMR is langchain-core's
 ``maximal_marginal_relevance``. The LangChain ``Embeddings`` embed texts here
@@ -52,8 +52,8 @@ class KestrelVectorStore(AsyncMethods, VectorStore):
             ``vectorstore.shared_client``: every store on one path in a process
             shares one client (one writer per store).
         collection_name: the collection to use or create.
-        client: an open ``vectorstore.Client`` to use instead of ``uri``.
-        collection: an open ``vectorstore.Collection`` to use instead.
+        client: an open ``vectorstore.ClientAPI`` (any backend) to use instead of ``uri``.
+        collection: an open ``vectorstore.CollectionAPI`` (any backend) to use instead.
         connect_options: options for ``vectorstore.connect`` (``durability``...).
         metric: ``"COSINE"`` (default), ``"IP"`` or ``"L2"`` for a new
             collection; for an existing one it must match (None: take its own).

@@ -82,8 +82,8 @@ class KestrelVectorStore(BasePydanticVectorStore):
         collection_name: the collection to use or create.
         dim: the embedding dimension; when None it is taken from the existing
             collection or from the first nodes added.
-        client: an open ``vectorstore.Client`` to use instead of ``uri``.
-        collection: an existing adapter ``vectorstore.Collection`` to use
+        client: an open ``vectorstore.ClientAPI`` (any backend) to use instead of ``uri``.
+        collection: an existing adapter ``vectorstore.CollectionAPI`` to use
             instead of ``uri`` / ``client`` / ``collection_name``.
         metric: ``"COSINE"`` (default for new collections), ``"IP"`` or ``"L2"``.
         index_type: the dense index of new collections (``"HNSW"``, ``"FLAT"``).
@@ -229,7 +229,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
     # ------------------------------------------------------------ properties
     @property
     def client(self) -> vs.CollectionAPI | None:
-        """The Kestrel collection (``vectorstore.Collection``).
+        """The Kestrel collection (a ``vectorstore.CollectionAPI``).
 
         Returns:
             The collection, or None until the first ``add`` creates it (when
@@ -239,7 +239,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
 
     @property
     def db(self) -> vs.ClientAPI | None:
-        """The Kestrel client (``vectorstore.Client``) holding the collection.
+        """The Kestrel client (a ``vectorstore.ClientAPI``) holding the collection.
 
         Returns:
             The client, or None when the store was built from ``collection=``.
