@@ -84,7 +84,7 @@ def same_graph_ratio(col, queries: np.ndarray, ef: int, blocks: int = 20, size: 
     """Single-query QPS of col.search over raw knn_query on the very same hnswlib graph,
     timed in alternating blocks in one process: the engine's own cost, free of the
     cross-process noise that separate runs carry. Median of the per-block ratios."""
-    index = col._partitions["_default"][0].indexes["vector"]._index
+    index = col._state.partitions["_default"][0].indexes["vector"]._index
     params = {"ef": ef}
     ratios = []
     for b in range(blocks):

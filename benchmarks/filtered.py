@@ -171,7 +171,7 @@ def calibrate(n: int, dim: int) -> None:
         col.insert(
             [{"id": i, "vector": base[i], "n": int(field[i])} for i in range(s, min(s + 10_000, n))]
         )
-    seg = col._partitions["_default"][0]
+    seg = col._state.partitions["_default"][0]
     index = seg.indexes["vector"]
     vectors = seg.vectors["vector"].view
     print(

@@ -5,8 +5,8 @@ Both backends implement the contract in ``vectorstore.api``; this module sits
 below both of them (it imports the schema, search and ranking modules, nothing
 that imports it back), so neither backend has to borrow from the other:
 
-- ``DEFAULT_PARTITION``, ``PrimaryKey``: the partition every collection has,
-  and the type of a primary key.
+- ``DEFAULT_PARTITION``: the partition every collection has (the Milvus
+  backend takes it from here; ``PrimaryKey`` is re-exported from ``rows``).
 - ``collection_spec``: the argument resolution of ``create_collection`` (the
   quick setup's schema, the default indexes, the names).
 - ``check_existing``: ``create_collection`` on a name that exists only returns
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import CollectionExistsError, DataError, SchemaError
 from .ranking import Ranker, WeightedRanker
+from .rows import PrimaryKey
 from .schema import Index, Schema, default_indexes, quick_schema, validate_name
 from .search import MAX_TOPK, AnnRequest, check_window
 
@@ -30,9 +31,6 @@ if TYPE_CHECKING:
 
 #: The partition every collection has; it cannot be dropped.
 DEFAULT_PARTITION = "_default"
-
-#: A primary key: INT64 or VARCHAR.
-PrimaryKey = int | str
 
 
 @dataclass(frozen=True)

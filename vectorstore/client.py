@@ -285,8 +285,7 @@ class Client:
             name, schema, indexes, storage=storage, read_only=self._read_only, **self._options
         )
         segments = self._store.load_segments(name, schema, indexes)
-        col._restore(segments, *next_ids)
-        replayed = storage.replay(col)
+        replayed = col._recover(segments, *next_ids)
         self._collections[name] = col
         if not self._read_only:
             older_logs = storage.open_log()

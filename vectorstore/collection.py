@@ -1,54 +1,62 @@
-"""The public ``Collection``: validation and locking over segments.
+"""The public ``Collection``: validation and locking over a ``CollectionState``.
 
 Reads (get, query, count, search) share a readers-writer lock; writes hold it
-alone. Every write validates its whole batch before touching anything, so a
-failed call leaves the collection exactly as it was.
+alone. Every write validates its whole batch before touching anything, then
+logs one typed record (``storage.records``) and applies it to the state
+(``state.CollectionState.apply``), so a failed call leaves the collection
+exactly as it was. Checkpoints and compaction are in ``maintenance``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import maintenance
 from ._rwlock import RWLock
-from .bm25 import TermStats
-from .checks import DEFAULT_PARTITION, check_hybrid, check_query_counts
+from .checks import check_hybrid, check_query_counts
 from .errors import (
     ClosedError,
     DataError,
     DuplicateKeyError,
     FilterTypeError,
     IndexConfigError,
-    PartitionNotFoundError,
     ReadOnlyError,
     StorageError,
 )
-from .functions import BM25
 from .ranking import Ranker
 from .routes import Router, fuse
-from .rows import RowBatch, check_pk, prepare_rows
+from .rows import check_pk, prepare_rows
 from .schema import Index, Schema, validate_name
 from .search import MAX_TOPK, AnnRequest, SegmentHits, check_window, merge_hits, rows_to_hits
 from .segment import Segment, output_entity_fields
-from .types import Hit, Metric
+from .state import DEFAULT_PARTITION, DEFAULT_SEGMENT_ROWS, CollectionState, PrimaryKey
+from .storage.records import (
+    CreateIndex,
+    CreatePartition,
+    Delete,
+    DropIndex,
+    DropPartition,
+    Insert,
+    Record,
+    Upsert,
+)
+from .types import Hit
 
 if TYPE_CHECKING:
     from .expr import Expr
-    from .storage.store import CollectionStorage
+    from .storage.store import CollectionStorage, Frozen
+
+log = logging.getLogger("vectorstore.collection")
 
 FILTER_CACHE_SIZE = 256  # compiled, schema-checked filters kept per collection
-AUTO_COMPACT_RATIO = 0.2  # a segment this much deleted is rewritten after a write ...
-AUTO_COMPACT_MIN_ROWS = 1000  # ... once it has at least this many deleted rows
-DEFAULT_SEGMENT_ROWS = 1_000_000
-
-PrimaryKey = int | str
 
 
 class Collection:
@@ -80,26 +88,21 @@ class Collection:
         self._pk_name = schema.primary.name
         self._empty_batch = Segment(0, DEFAULT_PARTITION, schema, {}).column_batch()
         self._filters: OrderedDict[tuple[str | Expr, str], Expr] = OrderedDict()
-        # BM25 statistics over every live row of the collection, per BM25 field
-        self._term_stats = {
-            fn.output: TermStats() for fn in schema.functions if isinstance(fn, BM25)
-        }
-        self._router = Router(schema, self._metric, self._term_stats)
-        self._indexes: dict[str, Index] = {i.field: i for i in indexes}
+        # Read-only replicas keep replayed vectors in memory: the spill files'
+        # names belong to the writer.
+        spill = storage.spill_dir() if storage is not None and not read_only else None
+        self._state = CollectionState(
+            name, schema, indexes, segment_rows=segment_rows, spill_dir=spill
+        )
+        self._router = Router(schema, self._state.metric, self._state.term_stats)
         self._storage = storage
         self._read_only = read_only
-        self._segment_rows = segment_rows
         self._lock = RWLock()
         self._closed = False
         self._interrupted = False  # a write was cut short: never persist this state
-        self._partitions: dict[str, list[Segment]] = {DEFAULT_PARTITION: []}
-        self._locations: dict[Any, tuple[Segment, int]] = {}
-        self._next_segment_id = 1
-        self._next_auto_id = time.time_ns() // 1000
         self._auto_id_lock = threading.Lock()
         self._filters_lock = threading.Lock()
         self._checkpoint_lock = threading.Lock()  # one checkpoint or compaction at a time
-        self._needs_checkpoint = False
 
     # ------------------------------------------------------------- properties
     @property
@@ -117,7 +120,7 @@ class Collection:
 
     @property
     def indexes(self) -> list[Index]:
-        return list(self._indexes.values())
+        return list(self._state.indexes.values())
 
     def __repr__(self) -> str:
         return f"Collection({self._name!r})"
@@ -149,31 +152,26 @@ class Collection:
         if self._closed:
             raise ClosedError(f"collection {self._name!r} is closed or was dropped")
 
-    def _restore(
+    def _recover(
         self, partitions: dict[str, list[Segment]], next_segment_id: int, next_auto_id: int
-    ) -> None:
-        """Install segments read from disk (called once, before first use)."""
-        self._partitions = {DEFAULT_PARTITION: [], **partitions}
-        for segments in self._partitions.values():
-            for seg in segments:
-                live = seg.live_mask()
-                offsets = np.flatnonzero(live)
-                for offset, key in zip(offsets.tolist(), seg.pks[live].tolist(), strict=True):
-                    self._locations[key] = (seg, offset)
-                self._count_terms(seg, offsets, +1)
-        self._next_segment_id = next_segment_id
-        self._next_auto_id = max(self._next_auto_id, next_auto_id)
+    ) -> int:
+        """Install segments read from disk and replay the log over them (once,
+        before first use); returns how many logged writes were replayed."""
+        self._state.restore(partitions, next_segment_id, next_auto_id)
+        if self._storage is None:
+            return 0
+        return self._state.replay(self._storage.read_log(self._pk_name))
+
+    @property
+    def _needs_checkpoint(self) -> bool:
+        return self._state.needs_checkpoint
 
     def _close(self) -> None:
         with self._lock.write:
             self._closed = True
             if self._storage is not None:
                 self._storage.close()
-            for segments in self._partitions.values():
-                for seg in segments:
-                    seg.close()
-            self._partitions = {}  # give the memory back even if handles linger
-            self._locations = {}
+            self._state.close()
 
     # ------------------------------------------------------------- partitions
     def create_partition(self, name: str) -> None:
@@ -184,8 +182,8 @@ class Collection:
         """
         validate_name(name, "partition")
         with self._writing():
-            if name not in self._partitions:
-                self._commit({"op": "create_partition", "name": name})
+            if name not in self._state.partitions:
+                self._commit(CreatePartition(name))
 
     def drop_partition(self, name: str) -> None:
         """Drop a partition and every row in it.
@@ -195,40 +193,19 @@ class Collection:
             DataError: ``_default`` cannot be dropped.
         """
         with self._writing():
-            self._partition(name)  # raises if missing
+            self._state.partition(name)  # raises if missing
             if name == DEFAULT_PARTITION:
                 raise DataError("the _default partition cannot be dropped")
-            self._commit({"op": "drop_partition", "name": name})
+            self._commit(DropPartition(name))
 
     def has_partition(self, name: str) -> bool:
         with self._reading():
-            return name in self._partitions
+            return name in self._state.partitions
 
     def list_partitions(self) -> list[str]:
         """Partition names, ``_default`` first."""
         with self._reading():
-            return list(self._partitions)
-
-    def _partition(self, name: str) -> list[Segment]:
-        try:
-            return self._partitions[name]
-        except KeyError:
-            raise PartitionNotFoundError(
-                f"collection {self._name!r} has no partition {name!r}"
-            ) from None
-
-    def _segments(self, partitions: Sequence[str] | str | None) -> list[Segment]:
-        """The segments of these partitions; None or an empty list means all (as Milvus)."""
-        if isinstance(partitions, str):
-            names: Sequence[str] = [partitions]
-        elif not partitions:
-            names = list(self._partitions)
-        else:
-            names = list(partitions)
-        out: list[Segment] = []
-        for name in names:
-            out.extend(self._partition(name))
-        return out
+            return list(self._state.partitions)
 
     # ----------------------------------------------------------------- writes
     def insert(
@@ -258,20 +235,20 @@ class Collection:
         """
         batch = prepare_rows(self._schema, rows, progress)
         with self._writing():
-            self._partition(partition)
+            self._state.partition(partition)
             pk = self._schema.primary
             if pk.auto_id:
                 batch.set_pks(self._take_auto_ids(batch.num_rows), pk.name)
             else:
                 for i, key in enumerate(batch.pks):
-                    if key in self._locations:
+                    if key in self._state.locations:
                         raise DuplicateKeyError(
                             f"row {i}: primary key {key!r} already exists; use upsert() to "
                             "replace a row"
                         )
             if batch.num_rows:
-                self._commit({"op": "insert", "partition": partition, "batch": batch})
-        self._maybe_checkpoint()
+                self._commit(Insert(partition, batch))
+        self._after_write()
         return list(batch.pks)
 
     def upsert(
@@ -299,10 +276,10 @@ class Collection:
             )
         batch = prepare_rows(self._schema, rows, progress)
         with self._writing():
-            self._partition(partition)
+            self._state.partition(partition)
             if batch.num_rows:
-                self._commit({"op": "upsert", "partition": partition, "batch": batch})
-        self._maybe_checkpoint()
+                self._commit(Upsert(partition, batch))
+        self._after_write()
         return list(batch.pks)
 
     def delete(
@@ -337,34 +314,33 @@ class Collection:
             keys = [check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(id_list)]
         compiled = self._compile(filter, filter_params) if filter is not None else None
         with self._writing():
-            segments = self._segments(partition)
+            segments = self._state.segments(partition)
+            locations = self._state.locations
             if compiled is not None:
                 for seg in segments:
                     keys.extend(seg.pks[seg.select(compiled).rows].tolist())
             elif partition is not None:
                 wanted = {id(s) for s in segments}
-                keys = [
-                    k for k in keys if k in self._locations and id(self._locations[k][0]) in wanted
-                ]
-            keys = list(dict.fromkeys(k for k in keys if k in self._locations))
+                keys = [k for k in keys if k in locations and id(locations[k][0]) in wanted]
+            keys = list(dict.fromkeys(k for k in keys if k in locations))
             if keys:
-                self._commit({"op": "delete", "ids": keys})
-        self._maybe_checkpoint()
+                self._commit(Delete(keys))
+        self._after_write()
         return len(keys)
 
     def _take_auto_ids(self, n: int) -> list[int]:
         with self._auto_id_lock:
-            start = max(self._next_auto_id, time.time_ns() // 1000)
-            self._next_auto_id = start + n
+            start = max(self._state.next_auto_id, time.time_ns() // 1000)
+            self._state.next_auto_id = start + n
         return list(range(start, start + n))
 
     # ------------------------------------------------------ applying writes
-    def _commit(self, record: dict[str, Any]) -> None:
+    def _commit(self, record: Record) -> None:
         """Log a validated write (durable per the store's mode), then apply it."""
         if self._storage is not None:
             self._storage.log(record)
         with self._interruptible():
-            self._apply(record)
+            self._state.apply(record)
 
     @contextmanager
     def _interruptible(self) -> Iterator[None]:
@@ -378,92 +354,6 @@ class Collection:
             self._interrupted = True
             self._closed = True
             raise
-
-    def _apply(self, record: dict[str, Any]) -> None:
-        """Apply one write to memory (write lock held). WAL replay calls this too."""
-        op = record["op"]
-        if op in ("insert", "upsert"):
-            batch: RowBatch = record["batch"]
-            if op == "upsert":
-                self._delete_pks(batch.pks)
-            elif self._schema.primary.auto_id and batch.num_rows:
-                self._next_auto_id = max(self._next_auto_id, max(batch.pks) + 1)
-            self._apply_insert(batch, record["partition"])
-        elif op == "delete":
-            self._delete_pks(record["ids"])
-        elif op == "create_partition":
-            self._partitions.setdefault(record["name"], [])
-        elif op == "drop_partition":
-            for seg in self._partitions.pop(record["name"], []):
-                live = seg.live_mask()
-                for pk in seg.pks[live].tolist():
-                    del self._locations[pk]
-                self._count_terms(seg, np.flatnonzero(live), -1)
-                seg.close()
-        elif op in ("create_index", "drop_index"):
-            if op == "create_index":
-                spec = Index.from_dict(record["index"])
-            else:
-                spec = Index(record["field"], "FLAT", self._indexes[record["field"]].metric)
-            self._indexes[spec.field] = spec
-            for seg in self._segments(None):
-                seg.set_index(spec.field, spec)
-        else:
-            raise StorageError(f"collection {self._name!r}: unknown logged operation {op!r}")
-
-    def _apply_insert(self, batch: RowBatch, partition: str, moved: bool = False) -> None:
-        """Append a validated batch whose keys are all absent (write lock held).
-
-        ``moved``: compaction re-inserting live rows (the statistics hold them).
-        """
-        segments = self._partitions[partition]
-        done = 0
-        while done < batch.num_rows:
-            if not segments or segments[-1].sealed or segments[-1].num_rows >= self._segment_rows:
-                if segments and not segments[-1].sealed:
-                    segments[-1].sealed = True  # full: persisted by the next checkpoint
-                    self._needs_checkpoint = True
-                segments.append(self._new_segment(partition))
-            seg = segments[-1]
-            take = min(batch.num_rows - done, self._segment_rows - seg.num_rows)
-            part = (
-                batch if (done == 0 and take == batch.num_rows) else batch.slice(done, done + take)
-            )
-            start = seg.append(part)
-            if not moved:
-                self._count_terms(seg, np.arange(start, start + take), +1)
-            for offset, key in enumerate(part.pks, start):
-                self._locations[key] = (seg, offset)
-            done += take
-
-    def _delete_pks(self, keys: Iterable[PrimaryKey]) -> None:
-        by_segment: dict[int, tuple[Segment, list[int]]] = {}
-        for key in keys:
-            loc = self._locations.pop(key, None)
-            if loc is not None:
-                by_segment.setdefault(id(loc[0]), (loc[0], []))[1].append(loc[1])
-        for seg, offsets in by_segment.values():
-            rows = np.asarray(offsets, dtype=np.int64)
-            self._count_terms(seg, rows, -1)
-            seg.delete(rows)
-
-    def _count_terms(self, seg: Segment, offsets: np.ndarray, sign: int) -> None:
-        """Add (+1) or remove (-1) rows from the BM25 statistics."""
-        if len(offsets) == 0:
-            return
-        for name, stats in self._term_stats.items():
-            terms, lengths = seg.sparse[name].terms_of(offsets)
-            (stats.add if sign > 0 else stats.remove)(terms, lengths)
-
-    def _new_segment(self, partition: str) -> Segment:
-        # Read-only replicas keep replayed vectors in memory: the spill files'
-        # names belong to the writer.
-        spill = (
-            self._storage.spill_dir() if self._storage is not None and not self._read_only else None
-        )
-        seg = Segment(self._next_segment_id, partition, self._schema, self._indexes, spill)
-        self._next_segment_id += 1
-        return seg
 
     # ------------------------------------------------------------------ reads
     def get(
@@ -487,10 +377,12 @@ class Collection:
         keys = [check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(id_list)]
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=True)
         with self._reading():
-            allowed = None if partitions is None else {id(s) for s in self._segments(partitions)}
+            allowed = (
+                None if partitions is None else {id(s) for s in self._state.segments(partitions)}
+            )
             out = []
             for key in keys:
-                loc = self._locations.get(key)
+                loc = self._state.locations.get(key)
                 if loc is not None and (allowed is None or id(loc[0]) in allowed):
                     out.extend(loc[0].entities([loc[1]], fields, dynamic))
             return out
@@ -533,7 +425,7 @@ class Collection:
         with self._reading():
             out: list[dict[str, Any]] = []
             skip = offset
-            for seg in self._segments(partitions):
+            for seg in self._state.segments(partitions):
                 rows = seg.select(compiled).rows
                 if key_set is not None:
                     pks = seg.pks[rows].tolist()
@@ -558,7 +450,7 @@ class Collection:
         """The number of live rows, optionally passing a filter."""
         compiled = self._compile(filter, filter_params) if filter else None
         with self._reading():
-            segments = self._segments(partitions)
+            segments = self._state.segments(partitions)
             if compiled is None:
                 return sum(s.num_live for s in segments)
             return sum(len(s.select(compiled).rows) for s in segments)
@@ -619,7 +511,7 @@ class Collection:
         taken = self._lock.acquire_read()
         try:
             self._check_open()
-            segments = [s for s in self._segments(partitions) if s.num_live]
+            segments = [s for s in self._state.segments(partitions) if s.num_live]
             if group is None and route.params.radius is None:
                 parts = self._router.run(route, limit + offset, compiled, segments)
                 metric = route.metric
@@ -679,7 +571,7 @@ class Collection:
         taken = self._lock.acquire_read()
         try:
             self._check_open()
-            segments = [s for s in self._segments(partitions) if s.num_live]
+            segments = [s for s in self._state.segments(partitions) if s.num_live]
             found = [
                 self._router.collect(route, compiled, segments, 0, req.limit)[1]
                 for route, req, compiled in zip(routes, reqs, filters, strict=True)
@@ -692,10 +584,6 @@ class Collection:
                 self._lock.release_read()
 
     # ---------------------------------------------------------- search helpers
-    def _metric(self, field: str) -> Metric:
-        spec = self._indexes.get(field)
-        return spec.metric if spec is not None else Metric.COSINE
-
     def _compile(self, text: str | Expr | None, params: Mapping[str, Any] | None) -> Expr:
         """A filter (text, or a tree built by an adapter) bound and type-checked, cached."""
         from .expr import Expr as ExprNode
@@ -748,7 +636,7 @@ class Collection:
         spec = field if isinstance(field, Index) else Index(field, index_type, metric, **params)
         spec = spec.fit(self._schema)
         with self._writing():
-            self._commit({"op": "create_index", "index": spec.to_dict()})
+            self._commit(CreateIndex(spec))
 
     def drop_index(self, field: str) -> None:
         """Drop a dense field's index; searches on it become exact (FLAT) until rebuilt.
@@ -758,11 +646,12 @@ class Collection:
                 inverted index is part of its storage).
         """
         with self._writing():
-            if field not in self._indexes:
+            indexes = self._state.indexes
+            if field not in indexes:
                 raise IndexConfigError(f"field {field!r} has no index")
-            if self._indexes[field].index_type == "SPARSE_INVERTED_INDEX":
+            if indexes[field].index_type == "SPARSE_INVERTED_INDEX":
                 raise IndexConfigError(f"sparse field {field!r} always keeps its inverted index")
-            self._commit({"op": "drop_index", "field": field})
+            self._commit(DropIndex(field))
 
     # ------------------------------------------------------------ description
     def describe(self) -> dict[str, Any]:
@@ -771,21 +660,21 @@ class Collection:
             return {
                 "name": self._name,
                 "schema": self._schema.to_dict(),
-                "indexes": [i.to_dict() for i in self._indexes.values()],
-                "partitions": list(self._partitions),
+                "indexes": [i.to_dict() for i in self._state.indexes.values()],
+                "partitions": list(self._state.partitions),
             }
 
     def stats(self) -> dict[str, Any]:
         """Row counts and segment layout."""
         with self._reading():
-            segments = self._segments(None)
+            segments = self._state.segments(None)
             return {
                 "row_count": sum(s.num_live for s in segments),
                 "deleted_rows": sum(s.num_deleted for s in segments),
                 "segments": len(segments),
                 "sealed_segments": sum(s.sealed for s in segments),
                 "partitions": {
-                    p: sum(s.num_live for s in segs) for p, segs in self._partitions.items()
+                    p: sum(s.num_live for s in segs) for p, segs in self._state.partitions.items()
                 },
             }
 
@@ -806,30 +695,29 @@ class Collection:
 
     def _freeze(self) -> Frozen:
         """Seal every growing segment and start a new log generation (write lock held)."""
-        for segments in self._partitions.values():
-            if segments and not segments[-1].sealed:
-                if segments[-1].num_rows:
-                    segments[-1].sealed = True
-                else:
-                    segments.pop().close()
-        self._needs_checkpoint = False
-        return Frozen(
-            partitions={name: list(segs) for name, segs in self._partitions.items()},
-            indexes=list(self._indexes.values()),
-            next_segment_id=self._next_segment_id,
-            next_auto_id=self._next_auto_id,
-            wal_generation=self._storage.rotate() if self._storage is not None else 0,
-        )
+        rotate = self._storage.rotate if self._storage is not None else None
+        return maintenance.freeze(self._state, rotate)
+
+    def _after_write(self) -> None:
+        """Housekeeping after an acknowledged write. The write is logged and
+        applied whatever happens here, so a failed checkpoint (a full disk) is
+        logged, not raised as if the write had failed; it is retried after the
+        next write, and ``flush()`` raises it."""
+        try:
+            self._maybe_checkpoint()
+        except StorageError as exc:
+            self._state.needs_checkpoint = True
+            log.warning("collection %r: %s (retried after the next write)", self._name, exc)
 
     def _maybe_checkpoint(self) -> None:
         """After a write: compact segments that are mostly deleted; checkpoint if a
         segment filled up or the log grew large."""
         with self._lock.read:
-            compact = any(_worth_compacting(s) for segs in self._partitions.values() for s in segs)
+            compact = maintenance.worth_compacting(self._state)
         if compact:
-            self._compact(AUTO_COMPACT_RATIO, merge_small=False)
+            self._compact(maintenance.AUTO_COMPACT_RATIO, merge_small=False)
         elif self._storage is not None and (
-            self._needs_checkpoint or self._storage.wal_bytes() > self._storage.max_wal_bytes
+            self._state.needs_checkpoint or self._storage.wal_bytes() > self._storage.max_wal_bytes
         ):
             self.flush()
 
@@ -838,8 +726,8 @@ class Collection:
         disk and memory back (index entries of deleted rows go too).
 
         Also runs by itself after writes, on segments whose deleted rows pass
-        ``AUTO_COMPACT_RATIO`` of their rows. Crash-safe: old files are removed
-        only after the manifest naming the new ones is durable.
+        ``maintenance.AUTO_COMPACT_RATIO`` of their rows. Crash-safe: old files are
+        removed only after the manifest naming the new ones is durable.
         """
         self._compact(0.0, merge_small=True)
 
@@ -847,51 +735,10 @@ class Collection:
         self._check_open()
         with self._checkpoint_lock:
             with self._writing(), self._interruptible():
-                for name in list(self._partitions):
-                    self._compact_partition(name, min_ratio, merge_small)
+                maintenance.compact(self._state, min_ratio, merge_small)
                 frozen = self._freeze()
             if self._storage is not None:
                 self._storage.persist(frozen)
-
-    def _compact_partition(self, name: str, min_ratio: float, merge_small: bool) -> None:
-        old = self._partitions[name]
-        small = self._segment_rows // 4
-
-        def rewrite(seg: Segment) -> bool:
-            if seg.num_deleted and seg.num_deleted >= min_ratio * seg.num_rows:
-                return True
-            return merge_small and seg.sealed and seg.num_live < small and len(old) > 1
-
-        redo = [s for s in old if rewrite(s)]
-        if not redo or (len(redo) == 1 and not redo[0].num_deleted):
-            return  # nothing to drop, nothing to merge with
-        self._partitions[name] = [s for s in old if s not in redo]
-        for seg in redo:
-            live = np.flatnonzero(seg.live_mask())
-            if len(live):
-                rows = seg.rows_at(live)
-                for key in rows.pks:
-                    self._locations.pop(key, None)
-                self._apply_insert(rows, name, moved=True)
-            seg.close()
-
-
-@dataclass(frozen=True)
-class Frozen:
-    """A collection's state as of a checkpoint's freeze: what persist writes."""
-
-    partitions: dict[str, list[Segment]]
-    indexes: list[Index]
-    next_segment_id: int
-    next_auto_id: int
-    wal_generation: int
-
-
-def _worth_compacting(seg: Segment) -> bool:
-    return (
-        seg.num_deleted >= AUTO_COMPACT_MIN_ROWS
-        and seg.num_deleted >= AUTO_COMPACT_RATIO * seg.num_rows
-    )
 
 
 __all__ = ["DEFAULT_PARTITION", "Collection"]

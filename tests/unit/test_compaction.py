@@ -25,7 +25,7 @@ def test_deletes_past_the_ratio_compact_by_themselves() -> None:
     stats = col.stats()
     assert stats["deleted_rows"] == 0
     assert stats["row_count"] == col.count() == 1500
-    index = col._partitions["_default"][0].indexes["vector"]
+    index = col._state.partitions["_default"][0].indexes["vector"]
     assert len(index) == 1500  # the graph holds live rows only
     hits = col.search(np.zeros((1, 8), dtype=np.float32), limit=5, filter="n < 1500")
     assert hits == [[]]

@@ -223,3 +223,11 @@ def test_public_names_the_adapters_use() -> None:
     assert vs.normalize_score(1.0, "COSINE") == 1.0 and vs.normalize_score(0.0, vs.Metric.L2) == 1.0
     assert vs.DEFAULT_PARTITION == "_default"
     assert callable(vs.connect) and callable(vs.shared_client)  # the functions, not the module
+
+
+def test_one_default_partition_name() -> None:
+    """The engine's state and the shared checks name the same default partition
+    (the Milvus backend takes it from checks, the engine from state)."""
+    from vectorstore import collection, state
+
+    assert state.DEFAULT_PARTITION == checks.DEFAULT_PARTITION == collection.DEFAULT_PARTITION

@@ -478,7 +478,7 @@ def test_newer_format_version_leaves_the_store_alone(store, tmp_path):
 def hnsw_elements(col: vs.Collection) -> tuple[int, int]:
     """(elements, allocated slots) over every hnswlib index of the collection."""
     n = cap = 0
-    for segs in col._partitions.values():
+    for segs in col._state.partitions.values():
         for seg in segs:
             for index in seg.indexes.values():
                 n += len(index)
@@ -487,7 +487,7 @@ def hnsw_elements(col: vs.Collection) -> tuple[int, int]:
 
 
 def rows_held(col: vs.Collection) -> int:
-    return sum(seg.num_rows for segs in col._partitions.values() for seg in segs)
+    return sum(seg.num_rows for segs in col._state.partitions.values() for seg in segs)
 
 
 def test_compact_gives_disk_and_memory_back(store):
@@ -510,7 +510,7 @@ def test_compact_gives_disk_and_memory_back(store):
     n, cap = hnsw_elements(col)
     assert n == 300 and rows_held(col) == 300
     assert cap < cap_full / 2  # hnswlib preallocates: the slots must go too
-    assert len(col._locations) == 300
+    assert len(col._state.locations) == 300
     assert disk_bytes(folder) < size_full / 3
     # the compacted-away rows never come back in a search, the kept ones do
     hits = col.search(vecs[:50], limit=1, search_params={"ef": 300})

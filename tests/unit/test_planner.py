@@ -94,7 +94,7 @@ def test_filters_differing_only_in_literal_type_never_share_a_cache_entry() -> N
 
 def test_gathered_vectors_stay_within_the_segment_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     col, _ = _collection(2000)
-    seg = col._partitions["_default"][0]
+    seg = col._state.partitions["_default"][0]
     one = 200 * 8 * 4  # a "n == k" selection: 200 rows of 8 float32
     monkeypatch.setattr(segment_module, "SUBSET_BUDGET_BYTES", 2 * one)
     q = np.ones((1, 8), dtype=np.float32)
@@ -122,7 +122,7 @@ def test_short_oversampling_falls_back_to_the_filter_callback(
     monkeypatch.setattr(planner, "EXACT_PER_SQRT_ROWS", 0)
     monkeypatch.setattr(planner, "OVERSAMPLE_FACTOR", 0.0)
     monkeypatch.setattr(planner, "OVERSAMPLE_MARGIN", 1)
-    index = col._partitions["_default"][0].indexes["vector"]
+    index = col._state.partitions["_default"][0].indexes["vector"]
     calls = []
     real_search = index.search
 

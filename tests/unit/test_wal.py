@@ -20,8 +20,18 @@ import pytest
 
 import vectorstore as vs
 from vectorstore.rows import prepare_rows
-from vectorstore.storage.records import decode_record, encode_record
-from vectorstore.storage.wal import MAGIC, WriteAheadLog, read_records, records
+from vectorstore.storage.records import (
+    CreateIndex,
+    CreatePartition,
+    Delete,
+    DropIndex,
+    DropPartition,
+    Insert,
+    Upsert,
+    decode_record,
+    encode_record,
+)
+from vectorstore.storage.wal import MAGIC, WriteAheadLog, decode, encode, read_records, records
 
 DT = vs.DataType
 
@@ -133,11 +143,13 @@ def assert_batches_equal(a, b) -> None:
 @pytest.mark.parametrize("op", ["insert", "upsert"])
 def test_batch_record_round_trip_every_column_kind(op):
     batch = prepare_rows(SCHEMA, sample_rows())
-    payload = encode_record({"op": op, "partition": "part_1", "batch": batch})
+    kind = Insert if op == "insert" else Upsert
+    payload = encode_record(kind("part_1", batch))
     assert isinstance(payload, bytes)
+    assert decode(payload)[0]["op"] == op  # the log's format names the operation
     back = decode_record(payload, "pk")
-    assert back["op"] == op and back["partition"] == "part_1"
-    assert_batches_equal(batch, back["batch"])
+    assert type(back) is kind and back.partition == "part_1"
+    assert_batches_equal(batch, back.batch)
 
 
 def test_int_pk_and_single_row_round_trip():
@@ -145,11 +157,10 @@ def test_int_pk_and_single_row_round_trip():
         [vs.Field("id", DT.INT64, is_primary=True), vs.Field("v", DT.FLOAT_VECTOR, dim=1)]
     )
     batch = prepare_rows(schema, [{"id": -5, "v": [1.0]}])
-    back = decode_record(
-        encode_record({"op": "insert", "partition": "_default", "batch": batch}), "id"
-    )
-    assert_batches_equal(batch, back["batch"])
-    assert back["batch"].pks == [-5] and type(back["batch"].pks[0]) is int
+    back = decode_record(encode_record(Insert("_default", batch)), "id")
+    assert isinstance(back, Insert)
+    assert_batches_equal(batch, back.batch)
+    assert back.batch.pks == [-5] and type(back.batch.pks[0]) is int
 
 
 def test_large_batch_round_trip_through_a_file(tmp_path):
@@ -160,47 +171,67 @@ def test_large_batch_round_trip_through_a_file(tmp_path):
     rng = np.random.default_rng(0)
     vecs = rng.normal(size=(4000, 256)).astype(np.float32)
     batch = prepare_rows(schema, [{"id": i, "v": vecs[i]} for i in range(4000)])
-    payload = encode_record({"op": "insert", "partition": "_default", "batch": batch})
+    payload = encode_record(Insert("_default", batch))
     assert len(payload) < 4000 * 256 * 4 * 1.2  # not JSON-encoded floats
     log = WriteAheadLog(str(tmp_path / "w.log"))
     log.append(payload)
     log.close()
     (got,), end, size = read_records(str(tmp_path / "w.log"))
     assert end == size > len(payload)
-    back = decode_record(got, "id")["batch"]
-    assert np.array_equal(back.vectors["v"], vecs)
+    back = decode_record(got, "id")
+    assert isinstance(back, Insert)
+    assert np.array_equal(back.batch.vectors["v"], vecs)
 
 
 @pytest.mark.parametrize(
-    "record",
+    ("record", "header"),
     [
-        {"op": "delete", "ids": ["\u03b1-0", "", "x" * 64]},
-        {"op": "delete", "ids": [1, -(2**63), 2**63 - 1]},
-        {"op": "create_partition", "name": "p_1"},
-        {"op": "drop_partition", "name": "p_1"},
-        {"op": "create_index", "index": vs.Index("dense", "HNSW", "L2", M=8).to_dict()},
-        {"op": "drop_index", "field": "dense"},
+        (Delete(["\u03b1-0", "", "x" * 64]), {"op": "delete", "ids": ["\u03b1-0", "", "x" * 64]}),
+        (Delete([1, -(2**63), 2**63 - 1]), {"op": "delete", "ids": [1, -(2**63), 2**63 - 1]}),
+        (CreatePartition("p_1"), {"op": "create_partition", "name": "p_1"}),
+        (DropPartition("p_1"), {"op": "drop_partition", "name": "p_1"}),
+        (
+            CreateIndex(vs.Index("dense", "HNSW", "L2", M=8)),
+            {"op": "create_index", "index": vs.Index("dense", "HNSW", "L2", M=8).to_dict()},
+        ),
+        (DropIndex("dense"), {"op": "drop_index", "field": "dense"}),
     ],
 )
-def test_other_records_round_trip(record):
-    assert decode_record(encode_record(record), "pk") == record
+def test_other_records_round_trip(record, header):
+    payload = encode_record(record)
+    assert decode(payload)[0] == header  # the on-disk format is unchanged
+    back = decode_record(payload, "pk")
+    assert back == record and type(back) is type(record)
+    if isinstance(record, CreateIndex):
+        assert back.index.params == record.index.params
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"op": "rename_everything"},
+        {"op": "delete"},
+        {"op": "create_partition", "name": 7},
+        {"op": "create_index", "index": {"field": "v", "index_type": "NOPE"}},
+    ],
+)
+def test_unknown_or_malformed_records_are_storage_errors(header):
+    with pytest.raises(vs.StorageError, match=r"unknown logged operation|malformed"):
+        decode_record(encode(header, []), "pk")
 
 
 def test_records_of_a_file_in_order(tmp_path):
     path = str(tmp_path / "w.log")
     log = WriteAheadLog(path)
     batch = prepare_rows(SCHEMA, sample_rows())
-    ops = [
-        {"op": "create_partition", "name": "p"},
-        {"op": "insert", "partition": "p", "batch": batch},
-        {"op": "delete", "ids": [" ", "\u03b1-0"]},
-    ]
+    ops = [CreatePartition("p"), Insert("p", batch), Delete([" ", "\u03b1-0"])]
     for op in ops:
         log.append(encode_record(op))
     log.close()
     decoded = [decode_record(p, "pk") for p in read_records(path)[0]]
     assert decoded[0] == ops[0] and decoded[2] == ops[2]
-    assert_batches_equal(batch, decoded[1]["batch"])
+    assert isinstance(decoded[1], Insert) and decoded[1].partition == "p"
+    assert_batches_equal(batch, decoded[1].batch)
     assert [h["op"] for h, _ in records(path)] == ["create_partition", "insert", "delete"]
 
 

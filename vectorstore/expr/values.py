@@ -282,8 +282,8 @@ def like_plan(pattern: str) -> tuple[str, Any]:
     ``%`` matches any run of characters (newlines too), ``_`` exactly one, and a
     backslash makes the next character literal. The kind is ``"eq"``,
     ``"prefix"``, ``"suffix"`` or ``"contains"`` (argument: the literal text),
-    ``"any"`` (every string matches) or ``"regex"`` (argument: a compiled pattern
-    for ``fullmatch``); only the last needs a regex.
+    ``"any"`` (every string matches) or ``"pieces"`` (argument: a ``LikeMatcher``,
+    linear in the text whatever the pattern).
 
     Args:
         pattern: the LIKE pattern.
@@ -329,8 +329,57 @@ def like_plan(pattern: str) -> tuple[str, Any]:
         if lead and trail:
             return ("contains", text)
         return ("suffix", text) if lead else ("prefix", text)
-    regex = "".join(".*" if k == "any" else "." if k == "one" else re.escape(t) for k, t in parts)
-    return ("regex", re.compile(regex, re.DOTALL))
+    return ("pieces", LikeMatcher(parts))
+
+
+class LikeMatcher:
+    """A LIKE pattern with ``_`` or several ``%``, matched in linear passes.
+
+    A regex such as ``.*a.*a.*a.*b`` backtracks exponentially on strings that
+    almost match; this never does. The pattern is split at ``%`` into pieces of
+    fixed length (literal characters and ``_``); the first piece must match at
+    the start (unless the pattern starts with ``%``), the last at the end
+    (unless it ends with ``%``), and the pieces between are found left to right,
+    each at its leftmost place after the previous one, which is optimal when
+    ``%`` can absorb anything in between. Each piece is a regex of fixed length
+    (no quantifiers), so one search costs at most O(len(text) * len(piece)).
+    """
+
+    def __init__(self, parts: list[tuple[str, str]]):
+        pieces: list[list[tuple[str, str]]] = [[]]
+        for kind, text in parts:
+            if kind == "any":
+                pieces.append([])
+            else:
+                pieces[-1].append((kind, text))
+        self._percent = len(pieces) > 1
+        compiled = [
+            (
+                re.compile(
+                    "".join("." if k == "one" else re.escape(t) for k, t in piece), re.DOTALL
+                ),
+                sum(1 if k == "one" else len(t) for k, t in piece),
+            )
+            for piece in pieces
+        ]
+        self._first, self._last = compiled[0], compiled[-1]
+        self._middle = [c for c in compiled[1:-1] if c[1]]
+
+    def __call__(self, text: str) -> bool:
+        first, first_len = self._first
+        if not self._percent:
+            return len(text) == first_len and first.match(text) is not None
+        if first_len and first.match(text) is None:
+            return False
+        pos = first_len
+        for piece, _ in self._middle:
+            found = piece.search(text, pos)
+            if found is None:
+                return False
+            pos = found.end()
+        last, last_len = self._last
+        start = len(text) - last_len
+        return start >= pos and (not last_len or last.match(text, start) is not None)
 
 
 @lru_cache(maxsize=512)
@@ -357,7 +406,8 @@ def compile_like(pattern: str) -> Callable[[str], bool]:
         return lambda s: arg in s
     if kind == "any":
         return lambda s: True
-    return lambda s: arg.fullmatch(s) is not None
+    matcher: LikeMatcher = arg
+    return matcher
 
 
 def like_column(pattern: str, column: np.ndarray) -> np.ndarray:
@@ -376,8 +426,8 @@ def like_column(pattern: str, column: np.ndarray) -> np.ndarray:
         return np.asarray(column == arg, dtype=bool)
     if kind == "any":
         return np.ones(n, bool)
-    if kind == "regex":
-        return np.fromiter(map(arg.fullmatch, column), bool, n)
+    if kind == "pieces":
+        return np.fromiter(map(arg, column), bool, n)
     fns: dict[str, Callable[[str, str], bool]] = {
         "prefix": str.startswith,
         "suffix": str.endswith,

@@ -10,16 +10,21 @@ Layout::
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, StorageError
 from ..schema import Index, Schema
 from .files import read_json, write_json
 from .lock import StoreLock
-from .records import decode_record, encode_record
+from .manifest import check as check_manifest
+from .manifest import seal
+from .records import Record, decode_record, encode_record
 from .segment_io import (
     read_segment,
     remove_unlisted,
@@ -30,11 +35,27 @@ from .segment_io import (
 from .wal import DURABILITY_MODES, WriteAheadLog, read_records
 
 if TYPE_CHECKING:
-    from ..collection import Collection, Frozen
     from ..segment import Segment
+
+log = logging.getLogger("vectorstore.storage")
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """A collection's state as of a checkpoint's freeze: what ``persist`` writes.
+
+    Every segment in ``partitions`` is sealed; ``wal_generation`` is the first
+    log generation the state does not hold.
+    """
+
+    partitions: dict[str, list[Segment]]
+    indexes: list[Index]
+    next_segment_id: int
+    next_auto_id: int
+    wal_generation: int
 
 
 class DirectoryStore:
@@ -59,6 +80,14 @@ class DirectoryStore:
     ):
         if durability not in DURABILITY_MODES:
             raise ConfigError(f"durability must be one of {DURABILITY_MODES}, got {durability!r}")
+        for option, value in (
+            ("sync_interval_ms", sync_interval_ms),
+            ("max_wal_bytes", max_wal_bytes),
+        ):
+            if type(value) is not int or value < 1:
+                raise ConfigError(f"{option} must be a positive integer, got {value!r}")
+        if "\0" in root:
+            raise ConfigError(f"a store path cannot contain a NUL character: {root!r}")
         self.root = os.path.abspath(root)
         self.read_only = read_only
         self.durability = durability
@@ -71,7 +100,10 @@ class DirectoryStore:
             if not os.path.exists(path):
                 raise StorageError(f"no Kestrel store at {self.root} (no {MANIFEST})")
         else:
-            os.makedirs(self.root, exist_ok=True)
+            try:
+                os.makedirs(self.root, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot open a store at {self.root}: {exc}") from exc
             self._writer_lock = StoreLock(self.root)
             self._writer_lock.acquire()
         try:
@@ -82,22 +114,34 @@ class DirectoryStore:
 
     def _read_manifest(self, path: str) -> dict[str, Any]:
         if not os.path.exists(path):
+            self._refuse_orphaned_data()
             manifest = {"format_version": FORMAT_VERSION, "version": 0, "collections": {}}
-            write_json(path, manifest)
+            write_json(path, seal(manifest))
             return manifest
         try:
             manifest = read_json(path)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise StorageError(f"{path} cannot be read: {exc}") from None
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("collections"), dict):
-            raise StorageError(f"{path} is not a Kestrel manifest (no collections object)")
-        version = manifest.get("format_version")
+        version = manifest.get("format_version") if isinstance(manifest, dict) else None
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise StorageError(
                 f"{path} has format version {version!r}; this Kestrel reads up to "
                 f"{FORMAT_VERSION}: upgrade the vectorstore package"
             )
-        return dict(manifest)
+        return dict(check_manifest(manifest, path))
+
+    def _refuse_orphaned_data(self) -> None:
+        """No manifest: start an empty store, unless collection data is here
+        (a lost manifest must not turn a store into an empty one that new
+        collections would then overwrite)."""
+        for child in sorted(os.listdir(self.root)):
+            folder = os.path.join(self.root, child)
+            if os.path.isdir(folder) and any(_ours(f) for f in os.listdir(folder)):
+                raise StorageError(
+                    f"{self.root} has no {MANIFEST} but {child}/ holds Kestrel data (logs or "
+                    "segments): the manifest was lost; restore it from a backup rather than "
+                    "start an empty store over the data"
+                )
 
     def reload(self) -> None:
         """Read the manifest again (read-only stores follow the writer this way)."""
@@ -108,26 +152,50 @@ class DirectoryStore:
         return self.manifest["collections"]  # type: ignore[no-any-return]
 
     def write_manifest(self) -> None:
+        """Write the manifest durably (the store lock held)."""
         self.manifest["version"] += 1
-        write_json(os.path.join(self.root, MANIFEST), self.manifest)
+        write_json(os.path.join(self.root, MANIFEST), seal(self.manifest))
 
     def folder(self, name: str) -> str:
         return os.path.join(self.root, name)
 
     def add_collection(self, name: str, schema: Schema, indexes: list[Index]) -> None:
-        shutil.rmtree(self.folder(name), ignore_errors=True)  # leftovers of a crashed drop
-        os.makedirs(self.folder(name))
-        self.collections[name] = {
-            "schema": schema.to_dict(),
-            "indexes": [i.to_dict() for i in indexes],
-            "partitions": {"_default": []},
-            "segments": {},
-            "next_segment_id": 1,
-            "next_auto_id": 0,
-            "wal": 1,
-        }
-        with self.lock:
-            self.write_manifest()
+        """Create a collection's folder and first log, then name it in the manifest.
+
+        Raises:
+            StorageError: the folder exists and holds files Kestrel did not
+                write (they are left alone), or the disk refused the files.
+        """
+        folder = self.folder(name)
+        try:
+            if os.path.isdir(folder):  # leftovers of a crashed drop, or someone else's
+                foreign = sorted(f for f in os.listdir(folder) if not _ours(f))
+                if foreign:
+                    raise StorageError(
+                        f"cannot create collection {name!r}: {folder} already holds files "
+                        f"Kestrel did not write ({', '.join(foreign[:5])}); move them away"
+                    )
+                shutil.rmtree(folder)
+            os.makedirs(folder)
+            WriteAheadLog(os.path.join(folder, f"wal.{1:08d}.log"), self.durability).close()
+            entry = {
+                "schema": schema.to_dict(),
+                "indexes": [i.to_dict() for i in indexes],
+                "partitions": {"_default": []},
+                "segments": {},
+                "next_segment_id": 1,
+                "next_auto_id": 0,
+                "wal": 1,
+            }
+            with self.lock:
+                self.collections[name] = entry
+                try:
+                    self.write_manifest()
+                except BaseException:
+                    del self.collections[name]
+                    raise
+        except OSError as exc:
+            raise StorageError(f"cannot create collection {name!r} in {self.root}: {exc}") from exc
 
     def remove_collection(self, name: str) -> None:
         with self.lock:
@@ -184,6 +252,7 @@ class CollectionStorage:
         self.generation = int(entry.get("wal", 1))
         self.max_wal_bytes = store.max_wal_bytes
         self._wal: WriteAheadLog | None = None
+        self._pending: dict[str, Any] = {}  # segment entries written, not yet in the manifest
 
     # ------------------------------------------------------------------ log
     def _wal_path(self, generation: int) -> str:
@@ -199,16 +268,23 @@ class CollectionStorage:
                     found.append(int(gen))
         return sorted(found)
 
-    def replay(self, collection: Collection) -> int:
-        """Apply every logged write newer than the manifest; returns how many.
+    def read_log(self, pk_field: str) -> Iterator[Record]:
+        """Every logged write newer than the manifest, in order.
+
+        The caller applies them (``state.CollectionState.replay``): storage
+        only reads.
 
         Raises:
             StorageError: the generations on disk do not continue the manifest's
-                (a reader raced a checkpoint: it retries with the new manifest).
+                (a reader raced a checkpoint: it retries with the new manifest),
+                or a record is damaged or unknown.
         """
-        pk = collection.schema.primary.name
-        count = 0
         gens = self._generations()
+        if not gens and self.generation > 1:  # a checkpoint creates it before naming it
+            raise StorageError(
+                f"collection {self.name!r}: the manifest names log generation "
+                f"{self.generation} but {self._wal_path(self.generation)} is missing"
+            )
         if gens and gens != list(range(self.generation, self.generation + len(gens))):
             raise StorageError(
                 f"collection {self.name!r}: log generations {gens} do not continue the "
@@ -218,9 +294,12 @@ class CollectionStorage:
             # missing: a checkpoint folded it in since we listed it (readers retry)
             payloads, _, _ = read_records(self._wal_path(gen), missing_ok=False)
             for payload in payloads:
-                collection._apply(decode_record(payload, pk))
-                count += 1
-        return count
+                try:
+                    yield decode_record(payload, pk_field)
+                except StorageError as exc:
+                    raise StorageError(
+                        f"collection {self.name!r}, {self._wal_path(gen)}: {exc}"
+                    ) from None
 
     def open_log(self) -> bool:
         """Open the newest generation for appending; True if older ones remain."""
@@ -230,7 +309,7 @@ class CollectionStorage:
         )
         return len(gens) > 1
 
-    def log(self, record: dict[str, Any]) -> None:
+    def log(self, record: Record) -> None:
         """Append one write; durable on return per the store's durability mode."""
         if self._wal is None:
             raise StorageError(f"collection {self.name!r} has no open write-ahead log")
@@ -241,12 +320,22 @@ class CollectionStorage:
 
     def rotate(self) -> int:
         """Start the next log generation (collection write lock held)."""
-        assert self._wal is not None
+        if self._wal is None:
+            raise StorageError(f"collection {self.name!r} has no open write-ahead log")
         current = int(os.path.basename(self._wal.path)[4:-4])
-        self._wal.close()
-        self._wal = WriteAheadLog(
-            self._wal_path(current + 1), self.store.durability, self.store.sync_interval_ms
-        )
+        try:  # the new generation first: if it cannot be made, the old one stays open
+            new = WriteAheadLog(
+                self._wal_path(current + 1), self.store.durability, self.store.sync_interval_ms
+            )
+        except OSError as exc:
+            raise StorageError(
+                f"collection {self.name!r}: cannot start a new write-ahead log ({exc})"
+            ) from exc
+        old, self._wal = self._wal, new
+        try:
+            old.close()
+        except StorageError as exc:  # its records are synced or refused already
+            log.warning("%s", exc)
         return current + 1
 
     # -------------------------------------------------------------- segments
@@ -256,11 +345,29 @@ class CollectionStorage:
 
     def persist(self, frozen: Frozen) -> None:
         """Write a frozen state: new segments, changed tombstones and indexes, the
-        manifest; then drop older log generations and unreferenced folders."""
+        manifest; then drop older log generations and unreferenced folders.
+
+        A failure part way (a full disk) loses nothing: the manifest still names
+        the older state and log generations, which hold every write; files
+        already written are remembered and named by the next checkpoint.
+
+        Raises:
+            StorageError: a file could not be written (the OS error is the cause).
+        """
+        try:
+            self._persist(frozen)
+        except OSError as exc:
+            raise StorageError(
+                f"collection {self.name!r}: checkpoint failed ({exc}); every write is "
+                "still in the write-ahead log"
+            ) from exc
+
+    def _persist(self, frozen: Frozen) -> None:
         entry = self.store.collections[self.name]
-        entries: dict[str, Any] = dict(entry["segments"])
+        # entries of files written by an earlier checkpoint that failed before
+        # its manifest: the segments count them as persisted already
+        entries: dict[str, Any] = {**entry["segments"], **self._pending}
         partitions: dict[str, list[int]] = {}
-        changed: list[str] = []
         version = frozen.wal_generation  # new file names of this checkpoint
         for name, segments in frozen.partitions.items():
             partitions[name] = []
@@ -268,18 +375,18 @@ class CollectionStorage:
                 if not seg.sealed:  # cannot happen: freeze seals them all
                     raise StorageError(f"segment {seg.id} is still growing at a checkpoint")
                 folder = os.path.join(self.folder, f"seg_{seg.id}")
+                sid = str(seg.id)
                 if not seg.persisted:
-                    entries[str(seg.id)] = write_segment(seg, folder, version)
+                    entries[sid] = self._pending[sid] = write_segment(seg, folder, version)
                 elif seg.index_dirty or seg.num_deleted != seg.persisted_deleted:
                     # A copy: the manifest in memory must not name a file before
                     # it exists (another collection may write the manifest now).
-                    seg_entry = copy.deepcopy(entries[str(seg.id)])
+                    seg_entry = copy.deepcopy(entries[sid])
                     if seg.index_dirty:
                         write_indexes(seg, folder, seg_entry, version)
                     if seg.num_deleted != seg.persisted_deleted:
                         write_tombstones(seg, folder, seg_entry, version)
-                    entries[str(seg.id)] = seg_entry
-                    changed.append(str(seg.id))
+                    entries[sid] = self._pending[sid] = seg_entry
                 partitions[name].append(seg.id)
         live = {sid for ids in partitions.values() for sid in ids}
         with self.store.lock:
@@ -293,6 +400,7 @@ class CollectionStorage:
             )
             self.store.write_manifest()
         self.generation = frozen.wal_generation
+        changed, self._pending = self._pending, {}
         for child in os.listdir(self.folder):  # now garbage: old logs, merged segments
             path = os.path.join(self.folder, child)
             if child.startswith("wal.") and child[4:-4].isdigit():
@@ -301,9 +409,19 @@ class CollectionStorage:
             elif child.startswith("seg_") and child[4:].isdigit() and int(child[4:]) not in live:
                 shutil.rmtree(path, ignore_errors=True)
         for sid in changed:  # replaced tombstones and graphs
-            remove_unlisted(os.path.join(self.folder, f"seg_{sid}"), entries[sid]["files"])
+            if int(sid) in live:
+                remove_unlisted(os.path.join(self.folder, f"seg_{sid}"), entries[sid]["files"])
 
     def close(self) -> None:
         if self._wal is not None:
             self._wal.close()
             self._wal = None
+
+
+def _ours(name: str) -> bool:
+    """Whether a file name in a collection folder is one Kestrel writes there."""
+    if name.startswith("wal.") and name.endswith(".log"):
+        return name[4:-4].isdigit()
+    if name.startswith("seg_"):
+        return name[4:].isdigit()
+    return name.startswith("growing_") and name.endswith(".f32")

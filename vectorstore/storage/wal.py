@@ -176,6 +176,7 @@ class WriteAheadLog:
         self.size = os.lseek(self._fd, 0, os.SEEK_END)
         self._lock = threading.Lock()
         self._dirty = False
+        self._broken: OSError | None = None  # an I/O error left the file in doubt
         self._closed = threading.Event()
         self._flusher: threading.Thread | None = None
         if durability == "batch":
@@ -183,40 +184,109 @@ class WriteAheadLog:
             self._flusher.start()
 
     def append(self, payload: bytes) -> None:
-        """Write one record; durable on return in ``"fsync"`` mode."""
+        """Write one record; durable on return in ``"fsync"`` mode.
+
+        A failed append (ENOSPC, EIO, a failed fsync) is cut back off the file
+        before this raises, so the log ends at its last good record and the
+        next append follows it: a rejected write never reappears on replay, and
+        an acknowledged one is never stuck behind garbage. If even the cut
+        fails, the log refuses every later append (reopen the store).
+
+        Raises:
+            StorageError: the record could not be written (the OS error is the
+                cause); nothing of it stays in the log.
+        """
         frame = _FRAME.pack(MAGIC, len(payload), zlib.crc32(payload))
         record = frame + _U32.pack(zlib.crc32(frame)) + payload
         with self._lock:
-            view = memoryview(record)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            self._check_usable()
+            try:
+                view = memoryview(record)
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+                if self.durability == "fsync":
+                    os.fsync(self._fd)
+            except OSError as exc:
+                self._cut_back(exc)
+                raise StorageError(
+                    f"write-ahead log {self.path}: the write was not logged ({exc}); "
+                    "nothing was changed"
+                ) from exc
             self.size += len(record)
-            if self.durability == "fsync":
-                os.fsync(self._fd)
-            else:
+            if self.durability != "fsync":
                 self._dirty = True
 
-    def sync(self) -> None:
-        """fsync now if anything is unsynced (any mode)."""
-        with self._lock:
-            if self._dirty:
+    def _cut_back(self, cause: OSError) -> None:
+        """Truncate the file to the last good record after a failed append."""
+        try:
+            os.ftruncate(self._fd, self.size)
+            os.lseek(self._fd, self.size, os.SEEK_SET)
+            if self.durability == "fsync":
                 os.fsync(self._fd)
+        except OSError as exc:
+            self._broken = exc
+            log.error(
+                "write-ahead log %s: could not cut a failed append back off (%s); "
+                "further writes are refused until the store is reopened",
+                self.path,
+                exc,
+            )
+        else:
+            log.warning(
+                "write-ahead log %s: an append failed and was rolled back: %s", self.path, cause
+            )
+
+    def _check_usable(self) -> None:
+        if self._broken is not None:
+            raise StorageError(
+                f"write-ahead log {self.path} is unusable since an earlier I/O error "
+                f"({self._broken}); reopen the store: every acknowledged write is in the log"
+            )
+
+    def sync(self) -> None:
+        """fsync now if anything is unsynced (any mode).
+
+        Raises:
+            StorageError: the fsync failed; the log then refuses every later
+                append (what the OS kept of the unsynced window is unknown).
+        """
+        with self._lock:
+            self._check_usable()
+            if self._dirty:
+                try:
+                    os.fsync(self._fd)
+                except OSError as exc:
+                    self._broken = exc
+                    raise StorageError(
+                        f"write-ahead log {self.path}: fsync failed ({exc})"
+                    ) from exc
                 self._dirty = False
 
     def _flush_loop(self) -> None:
         while not self._closed.wait(self._interval):
-            self.sync()
+            try:
+                self.sync()
+            except StorageError as exc:  # the next append or flush reports it
+                log.error("%s", exc)
+                return
 
     def close(self) -> None:
-        """Sync and close (idempotent)."""
+        """Sync and close (idempotent).
+
+        Raises:
+            StorageError: the final fsync failed (the file is closed anyway).
+        """
         if self._closed.is_set():
             return
         self._closed.set()
         if self._flusher is not None:
             self._flusher.join()
-        self.sync()
-        os.close(self._fd)
+        try:
+            if self._broken is None:
+                self.sync()
+        finally:
+            os.close(self._fd)
 
 
 def records(path: str) -> Iterator[tuple[dict[str, Any], list[np.ndarray]]]:

@@ -1,0 +1,227 @@
+"""A collection's mutable state, and the one place writes change it.
+
+``CollectionState`` holds the partitions (each a list of segments, the last
+one possibly growing), where every live key is, the BM25 term statistics and
+the indexes. ``apply(record)`` changes it by one validated write record
+(``storage.records``); a live write and a write replayed from the log take the
+same path, so recovery cannot drift from what was acknowledged.
+
+The state does no locking and no validation: the ``Collection`` validates a
+write whole, holds its write lock, logs the record, then applies it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .bm25 import TermStats
+from .errors import PartitionNotFoundError
+from .functions import BM25
+from .rows import RowBatch
+from .schema import Index, Schema
+from .segment import Segment
+from .storage.records import (
+    CreateIndex,
+    CreatePartition,
+    Delete,
+    DropIndex,
+    DropPartition,
+    Insert,
+    Record,
+    Upsert,
+)
+from .types import Metric
+
+DEFAULT_PARTITION = "_default"
+DEFAULT_SEGMENT_ROWS = 1_000_000
+
+PrimaryKey = int | str
+
+
+class CollectionState:
+    """Partitions, key locations, term statistics and indexes of one collection.
+
+    Args:
+        name: the collection's name (for messages).
+        schema: the collection's schema.
+        indexes: one ``Index`` per indexed field.
+        segment_rows: rows per segment before it is sealed.
+        spill_dir: where growing segments keep their vectors (None: memory).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        schema: Schema,
+        indexes: Iterable[Index],
+        *,
+        segment_rows: int = DEFAULT_SEGMENT_ROWS,
+        spill_dir: str | None = None,
+    ):
+        self.name = name
+        self.schema = schema
+        self.indexes: dict[str, Index] = {i.field: i for i in indexes}
+        self.segment_rows = segment_rows
+        self.spill_dir = spill_dir
+        # BM25 statistics over every live row of the collection, per BM25 field
+        self.term_stats = {
+            fn.output: TermStats() for fn in schema.functions if isinstance(fn, BM25)
+        }
+        self.partitions: dict[str, list[Segment]] = {DEFAULT_PARTITION: []}
+        self.locations: dict[PrimaryKey, tuple[Segment, int]] = {}
+        self.next_segment_id = 1
+        self.next_auto_id = time.time_ns() // 1000
+        self.needs_checkpoint = False  # a segment filled up: seal it to disk soon
+
+    # ------------------------------------------------------------- opening
+    def restore(
+        self, partitions: Mapping[str, list[Segment]], next_segment_id: int, next_auto_id: int
+    ) -> None:
+        """Install segments read from disk (once, before any record is applied)."""
+        self.partitions = {DEFAULT_PARTITION: [], **partitions}
+        for segments in self.partitions.values():
+            for seg in segments:
+                live = seg.live_mask()
+                offsets = np.flatnonzero(live)
+                for offset, key in zip(offsets.tolist(), seg.pks[live].tolist(), strict=True):
+                    self.locations[key] = (seg, offset)
+                self._count_terms(seg, offsets, +1)
+        self.next_segment_id = next_segment_id
+        self.next_auto_id = max(self.next_auto_id, next_auto_id)
+
+    def replay(self, records: Iterable[Record]) -> int:
+        """Apply logged records in order (recovery); returns how many."""
+        count = 0
+        for record in records:
+            self.apply(record)
+            count += 1
+        return count
+
+    def close(self) -> None:
+        for segments in self.partitions.values():
+            for seg in segments:
+                seg.close()
+        self.partitions = {}  # give the memory back even if handles linger
+        self.locations = {}
+
+    # ---------------------------------------------------------------- reads
+    def metric(self, field: str) -> Metric:
+        """The metric a field is searched with (its index's; COSINE if none)."""
+        spec = self.indexes.get(field)
+        return spec.metric if spec is not None else Metric.COSINE
+
+    def partition(self, name: str) -> list[Segment]:
+        """The segments of one partition.
+
+        Raises:
+            PartitionNotFoundError: no such partition.
+        """
+        try:
+            return self.partitions[name]
+        except KeyError:
+            raise PartitionNotFoundError(
+                f"collection {self.name!r} has no partition {name!r}"
+            ) from None
+
+    def segments(self, partitions: Sequence[str] | str | None) -> list[Segment]:
+        """The segments of these partitions; None or an empty list means all (as Milvus).
+
+        Raises:
+            PartitionNotFoundError: one of them does not exist.
+        """
+        if isinstance(partitions, str):
+            names: Sequence[str] = [partitions]
+        elif not partitions:
+            names = list(self.partitions)
+        else:
+            names = list(partitions)
+        out: list[Segment] = []
+        for name in names:
+            out.extend(self.partition(name))
+        return out
+
+    # --------------------------------------------------------------- writes
+    def apply(self, record: Record) -> None:
+        """Apply one validated write record (the caller holds the write lock)."""
+        if isinstance(record, Insert):
+            if self.schema.primary.auto_id and record.batch.num_rows:
+                self.next_auto_id = max(self.next_auto_id, max(record.batch.pks) + 1)
+            self.insert(record.batch, record.partition)
+        elif isinstance(record, Upsert):
+            self.delete(record.batch.pks)
+            self.insert(record.batch, record.partition)
+        elif isinstance(record, Delete):
+            self.delete(record.ids)
+        elif isinstance(record, CreatePartition):
+            self.partitions.setdefault(record.name, [])
+        elif isinstance(record, DropPartition):
+            for seg in self.partitions.pop(record.name, []):
+                live = seg.live_mask()
+                for pk in seg.pks[live].tolist():
+                    del self.locations[pk]
+                self._count_terms(seg, np.flatnonzero(live), -1)
+                seg.close()
+        elif isinstance(record, (CreateIndex, DropIndex)):
+            if isinstance(record, CreateIndex):
+                spec = record.index
+            else:
+                spec = Index(record.field, "FLAT", self.indexes[record.field].metric)
+            self.indexes[spec.field] = spec
+            for seg in self.segments(None):
+                seg.set_index(spec.field, spec)
+
+    def insert(self, batch: RowBatch, partition: str, moved: bool = False) -> None:
+        """Append a validated batch whose keys are all absent.
+
+        ``moved``: compaction re-inserting live rows (the statistics hold them).
+        """
+        segments = self.partitions[partition]
+        done = 0
+        while done < batch.num_rows:
+            if not segments or segments[-1].sealed or segments[-1].num_rows >= self.segment_rows:
+                if segments and not segments[-1].sealed:
+                    segments[-1].sealed = True  # full: persisted by the next checkpoint
+                    self.needs_checkpoint = True
+                segments.append(self._new_segment(partition))
+            seg = segments[-1]
+            take = min(batch.num_rows - done, self.segment_rows - seg.num_rows)
+            part = (
+                batch if (done == 0 and take == batch.num_rows) else batch.slice(done, done + take)
+            )
+            start = seg.append(part)
+            if not moved:
+                self._count_terms(seg, np.arange(start, start + take), +1)
+            for offset, key in enumerate(part.pks, start):
+                self.locations[key] = (seg, offset)
+            done += take
+
+    def delete(self, keys: Iterable[PrimaryKey]) -> None:
+        """Tombstone the rows of these keys (absent keys are skipped)."""
+        by_segment: dict[int, tuple[Segment, list[int]]] = {}
+        for key in keys:
+            loc = self.locations.pop(key, None)
+            if loc is not None:
+                by_segment.setdefault(id(loc[0]), (loc[0], []))[1].append(loc[1])
+        for seg, offsets in by_segment.values():
+            rows = np.asarray(offsets, dtype=np.int64)
+            self._count_terms(seg, rows, -1)
+            seg.delete(rows)
+
+    def _count_terms(self, seg: Segment, offsets: np.ndarray, sign: int) -> None:
+        """Add (+1) or remove (-1) rows from the BM25 statistics."""
+        if len(offsets) == 0:
+            return
+        for name, stats in self.term_stats.items():
+            terms, lengths = seg.sparse[name].terms_of(offsets)
+            (stats.add if sign > 0 else stats.remove)(terms, lengths)
+
+    def _new_segment(self, partition: str) -> Segment:
+        seg = Segment(self.next_segment_id, partition, self.schema, self.indexes, self.spill_dir)
+        self.next_segment_id += 1
+        return seg
+
+
+__all__ = ["DEFAULT_PARTITION", "DEFAULT_SEGMENT_ROWS", "CollectionState"]
