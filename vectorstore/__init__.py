@@ -6,10 +6,17 @@ Example:
     >>> col = db.create_collection("docs", dimension=384)
     >>> col.insert([{"id": 1, "vector": [...], "text": "hello"}])
     >>> col.search(data=[query_vector], limit=5, filter='text like "he%"')
+
+``connect`` returns the contract, ``ClientAPI`` (collections: ``CollectionAPI``),
+whichever backend the URI picks; ``Client`` and ``Collection`` are the embedded
+engine's implementation of it.
 """
 
-from .client import Client, connect, shared_client
-from .collection import DEFAULT_PARTITION, Collection
+from .api import ClientAPI, CollectionAPI
+from .checks import DEFAULT_PARTITION, PrimaryKey
+from .client import Client
+from .collection import Collection
+from .connect import connect, shared_client
 from .errors import (
     ClosedError,
     CollectionExistsError,
@@ -33,9 +40,10 @@ from .errors import (
     VectorStoreError,
 )
 from .functions import BM25, TextEmbedding
-from .ranking import RRFRanker, WeightedRanker
+from .ranking import Ranker, RRFRanker, WeightedRanker
+from .ranking import normalize as normalize_score
 from .schema import Field, Index, Schema
-from .search import AnnRequest
+from .search import MAX_TOPK, AnnRequest
 from .types import DataType, Hit, Metric
 
 __version__ = "0.1.0"
@@ -53,10 +61,13 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "BM25",
     "DEFAULT_PARTITION",
+    "MAX_TOPK",
     "AnnRequest",
     "Client",
+    "ClientAPI",
     "ClosedError",
     "Collection",
+    "CollectionAPI",
     "CollectionExistsError",
     "CollectionNotFoundError",
     "ConfigError",
@@ -77,7 +88,9 @@ __all__ = [
     "MissingDependencyError",
     "NotSupportedError",
     "PartitionNotFoundError",
+    "PrimaryKey",
     "RRFRanker",
+    "Ranker",
     "ReadOnlyError",
     "Schema",
     "SchemaError",
@@ -87,5 +100,6 @@ __all__ = [
     "WeightedRanker",
     "__version__",
     "connect",
+    "normalize_score",
     "shared_client",
 ]

@@ -1,120 +1,36 @@
-"""``connect()`` and ``Client``: the entry point to a store."""
+"""``Client``: the embedded engine's handle on a store (``":memory:"`` or a directory).
+
+It implements ``vectorstore.api.ClientAPI`` (without subclassing it: the contract
+is a layer above); ``vectorstore.connect`` picks it, or the Milvus backend, by URI.
+"""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .backends import connect_milvus, is_milvus_uri
-from .collection import DEFAULT_PARTITION, Collection
+from .checks import DEFAULT_PARTITION, check_existing, collection_spec
+from .collection import Collection
 from .errors import (
     ClosedError,
-    CollectionExistsError,
     CollectionNotFoundError,
     ConfigError,
     ReadOnlyError,
-    SchemaError,
     StorageError,
 )
-from .schema import Index, Schema, default_indexes, quick_schema, validate_name
+from .schema import Index, Schema
 from .storage.store import CollectionStorage, DirectoryStore
 from .storage.wal import DURABILITY_MODES
+
+if TYPE_CHECKING:
+    from .embeddings.base import EmbeddingProvider
 
 MEMORY = ":memory:"
 _SNAPSHOT_ATTEMPTS = 8
 _REPLAY_CHECKPOINT = 10_000  # replaying more records than this: checkpoint at open
-
-
-def connect(
-    uri: str | os.PathLike[str] = MEMORY, *, read_only: bool = False, **options: Any
-) -> Client:
-    """Open a store.
-
-    Args:
-        uri: ``":memory:"`` (no files), or a directory path (created if needed)
-            for a durable embedded store; ``http://host:19530`` (``https://``,
-            ``tcp://``) for a Milvus server or Zilliz Cloud, ``milvus-lite://<file>``
-            for Milvus Lite: the same API on Milvus (``vectorstore.backends.milvus``;
-            options ``token``, ``db_name``, ``consistency_level``... there).
-        read_only: open a path store without taking the writer lock (any number
-            of reader processes may do this while one writer works). The
-            reader sees the store as of opening; ``refresh()`` catches up.
-        options:
-            ``durability`` (path stores): when a write is on disk before its
-            call returns. ``"fsync"`` (default, as SQLite): fsync of the
-            write-ahead log every call, nothing acknowledged is ever lost.
-            ``"batch"``: fsync at most every ``sync_interval_ms`` (default 100)
-            and on flush/close; a machine crash loses at most that window.
-            ``"none"``: the OS decides; a process crash loses nothing, a machine
-            crash may lose recent writes.
-            ``segment_rows``: rows per segment before it is sealed (1,000,000).
-            ``max_wal_bytes``: checkpoint when the log grows past this (256 MiB).
-
-    Returns:
-        A ``Client``; use it as a context manager or call ``close()``.
-
-    Raises:
-        LockedError: another process has the store open for writing.
-        StorageError: the directory holds a damaged or newer store.
-        MissingDependencyError: a Milvus URI without pymilvus installed.
-
-    Example:
-        >>> import vectorstore as vs
-        >>> with vs.connect(":memory:") as db:
-        ...     col = db.create_collection("docs", dimension=3)
-    """
-    uri = os.fspath(uri)
-    if is_milvus_uri(uri):
-        return connect_milvus(uri, read_only=read_only, **options)
-    unknown = set(options) - {"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"}
-    if unknown:
-        raise TypeError(f"connect() got unknown option(s) {sorted(unknown)}")
-    return Client(uri, read_only=read_only, **options)
-
-
-_shared: dict[str, tuple[Client, dict[str, Any]]] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_client(uri: str | os.PathLike[str] = MEMORY, **options: Any) -> Client:
-    """The process's open client of a store, connecting on first use.
-
-    A path store has one writer per process (a second ``connect`` to the same
-    path is a ``LockedError``), so adapters that may be built twice on one path
-    (a LangChain store and a LlamaIndex index over the same directory, two
-    retrievers...) share a client through here. ``":memory:"`` always gives a
-    new, separate store.
-
-    Args:
-        uri, options: as for ``connect``.
-
-    Returns:
-        An open ``Client``; closing it closes it for every holder.
-
-    Raises:
-        ConfigError: the store is already open here with other options.
-        The errors of ``connect``.
-    """
-    uri = os.fspath(uri)
-    if uri == MEMORY:
-        return connect(uri, **options)
-    key = os.path.realpath(uri)
-    with _shared_lock:
-        found = _shared.get(key)
-        if found is not None and not found[0].closed:
-            if found[1] != options:
-                raise ConfigError(
-                    f"store {uri} is already open in this process with options {found[1]}, "
-                    f"not {options}"
-                )
-            return found[0]
-        client = connect(uri, **options)
-        _shared[key] = (client, dict(options))
-        return client
 
 
 class Client:
@@ -161,6 +77,7 @@ class Client:
 
     @property
     def uri(self) -> str:
+        """The URI or path the client was opened with."""
         return self._uri
 
     def __enter__(self) -> Client:
@@ -197,7 +114,7 @@ class Client:
         vector_field: str = "vector",
         auto_id: bool = False,
         partitions: Sequence[str] = (),
-        embedding: Any = None,
+        embedding: EmbeddingProvider | None = None,
         text_field: str = "text",
     ) -> Collection:
         """Create a collection, or return the existing one if it is identical.
@@ -232,44 +149,26 @@ class Client:
         Example:
             >>> col = db.create_collection("docs", dimension=384, metric="COSINE")
         """
-        validate_name(name, "collection")
-        if schema is None:
-            if embedding is not None and dimension is None:
-                dimension = embedding.dimension
-            if dimension is None:
-                raise SchemaError("create_collection() takes dimension=, embedding= or schema=")
-            schema = quick_schema(
-                dimension,
-                primary_field=primary_field,
-                id_type=id_type,
-                vector_field=vector_field,
-                auto_id=auto_id,
-                embedding=embedding,
-                text_field=text_field,
-            )
-        elif dimension is not None or embedding is not None:
-            raise SchemaError(
-                "create_collection() takes a schema= or the quick setup's dimension= / "
-                "embedding=, not both"
-            )
-        full = default_indexes(schema, indexes or (), metric)
-        for p in partitions:
-            validate_name(p, "partition")
+        spec = collection_spec(
+            name,
+            dimension,
+            schema=schema,
+            indexes=indexes,
+            metric=metric,
+            primary_field=primary_field,
+            id_type=id_type,
+            vector_field=vector_field,
+            auto_id=auto_id,
+            partitions=partitions,
+            embedding=embedding,
+            text_field=text_field,
+        )
+        schema, full = spec.schema, spec.indexes
         with self._lock:
             self._check(write=True)
             if self._has(name):
                 existing = self._open(name)
-                if existing.schema.to_dict() != schema.to_dict():
-                    raise CollectionExistsError(
-                        f"collection {name!r} exists with a different schema; drop it first "
-                        "or use get_collection()"
-                    )
-                if _index_dicts(full) != _index_dicts(existing.indexes):
-                    raise CollectionExistsError(
-                        f"collection {name!r} exists with different indexes "
-                        f"({_index_dicts(existing.indexes)}); use get_collection() and "
-                        "create_index() to change them"
-                    )
+                check_existing(spec, existing.schema, existing.indexes)
                 for p in partitions:
                     existing.create_partition(p)
                 return existing
@@ -297,6 +196,7 @@ class Client:
             return self._open(name)
 
     def has_collection(self, name: str) -> bool:
+        """Whether a collection called ``name`` exists."""
         with self._lock:
             self._check()
             return self._has(name)
@@ -415,8 +315,4 @@ class Client:
                 self._store.reload()
 
 
-def _index_dicts(indexes: Iterable[Index]) -> list[dict[str, Any]]:
-    return sorted((i.to_dict() for i in indexes), key=lambda d: str(d["field"]))
-
-
-__all__ = ["DEFAULT_PARTITION", "Client", "connect"]
+__all__ = ["DEFAULT_PARTITION", "MEMORY", "Client"]

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import maintenance
 from ._rwlock import RWLock
+from .checks import check_hybrid, check_query_counts
 from .errors import (
     ClosedError,
     DataError,
@@ -30,13 +31,13 @@ from .errors import (
 )
 from .expr import Expr
 from .expr.check import FilterChecker
-from .ranking import Ranker, WeightedRanker
+from .ranking import Ranker
 from .routes import Router, fuse
-from .rows import check_pk, prepare_rows
+from .rows import PrimaryKey, check_pk, prepare_rows
 from .schema import Index, Schema, validate_name
 from .search import MAX_TOPK, AnnRequest, SegmentHits, check_window, merge_hits, rows_to_hits
 from .segment import Segment, output_entity_fields
-from .state import DEFAULT_PARTITION, DEFAULT_SEGMENT_ROWS, CollectionState, PrimaryKey
+from .state import DEFAULT_PARTITION, DEFAULT_SEGMENT_ROWS, CollectionState
 from .storage.records import (
     CreateIndex,
     CreatePartition,
@@ -557,22 +558,9 @@ class Collection:
             ...      vs.AnnRequest(data=["what is rust"], anns_field="sparse", limit=20)],
             ...     ranker=vs.RRFRanker(60), limit=5, output_fields=["text"])
         """
-        check_window(limit, offset, cap=MAX_TOPK)
-        reqs = list(reqs) if isinstance(reqs, (list, tuple)) else []
-        if not reqs or not all(isinstance(r, AnnRequest) for r in reqs):
-            raise DataError("hybrid_search needs a non-empty list of AnnRequest")
-        if not isinstance(ranker, Ranker):
-            raise DataError("ranker must be an RRFRanker or a WeightedRanker")
-        if isinstance(ranker, WeightedRanker) and len(ranker.weights) != len(reqs):
-            raise DataError(
-                f"WeightedRanker has {len(ranker.weights)} weights for {len(reqs)} requests"
-            )
+        reqs = check_hybrid(reqs, ranker, limit, offset)
         routes = [self._router.route(r.data, r.anns_field, r.search_params, r.limit) for r in reqs]
-        q = routes[0].q
-        if any(route.q != q for route in routes):
-            raise DataError(
-                f"every request needs the same number of queries, got {[r.q for r in routes]}"
-            )
+        check_query_counts([route.q for route in routes])
         filters = [self._compile(r.filter, r.filter_params) if r.filter else None for r in reqs]
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=False)
         taken = self._lock.acquire_read()

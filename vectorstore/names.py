@@ -13,6 +13,7 @@ import re
 from .errors import InvalidNameError
 
 MAX_NAME_LENGTH = 255
+DEFAULT_PARTITION = "_default"  # every collection has it; it cannot be dropped
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -50,4 +51,4 @@ def validate_name(name: object, kind: str = "collection") -> str:
     return name
 
 
-__all__ = ["MAX_NAME_LENGTH", "validate_name"]
+__all__ = ["DEFAULT_PARTITION", "MAX_NAME_LENGTH", "validate_name"]

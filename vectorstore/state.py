@@ -20,7 +20,8 @@ import numpy as np
 from .bm25 import TermStats
 from .errors import PartitionNotFoundError
 from .functions import BM25
-from .rows import RowBatch
+from .names import DEFAULT_PARTITION
+from .rows import PrimaryKey, RowBatch
 from .schema import Index, Schema
 from .segment import Segment
 from .storage.records import (
@@ -35,10 +36,7 @@ from .storage.records import (
 )
 from .types import Metric
 
-DEFAULT_PARTITION = "_default"
 DEFAULT_SEGMENT_ROWS = 1_000_000
-
-PrimaryKey = int | str
 
 
 class CollectionState:

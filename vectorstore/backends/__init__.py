@@ -7,16 +7,13 @@
 - ``milvus-lite://<path>``: Milvus Lite, a local database file run in-process
   by pymilvus, for development and tests.
 
-Both backends give the same ``Client`` and ``Collection`` API; the Milvus one
-needs the ``milvus`` extra (``pip install "kestrel-vectorstore[milvus]"``).
+Both backends implement the same contract (``vectorstore.api``: ``ClientAPI``,
+``CollectionAPI``) and neither imports the other; ``vectorstore.connect`` picks
+one. The Milvus one needs the ``milvus`` extra (``pip install
+"kestrel-vectorstore[milvus]"``).
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .milvus import MilvusBackendClient
 
 MILVUS_SCHEMES = ("http://", "https://", "tcp://")
 LITE_SCHEME = "milvus-lite://"
@@ -32,11 +29,4 @@ def is_milvus_uri(uri: str) -> bool:
     return uri.startswith((*MILVUS_SCHEMES, LITE_SCHEME))
 
 
-def connect_milvus(uri: str, **options: Any) -> MilvusBackendClient:
-    """Open a Milvus server or Milvus Lite store (see ``backends.milvus.connect_milvus``)."""
-    from .milvus import connect_milvus as connect
-
-    return connect(uri, **options)
-
-
-__all__ = ["LITE_SCHEME", "MILVUS_SCHEMES", "connect_milvus", "is_milvus_uri"]
+__all__ = ["LITE_SCHEME", "MILVUS_SCHEMES", "is_milvus_uri"]

@@ -1,4 +1,4 @@
-"""``MilvusCollection``: Kestrel's ``Collection`` API over one Milvus collection.
+"""``MilvusCollection``: Kestrel's ``CollectionAPI`` over one Milvus collection.
 
 Every method keeps the embedded engine's name, arguments, return shape and
 errors. What is cheap to check stays on the client, with the engine's own
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ..collection import DEFAULT_PARTITION, Collection
+from ..checks import DEFAULT_PARTITION, PrimaryKey, check_hybrid, check_query_counts
 from ..errors import (
     ClosedError,
     DataError,
@@ -27,48 +27,43 @@ from ..errors import (
     VectorStoreError,
 )
 from ..expr import Expr, parse
-from ..ranking import Ranker, WeightedRanker
+from ..ranking import Ranker
 from ..routes import Router
 from ..rows import check_pk, prepare_rows
 from ..schema import Index, Schema, validate_name
-from ..search import MAX_TOPK, AnnRequest, check_window
+from ..search import MAX_TOPK, AnnRequest, Route, check_window
 from ..types import Hit, Metric
 from . import _milvus_query as mq
+from ._milvus_conn import MilvusConnection
 from ._milvus_errors import milvus_errors
 from ._milvus_rows import FilterChecker, chunks, plain, wire_rows
 from ._milvus_schema import PROPERTY, encode, metric_of
 
-if TYPE_CHECKING:
-    from .milvus import MilvusBackendClient
-
-PrimaryKey = int | str
 KEY_BATCH = 4096  # primary keys per "pk in [...]" read
 PAGE = 4096  # rows per page of an unbounded query on a Milvus server
 
 
-class MilvusCollection(Collection):
-    """A Milvus collection with Kestrel's ``Collection`` API.
+class MilvusCollection:
+    """A Milvus collection with Kestrel's ``CollectionAPI`` (``vectorstore.api``).
 
     Get one from ``vs.connect("http://...")`` (or ``"milvus-lite://..."``) and
     ``create_collection`` / ``get_collection``; do not construct it directly.
-    It subclasses ``Collection`` only so that code typed for the embedded one
-    (the LangChain and LlamaIndex adapters) takes it: every public method is
-    its own, none runs the embedded engine.
+    Every method is its own: none runs the embedded engine.
     """
 
     def __init__(
         self,
-        client: MilvusBackendClient,
+        conn: MilvusConnection,
         name: str,
         schema: Schema,
         indexes: Iterable[Index],
-        identity: Any = None,
+        identity: int | None = None,
     ):
         self.identity = identity  # Milvus's collection id, when it gives one
-        self._client = client
-        self._mc = client._mc
-        self._pm = client._pm
-        self._lite = client.lite
+        self._conn = conn
+        self._mc = conn.mc
+        self._pm = conn.pm
+        self._lite = conn.lite
         self._name = name
         self._schema = schema
         self._pk_name = schema.primary.name
@@ -76,30 +71,33 @@ class MilvusCollection(Collection):
         self._router = Router(schema, self._metric, {})
         self._checker = FilterChecker(schema)
         self._known_partitions: set[str] = {DEFAULT_PARTITION}
-        self._read_only = client.read_only
+        self._read_only = conn.read_only
         self._closed = False
         self._index_lock = threading.Lock()  # one index change at a time
 
     # ------------------------------------------------------------- properties
     @property
     def name(self) -> str:
+        """The collection's name."""
         return self._name
 
     @property
     def schema(self) -> Schema:
+        """The collection's schema."""
         return self._schema
 
     @property
     def closed(self) -> bool:
         """Whether the collection was closed (its client closed, or it was dropped)."""
-        return self._closed or self._client.closed
+        return self._closed or self._conn.closed
 
     @property
     def indexes(self) -> list[Index]:
+        """The index of every vector field."""
         return list(self._indexes.values())
 
     def __repr__(self) -> str:
-        return f"MilvusCollection({self._name!r}, {self._client.uri!r})"
+        return f"MilvusCollection({self._name!r}, {self._conn.uri!r})"
 
     def __len__(self) -> int:
         return self.count()
@@ -126,15 +124,15 @@ class MilvusCollection(Collection):
     ) -> Any:
         """Call ``MilvusClient.<method>(collection, ...)`` with Kestrel's errors."""
         self._check_open()
-        if self._client.timeout is not None:
-            kwargs.setdefault("timeout", self._client.timeout)
+        if self._conn.timeout is not None:
+            kwargs.setdefault("timeout", self._conn.timeout)
         sent = tuple(f.sent for f in filters if f.text)
         with milvus_errors(default, sent, self._schema):
             return getattr(self._mc, method)(self._name, *args, **kwargs)
 
     def _read(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A read at the client's consistency level (Strong: read your writes)."""
-        kwargs.setdefault("consistency_level", self._client.consistency_level)
+        kwargs.setdefault("consistency_level", self._conn.consistency_level)
         return self._rpc(method, *args, **kwargs)
 
     def _metric(self, field: str) -> Metric:
@@ -179,6 +177,7 @@ class MilvusCollection(Collection):
         self._known_partitions.discard(name)
 
     def has_partition(self, name: str) -> bool:
+        """Whether the partition exists."""
         return bool(name in self._partition_names())
 
     def list_partitions(self) -> list[str]:
@@ -342,9 +341,11 @@ class MilvusCollection(Collection):
             self._checker.check(given, params)
         return flt
 
-    def _existing(self, keys: Sequence[Any], partitions: list[str] | None) -> set[Any]:
+    def _existing(
+        self, keys: Sequence[PrimaryKey], partitions: list[str] | None
+    ) -> set[PrimaryKey]:
         """Which of ``keys`` exist (in ``partitions``, None: anywhere)."""
-        found: set[Any] = set()
+        found: set[PrimaryKey] = set()
         pk_only = self._pk_only()
         for start in range(0, len(keys), KEY_BATCH):
             chunk = keys[start : start + KEY_BATCH]
@@ -373,7 +374,7 @@ class MilvusCollection(Collection):
         self._check_open()
         parts = self._require_partitions(partitions)
         distinct = list(dict.fromkeys(keys))
-        by_key: dict[Any, dict[str, Any]] = {}
+        by_key: dict[PrimaryKey, dict[str, Any]] = {}
         for start in range(0, len(distinct), KEY_BATCH):
             chunk = distinct[start : start + KEY_BATCH]
             flt = mq.keys_filter(self._pk_name, chunk, lite=self._lite)
@@ -465,7 +466,7 @@ class MilvusCollection(Collection):
             stop = None if limit is None else offset + limit
             return [out.row(r) for r in rows[offset:stop]]
         found: list[dict[str, Any]] = []
-        last: Any = None
+        last: PrimaryKey | None = None
         skip = offset
         while limit is None or len(found) < limit:
             page_filter = flt
@@ -554,21 +555,9 @@ class MilvusCollection(Collection):
     ) -> list[list[Hit]]:
         """Several searches fused into one ranking by Milvus's ``hybrid_search``
         (RRF and weighted fusion have the same semantics on both backends)."""
-        check_window(limit, offset, cap=MAX_TOPK)
-        reqs = list(reqs) if isinstance(reqs, (list, tuple)) else []
-        if not reqs or not all(isinstance(r, AnnRequest) for r in reqs):
-            raise DataError("hybrid_search needs a non-empty list of AnnRequest")
-        if not isinstance(ranker, Ranker):
-            raise DataError("ranker must be an RRFRanker or a WeightedRanker")
-        if isinstance(ranker, WeightedRanker) and len(ranker.weights) != len(reqs):
-            raise DataError(
-                f"WeightedRanker has {len(ranker.weights)} weights for {len(reqs)} requests"
-            )
+        reqs = check_hybrid(reqs, ranker, limit, offset)
         routes = [self._router.route(r.data, r.anns_field, r.search_params, r.limit) for r in reqs]
-        if any(route.q != routes[0].q for route in routes):
-            raise DataError(
-                f"every request needs the same number of queries, got {[r.q for r in routes]}"
-            )
+        check_query_counts([route.q for route in routes])
         filters = [self._filter(r.filter, r.filter_params) for r in reqs]
         out = mq.output(self._schema, output_fields, default_all=False)
         self._check_open()
@@ -597,14 +586,16 @@ class MilvusCollection(Collection):
         )
         return mq.to_hits(result, out, None)
 
-    def _query_data(self, route: Any, data: Any) -> Any:
+    def _query_data(
+        self, route: Route, data: Any
+    ) -> list[str] | list[Mapping[int, float]] | list[list[float]]:
         field = self._schema[route.field]
         texts = None
         if route.bm25 is not None:
             texts = [data] if isinstance(data, str) else list(data)
         return mq.query_data(field.dtype, route.dense, route.sparse, texts)
 
-    def _search_params(self, route: Any) -> dict[str, Any]:
+    def _search_params(self, route: Route) -> dict[str, Any]:
         index = self._indexes[route.field]
         return mq.search_params(route.params, route.metric, index.index_type, self._lite)
 
@@ -669,7 +660,7 @@ class MilvusCollection(Collection):
         names = self._rpc("list_indexes", field_name=spec.field, default=IndexConfigError)
         for name in names or ():
             self._rpc("drop_index", name, default=IndexConfigError)
-        self._client._build_indexes(self._name, self._schema, [spec])
+        self._conn.build_indexes(self._name, self._schema, [spec])
 
     # ------------------------------------------------------------ description
     def describe(self) -> dict[str, Any]:

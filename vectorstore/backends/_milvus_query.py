@@ -13,8 +13,24 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import PrimaryKey
 from ..errors import DataError, FilterSyntaxError, NotSupportedError
-from ..expr import Expr, ListLiteral, Literal, Param, bind, parse, to_text
+from ..expr import (
+    And,
+    Compare,
+    Expr,
+    Field,
+    In,
+    ListLiteral,
+    Literal,
+    Or,
+    Param,
+    Range,
+    bind,
+    parse,
+    to_text,
+)
+from ..expr.ast import CompareOp, transform_children
 from ..functions import BM25
 from ..ranking import Ranker, RRFRanker, WeightedRanker
 from ..schema import DYNAMIC_FIELD, Schema
@@ -91,9 +107,6 @@ def lite_rewrite(node: Expr) -> Expr:
     in`` on anything but a field (a JSON path, an array element, ``$meta[..]``)
     becomes an ``or`` of ``==`` (an ``and`` of ``!=``). Both keep Kestrel's
     meaning, nulls and missing keys included."""
-    from ..expr import And, Compare, Field, In, Or, Range
-    from ..expr.ast import CompareOp, transform_children
-
     node = transform_children(node, lite_rewrite)
     if isinstance(node, Range):
         lo: CompareOp = "<=" if node.lower_inclusive else "<"
@@ -129,12 +142,10 @@ def _plain(value: Any) -> Any:
     return [_plain(v) for v in value] if isinstance(value, tuple) else value
 
 
-def keys_filter(pk: str, keys: Sequence[Any], lite: bool) -> Filter:
+def keys_filter(pk: str, keys: Sequence[PrimaryKey], lite: bool) -> Filter:
     """``pk in [...]`` for a batch of primary keys (bound by Milvus, or escaped for Lite)."""
     if not lite:
         return Filter(f"{pk} in {{__keys}}", {"__keys": list(keys)})
-    from ..expr import Field, In
-
     return Filter(to_text(In(Field(pk), ListLiteral(tuple(keys)))))
 
 
@@ -293,13 +304,19 @@ def to_hits(result: Any, out: Output, metric: Metric | None) -> list[list[Hit]]:
     return hits
 
 
-def query_data(field_type: DataType, route_dense: Any, route_sparse: Any, texts: Any) -> Any:
+def query_data(
+    field_type: DataType,
+    route_dense: np.ndarray | None,
+    route_sparse: Sequence[Mapping[int, float]] | None,
+    texts: Sequence[str] | None,
+) -> list[str] | list[Mapping[int, float]] | list[list[float]]:
     """The ``data`` of a search: vectors, sparse dicts, or texts for a BM25 field."""
     if texts is not None:
         return list(texts)
     if field_type is DataType.SPARSE_FLOAT_VECTOR:
-        return list(route_sparse)
-    return np.asarray(route_dense, dtype=np.float32).tolist()
+        return list(route_sparse or ())
+    vectors: list[list[float]] = np.asarray(route_dense, dtype=np.float32).tolist()
+    return vectors
 
 
 __all__ = [

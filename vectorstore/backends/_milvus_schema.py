@@ -238,7 +238,7 @@ def from_milvus(
     """
     dtypes = {int(t): t for t in DataType}
     fields = [_native_field(d, dtypes) for d in desc["fields"]]
-    functions: list[Any] = []
+    functions: list[BM25] = []
     for fn in desc.get("functions") or ():
         if getattr(fn.get("type"), "name", str(fn.get("type"))) != "BM25":
             raise NotSupportedError(f"Milvus function {fn.get('name')!r} is not a BM25 function")

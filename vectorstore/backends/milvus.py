@@ -1,9 +1,11 @@
 """The Milvus backend: Kestrel's API on a Milvus server, or on Milvus Lite.
 
 ``vs.connect("http://host:19530", token=..., db_name=...)`` (or ``https://``,
-``tcp://``) returns a ``MilvusBackendClient``: the same methods as the embedded
-``Client``, whose collections are Milvus collections (``MilvusCollection``)
-reached through ``pymilvus.MilvusClient``. ``vs.connect("milvus-lite://" +
+``tcp://``) returns a ``MilvusBackendClient``: the contract
+``vectorstore.api.ClientAPI``, as the embedded ``Client`` is, whose collections
+are Milvus collections (``MilvusCollection``, a ``CollectionAPI``) reached
+through ``pymilvus.MilvusClient``. Neither backend imports the other: what they
+share is in ``vectorstore.checks``. ``vs.connect("milvus-lite://" +
 path)`` opens a Milvus Lite database file through pymilvus instead, for local
 development and tests.
 
@@ -25,12 +27,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from ..client import Client
+from ..checks import check_existing, collection_spec
 from ..errors import (
     ClosedError,
-    CollectionExistsError,
     CollectionNotFoundError,
     ConfigError,
     IndexConfigError,
@@ -38,12 +40,15 @@ from ..errors import (
     SchemaError,
     StorageError,
 )
-from ..schema import Index, Schema, default_indexes, quick_schema, validate_name
+from ..schema import Index, Schema
 from . import LITE_SCHEME, MILVUS_SCHEMES
 from ._milvus_collection import MilvusCollection
+from ._milvus_conn import MilvusConnection
 from ._milvus_errors import milvus_errors
-from ._milvus_rows import wait_until
-from ._milvus_schema import PROPERTY, decode, encode, from_milvus, index_spec, milvus_schema
+from ._milvus_schema import PROPERTY, decode, encode, from_milvus, milvus_schema
+
+if TYPE_CHECKING:
+    from ..embeddings.base import EmbeddingProvider
 
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 _EMBEDDED_OPTIONS = frozenset({"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"})
@@ -81,7 +86,7 @@ def connect_milvus(
             (``secure``, ``server_pem_path``...).
 
     Returns:
-        A ``MilvusBackendClient`` (a ``vectorstore.Client``).
+        A ``MilvusBackendClient`` (a ``vectorstore.ClientAPI``).
 
     Raises:
         TypeError: an option of the embedded engine (``durability``...) or an
@@ -176,12 +181,12 @@ def _lite_release(path: str) -> None:
     require("milvus_lite.server_manager", "milvus").server_manager_instance.release_server(path)
 
 
-class MilvusBackendClient(Client):
-    """Kestrel's ``Client`` over a Milvus server or Milvus Lite: its collections.
+class MilvusBackendClient:
+    """Kestrel's ``ClientAPI`` over a Milvus server or Milvus Lite: its collections.
 
     Create with ``vs.connect("http://...")`` or ``vs.connect("milvus-lite://...")``.
-    Thread-safe. It subclasses ``Client`` only so that code typed for the
-    embedded one takes it; every public method is its own.
+    Thread-safe. Besides the contract: ``lite``, ``read_only``,
+    ``consistency_level``, ``timeout`` and ``milvus`` (the pymilvus client).
     """
 
     def __init__(
@@ -195,66 +200,75 @@ class MilvusBackendClient(Client):
         consistency_level: str,
         timeout: float | None,
     ):
-        self._uri = uri
-        self._mc = mc
-        self._pm = pm
+        self._conn = MilvusConnection(
+            uri,
+            mc,
+            pm,
+            lite=lite_path is not None,
+            read_only=read_only,
+            consistency_level=consistency_level,
+            timeout=timeout,
+        )
         self._lite_path = lite_path
-        self._read_only = read_only
-        self._consistency = consistency_level
-        self._timeout = timeout
         self._lock = threading.RLock()
-        self._closed = False
-        self._store = None
-        self._options: dict[str, Any] = {}
-        self._collections: dict[str, MilvusCollection] = {}  # type: ignore[assignment]
+        self._collections: dict[str, MilvusCollection] = {}
 
     # ------------------------------------------------------------- properties
     @property
     def uri(self) -> str:
-        return self._uri
+        """The URI the client was opened with."""
+        return self._conn.uri
 
     @property
     def lite(self) -> bool:
         """Whether this is Milvus Lite (which differs from a server: see the README)."""
-        return self._lite_path is not None
+        return self._conn.lite
 
     @property
     def read_only(self) -> bool:
-        return self._read_only
+        """Whether this client refuses writes."""
+        return self._conn.read_only
 
     @property
     def consistency_level(self) -> str:
-        return self._consistency
+        """The consistency level of every read."""
+        return self._conn.consistency_level
 
     @property
     def timeout(self) -> float | None:
-        return self._timeout
+        """Seconds per request (None: no limit)."""
+        return self._conn.timeout
 
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""
-        return self._closed
+        return self._conn.closed
 
     @property
     def milvus(self) -> Any:
         """The underlying ``pymilvus.MilvusClient`` (for what Kestrel does not wrap)."""
         self._check()
-        return self._mc
+        return self._conn.mc
 
     def __repr__(self) -> str:
-        return f"MilvusBackendClient({self._uri!r})"
+        return f"MilvusBackendClient({self._conn.uri!r})"
+
+    def __enter__(self) -> MilvusBackendClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def _check(self, write: bool = False) -> None:
-        if self._closed:
+        if self._conn.closed:
             raise ClosedError("the client is closed")
-        if write and self._read_only:
-            raise ReadOnlyError(f"store {self._uri} is open read-only")
-
-    def _rpc(self, method: str, *args: Any, default: Any = StorageError, **kwargs: Any) -> Any:
-        if self._timeout is not None:
-            kwargs.setdefault("timeout", self._timeout)
-        with milvus_errors(default):
-            return getattr(self._mc, method)(*args, **kwargs)
+        if write and self._conn.read_only:
+            raise ReadOnlyError(f"store {self._conn.uri} is open read-only")
 
     # ------------------------------------------------------------ collections
     def create_collection(
@@ -270,12 +284,12 @@ class MilvusBackendClient(Client):
         vector_field: str = "vector",
         auto_id: bool = False,
         partitions: Sequence[str] = (),
-        embedding: Any = None,
+        embedding: EmbeddingProvider | None = None,
         text_field: str = "text",
     ) -> MilvusCollection:
         """Create a Milvus collection, or return the existing one if it is identical.
 
-        Arguments, defaults and errors as ``Client.create_collection``. The
+        Arguments, defaults and errors as ``ClientAPI.create_collection``. The
         Kestrel schema and indexes are kept in the collection's ``"kestrel"``
         property; the collection is created with this client's consistency
         level, indexed and loaded.
@@ -286,97 +300,49 @@ class MilvusBackendClient(Client):
             NotSupportedError: something this Milvus cannot hold (an analyzer
                 Milvus Lite has not).
         """
-        validate_name(name, "collection")
-        if schema is None:
-            if embedding is not None and dimension is None:
-                dimension = embedding.dimension
-            if dimension is None:
-                raise SchemaError("create_collection() takes dimension=, embedding= or schema=")
-            schema = quick_schema(
-                dimension,
-                primary_field=primary_field,
-                id_type=id_type,
-                vector_field=vector_field,
-                auto_id=auto_id,
-                embedding=embedding,
-                text_field=text_field,
-            )
-        elif dimension is not None or embedding is not None:
-            raise SchemaError(
-                "create_collection() takes a schema= or the quick setup's dimension= / "
-                "embedding=, not both"
-            )
-        full = default_indexes(schema, indexes or (), metric)
-        for p in partitions:
-            validate_name(p, "partition")
+        spec = collection_spec(
+            name,
+            dimension,
+            schema=schema,
+            indexes=indexes,
+            metric=metric,
+            primary_field=primary_field,
+            id_type=id_type,
+            vector_field=vector_field,
+            auto_id=auto_id,
+            partitions=partitions,
+            embedding=embedding,
+            text_field=text_field,
+        )
+        schema, full = spec.schema, spec.indexes
         with self._lock:
             self._check(write=True)
             if self.has_collection(name):
                 existing = self._open(name)
-                if existing.schema.to_dict() != schema.to_dict():
-                    raise CollectionExistsError(
-                        f"collection {name!r} exists with a different schema; drop it first "
-                        "or use get_collection()"
-                    )
-                if _index_dicts(full) != _index_dicts(existing.indexes):
-                    raise CollectionExistsError(
-                        f"collection {name!r} exists with different indexes "
-                        f"({_index_dicts(existing.indexes)}); use get_collection() and "
-                        "create_index() to change them"
-                    )
+                check_existing(spec, existing.schema, existing.indexes)
                 for p in partitions:
                     existing.create_partition(p)
                 return existing
-            wire = milvus_schema(self._pm, schema, self.lite)
-            self._rpc(
+            wire = milvus_schema(self._conn.pm, schema, self.lite)
+            self._conn.call(
                 "create_collection",
                 name,
                 schema=wire,
                 default=SchemaError,
-                consistency_level=self._consistency,
+                consistency_level=self._conn.consistency_level,
                 properties={PROPERTY: encode(schema, full)},
             )
             try:
-                self._build_indexes(name, schema, full)
-                self._rpc("load_collection", name, default=IndexConfigError)
+                self._conn.build_indexes(name, schema, full)
+                self._conn.call("load_collection", name, default=IndexConfigError)
             except BaseException:
-                self._mc.drop_collection(name)  # nothing half-made is left behind
+                self._conn.mc.drop_collection(name)  # nothing half-made is left behind
                 raise
-            col = MilvusCollection(self, name, schema, full)
+            col = MilvusCollection(self._conn, name, schema, full)
             self._collections[name] = col
             for p in partitions:
                 col.create_partition(p)
             return col
-
-    def _build_indexes(self, name: str, schema: Schema, indexes: Sequence[Index]) -> None:
-        """Create Milvus indexes and wait until they are built (pymilvus's own wait
-        sleeps half a second per index; this one polls from a few milliseconds)."""
-        params = self._mc.prepare_index_params()
-        for index in indexes:
-            spec = index_spec(schema, index)
-            # A server reads build parameters as flat keys; Milvus Lite only from a
-            # nested "params" JSON (pymilvus sends a nested dict as one key).
-            build = {"params": spec.params} if self.lite and spec.params else spec.params
-            params.add_index(
-                field_name=spec.field,
-                index_type=spec.index_type,
-                metric_type=spec.metric,
-                params=build,
-                index_name=spec.field,
-            )
-        self._rpc("create_index", name, params, sync=False, default=IndexConfigError)
-        for index in indexes:
-
-            def built(field: str = index.field) -> bool:
-                info = self._rpc("describe_index", name, field, default=IndexConfigError) or {}
-                if info.get("state") == "Failed":
-                    raise IndexConfigError(
-                        f"Milvus failed to build the index on {field!r}: "
-                        f"{info.get('index_state_fail_reason', '')}"
-                    )
-                return bool(info.get("state", "Finished") == "Finished")
-
-            wait_until(built, f"the index on {index.field!r}")
 
     def get_collection(self, name: str) -> MilvusCollection:
         """The collection called ``name`` (loaded first if Milvus has it released).
@@ -391,15 +357,16 @@ class MilvusBackendClient(Client):
             return self._open(name)
 
     def has_collection(self, name: str) -> bool:
+        """Whether a collection called ``name`` exists."""
         with self._lock:
             self._check()
-            return bool(self._rpc("has_collection", name))
+            return bool(self._conn.call("has_collection", name))
 
     def list_collections(self) -> list[str]:
         """Collection names, sorted."""
         with self._lock:
             self._check()
-            return sorted(self._rpc("list_collections"))
+            return sorted(self._conn.call("list_collections"))
 
     def drop_collection(self, name: str) -> None:
         """Drop a collection and its data (no-op if it does not exist).
@@ -411,8 +378,8 @@ class MilvusBackendClient(Client):
             col = self._collections.pop(name, None)
             if col is not None:
                 col._close()
-            if self._rpc("has_collection", name):
-                self._rpc("drop_collection", name)
+            if self._conn.call("has_collection", name):
+                self._conn.call("drop_collection", name)
 
     def refresh(self) -> None:
         """Nothing to catch up with: every read asks Milvus."""
@@ -421,14 +388,14 @@ class MilvusBackendClient(Client):
     def close(self) -> None:
         """Close the collections' handles and the connection. Idempotent."""
         with self._lock:
-            if self._closed:
+            if self._conn.closed:
                 return
-            self._closed = True
+            self._conn.closed = True
             for col in self._collections.values():
                 col._close()
             self._collections.clear()
             try:
-                self._mc.close()
+                self._conn.mc.close()
             finally:
                 if self._lite_path is not None:
                     _lite_release(self._lite_path)
@@ -438,14 +405,14 @@ class MilvusBackendClient(Client):
         """The handle of a collection, described by Milvus now: a cached handle is
         kept while it still describes the collection (another client may have
         dropped and recreated it, or rebuilt an index)."""
-        desc = self._rpc("describe_collection", name)
+        desc = self._conn.call("describe_collection", name)
         stored = (desc.get("properties") or {}).get(PROPERTY)
         if stored:
             schema, indexes = decode(name, stored)
         else:
             found: dict[str, dict[str, Any]] = {}
-            for index_name in self._rpc("list_indexes", name) or ():
-                info = dict(self._rpc("describe_index", name, index_name) or {})
+            for index_name in self._conn.call("list_indexes", name) or ():
+                info = dict(self._conn.call("describe_index", name, index_name) or {})
                 info.update(info.pop("params", None) or {})
                 found[str(info.get("field_name", index_name))] = info
             schema, indexes = from_milvus(desc, found)
@@ -458,16 +425,12 @@ class MilvusBackendClient(Client):
                 col._adopt_indexes(indexes)
                 return col
             col._close()  # a different collection now has this name
-        state = self._rpc("get_load_state", name)
+        state = self._conn.call("get_load_state", name)
         if "Loaded" not in str(state.get("state") if isinstance(state, dict) else state):
-            self._rpc("load_collection", name)
-        col = MilvusCollection(self, name, schema, indexes, identity=identity)
+            self._conn.call("load_collection", name)
+        col = MilvusCollection(self._conn, name, schema, indexes, identity=identity)
         self._collections[name] = col
         return col
-
-
-def _index_dicts(indexes: Iterable[Index]) -> list[dict[str, Any]]:
-    return sorted((i.to_dict() for i in indexes), key=lambda d: str(d["field"]))
 
 
 __all__ = ["CONSISTENCY_LEVELS", "MilvusBackendClient", "MilvusCollection", "connect_milvus"]

@@ -16,7 +16,7 @@ from typing import IO, Any
 import click
 import numpy as np
 
-from ..client import Client, connect
+from ..client import Client
 from ..errors import FilterSyntaxError, LockedError, VectorStoreError
 from ..schema import Field
 from ..storage.store import MANIFEST
@@ -151,7 +151,7 @@ def open_store(path: str, *, write: bool, create: bool = False) -> Iterator[Clie
     """
     if not create:
         require_store(path)
-    client = connect(path, read_only=not write)
+    client = Client(path, read_only=not write)  # a path: always the embedded engine
     try:
         yield client
     finally:

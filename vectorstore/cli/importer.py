@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ..client import Client, connect
+from ..client import Client
 from ..collection import DEFAULT_PARTITION, Collection
 from ..embeddings.base import EmbeddingProvider, available_providers, provider_from_config
 from ..errors import VectorStoreError
@@ -513,7 +513,7 @@ def import_command(
 def _remove_empty_store(path: str) -> None:
     """Remove a store this import created, if it failed before adding a collection."""
     try:
-        with connect(path, read_only=True) as db:
+        with Client(path, read_only=True) as db:
             empty = not db.list_collections()
     except VectorStoreError:
         return

@@ -2,7 +2,7 @@
 
 ``StoreCore`` owns the collection handle (opened, created when the first
 vectors fix the dimension, or picked up when another store on the same client
-created it) and turns checked inputs into ``Collection`` calls. It knows
+created it) and turns checked inputs into ``vectorstore.CollectionAPI`` calls. It knows
 nothing of embeddings: the store embeds and passes vectors.
 """
 
@@ -26,7 +26,6 @@ from .scoring import HybridMode, Ranker, hybrid_relevance, metric_relevance, res
 
 DEFAULT_BATCH_SIZE = 1000  # texts embedded and written per engine call
 MIN_HYBRID_FETCH = 20  # candidates each route of a hybrid search brings, at least
-MAX_TOPK = 16384  # the engine's bound on limit (+ offset)
 
 _NO_BM25 = (
     "hybrid search needs a BM25 sparse field {sparse!r} filled from the text; collection "
@@ -136,7 +135,7 @@ class StoreCore:
         self,
         names: FieldNames,
         *,
-        client: vs.Client | None,
+        client: vs.ClientAPI | None,
         name: str,
         metric: vs.Metric | None,
         index_params: Mapping[str, Any],
@@ -165,11 +164,11 @@ class StoreCore:
         self.dimension = dimension
         self.bm25 = names.sparse is not None
         self.relevance_fn = relevance_fn
-        self._col: vs.Collection | None = None
+        self._col: vs.CollectionAPI | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ collection
-    def attach(self, col: vs.Collection) -> vs.Collection:
+    def attach(self, col: vs.CollectionAPI) -> vs.CollectionAPI:
         """Use ``col``, after checking it fits (fields, metric, dimension, BM25).
 
         Raises:
@@ -191,7 +190,7 @@ class StoreCore:
         self.metric, self.bm25, self.dimension, self._col = metric, bm25, dim, col
         return col
 
-    def current(self) -> vs.Collection | None:
+    def current(self) -> vs.CollectionAPI | None:
         """The collection, or None while nobody has created it yet.
 
         Another store on the same client (or a reopened path) may create it
@@ -203,7 +202,7 @@ class StoreCore:
                     self.attach(self.client.get_collection(self.name))
         return self._col
 
-    def ensure(self, dimension: int) -> vs.Collection:
+    def ensure(self, dimension: int) -> vs.CollectionAPI:
         """The collection, created for ``dimension``-wide vectors if it does not exist."""
         with self._lock:
             if self._col is not None:
@@ -327,7 +326,7 @@ class StoreCore:
         col = self.current()
         if col is None or k <= 0:  # k = 0 asks for nothing, as InMemoryVectorStore
             return [], ranker
-        k = min(k, MAX_TOPK)  # the engine's cap; a store holds fewer rows than asked anyway
+        k = min(k, vs.MAX_TOPK)  # the engine's cap; a store holds fewer rows than asked anyway
         n = self.names
         fields = [n.text, n.metadata, *([n.vector] if with_vectors else [])]
         expr = to_expr(opts.filter, n.metadata) or ""
@@ -347,7 +346,7 @@ class StoreCore:
             )
             return hits[0], None
         assert n.sparse is not None and text is not None
-        fetch = min(MAX_TOPK, max(k, opts.fetch_k or max(2 * k, MIN_HYBRID_FETCH)))
+        fetch = min(vs.MAX_TOPK, max(k, opts.fetch_k or max(2 * k, MIN_HYBRID_FETCH)))
         reqs = [
             vs.AnnRequest([list(vector)], n.vector, fetch, expr, fp, params or None),
             vs.AnnRequest([text], n.sparse, fetch, expr, fp),

@@ -90,7 +90,7 @@ def build_schema(names: FieldNames, dimension: int, analyzer: str | Mapping[str,
     return vs.Schema(fields=fields, functions=functions)
 
 
-def check_collection(col: vs.Collection, names: FieldNames) -> tuple[vs.Metric, bool, int]:
+def check_collection(col: vs.CollectionAPI, names: FieldNames) -> tuple[vs.Metric, bool, int]:
     """Check that an existing collection has the fields the store needs.
 
     Args:

@@ -7,7 +7,7 @@ hybrid search's score is the fused score (larger is closer).
 
 Relevance (``similarity_search_with_relevance_scores``) maps a score into
 [0, 1], larger is closer, with the same normalisation Milvus's WeightedRanker
-applies (``vectorstore.ranking.normalize``): COSINE ``(1 + s) / 2``, IP
+applies (``vectorstore.normalize_score``): COSINE ``(1 + s) / 2``, IP
 ``0.5 + atan(s) / pi``, L2 ``1 - 2 atan(d) / pi``. Each is monotonic, so the
 order of the hits is kept. Hybrid searches: RRF ``score * (k + 1) / 2`` (1 for a
 row both routes ranked first), weighted ``score / sum(weights)``.
@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Literal, TypeAlias
 
 import vectorstore as vs
-from vectorstore.ranking import normalize
 
 __all__ = ["HybridMode", "Ranker", "hybrid_relevance", "metric_relevance", "resolve_ranker"]
 
@@ -52,7 +51,7 @@ def metric_relevance(metric: vs.Metric | str) -> Callable[[float], float]:
     m = vs.Metric(str(getattr(metric, "value", metric)).upper())
 
     def relevance(score: float) -> float:
-        return _clamp(normalize(float(score), m))
+        return _clamp(vs.normalize_score(float(score), m))
 
     relevance.__name__ = f"{m.value.lower()}_relevance"
     return relevance

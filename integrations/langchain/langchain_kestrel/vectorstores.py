@@ -1,7 +1,7 @@
 """``KestrelVectorStore``: a LangChain ``VectorStore`` over a Kestrel collection.
 
 The adapter translates and never re-implements: LangChain calls become
-``Collection.upsert / delete / get / search / hybrid_search`` (``_core``), filter
+``CollectionAPI.upsert / delete / get / search / hybrid_search`` (``_core``), filter
 dicts become ``vectorstore.expr`` trees (``filters``), scores are the engine's
 and relevance uses its normalisation (``scoring``), and MMR is langchain-core's
 ``maximal_marginal_relevance``. The LangChain ``Embeddings`` embed texts here
@@ -52,8 +52,8 @@ class KestrelVectorStore(AsyncMethods, VectorStore):
             ``vectorstore.shared_client``: every store on one path in a process
             shares one client (one writer per store).
         collection_name: the collection to use or create.
-        client: an open ``vectorstore.Client`` to use instead of ``uri``.
-        collection: an open ``vectorstore.Collection`` to use instead.
+        client: an open ``vectorstore.ClientAPI`` (any backend) to use instead of ``uri``.
+        collection: an open ``vectorstore.CollectionAPI`` (any backend) to use instead.
         connect_options: options for ``vectorstore.connect`` (``durability``...).
         metric: ``"COSINE"`` (default), ``"IP"`` or ``"L2"`` for a new
             collection; for an existing one it must match (None: take its own).
@@ -97,8 +97,8 @@ class KestrelVectorStore(AsyncMethods, VectorStore):
         *,
         uri: str | os.PathLike[str] | None = None,
         collection_name: str = "langchain",
-        client: vs.Client | None = None,
-        collection: vs.Collection | None = None,
+        client: vs.ClientAPI | None = None,
+        collection: vs.CollectionAPI | None = None,
         connect_options: Mapping[str, Any] | None = None,
         metric: str | None = None,
         index_params: Mapping[str, Any] | None = None,
@@ -155,12 +155,12 @@ class KestrelVectorStore(AsyncMethods, VectorStore):
         return self._embedding
 
     @property
-    def client(self) -> vs.Client | None:
+    def client(self) -> vs.ClientAPI | None:
         """The Kestrel client (None when built from ``collection=``)."""
         return self._core.client
 
     @property
-    def collection(self) -> vs.Collection | None:
+    def collection(self) -> vs.CollectionAPI | None:
         """The Kestrel collection (None until the first texts fix its dimension)."""
         return self._core.current()
 

@@ -26,7 +26,6 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 
 import vectorstore as vs
 from vectorstore.expr import And, Compare, Expr, Field, In, ListLiteral, Literal
-from vectorstore.search import MAX_TOPK
 
 from .filters import TRUE, metadata_filters_to_expr
 from .schema import (
@@ -83,8 +82,8 @@ class KestrelVectorStore(BasePydanticVectorStore):
         collection_name: the collection to use or create.
         dim: the embedding dimension; when None it is taken from the existing
             collection or from the first nodes added.
-        client: an open ``vectorstore.Client`` to use instead of ``uri``.
-        collection: an existing adapter ``vectorstore.Collection`` to use
+        client: an open ``vectorstore.ClientAPI`` (any backend) to use instead of ``uri``.
+        collection: an existing adapter ``vectorstore.CollectionAPI`` to use
             instead of ``uri`` / ``client`` / ``collection_name``.
         metric: ``"COSINE"`` (default for new collections), ``"IP"`` or ``"L2"``.
         index_type: the dense index of new collections (``"HNSW"``, ``"FLAT"``).
@@ -135,8 +134,8 @@ class KestrelVectorStore(BasePydanticVectorStore):
     default_alpha: float = 0.5
     mmr_prefetch_factor: float = 4.0
 
-    _db: vs.Client | None = PrivateAttr(default=None)
-    _collection: vs.Collection | None = PrivateAttr(default=None)
+    _db: vs.ClientAPI | None = PrivateAttr(default=None)
+    _collection: vs.CollectionAPI | None = PrivateAttr(default=None)
     _owns_client: bool = PrivateAttr(default=False)
     _has_lower: bool = PrivateAttr(default=True)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
@@ -147,8 +146,8 @@ class KestrelVectorStore(BasePydanticVectorStore):
         collection_name: str = DEFAULT_COLLECTION,
         dim: int | None = None,
         *,
-        client: vs.Client | None = None,
-        collection: vs.Collection | None = None,
+        client: vs.ClientAPI | None = None,
+        collection: vs.CollectionAPI | None = None,
         metric: str | None = None,
         index_type: str = "HNSW",
         index_params: Mapping[str, Any] | None = None,
@@ -229,8 +228,8 @@ class KestrelVectorStore(BasePydanticVectorStore):
 
     # ------------------------------------------------------------ properties
     @property
-    def client(self) -> vs.Collection | None:
-        """The Kestrel collection (``vectorstore.Collection``).
+    def client(self) -> vs.CollectionAPI | None:
+        """The Kestrel collection (a ``vectorstore.CollectionAPI``).
 
         Returns:
             The collection, or None until the first ``add`` creates it (when
@@ -239,8 +238,8 @@ class KestrelVectorStore(BasePydanticVectorStore):
         return self._current()
 
     @property
-    def db(self) -> vs.Client | None:
-        """The Kestrel client (``vectorstore.Client``) holding the collection.
+    def db(self) -> vs.ClientAPI | None:
+        """The Kestrel client (a ``vectorstore.ClientAPI``) holding the collection.
 
         Returns:
             The client, or None when the store was built from ``collection=``.
@@ -259,7 +258,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
             self._db.close()
 
     # ---------------------------------------------------------- collections
-    def _adopt(self, collection: vs.Collection) -> None:
+    def _adopt(self, collection: vs.CollectionAPI) -> None:
         dim, has_bm25, has_lower = check_schema(collection)
         metric = _index_metric(collection)
         if self.dim is not None and self.dim != dim:
@@ -272,7 +271,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
         self._has_lower = has_lower
         self._collection = collection
 
-    def _create(self, dim: int) -> vs.Collection:
+    def _create(self, dim: int) -> vs.CollectionAPI:
         assert self._db is not None
         metric = self.metric or "COSINE"
         schema = build_schema(
@@ -291,7 +290,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
         self._adopt(collection)
         return collection
 
-    def _current(self) -> vs.Collection | None:
+    def _current(self) -> vs.CollectionAPI | None:
         """The collection, adopting one that another store on the same client
         created after this store was built."""
         if self._collection is None and self._db is not None and not self._db.closed:
@@ -300,7 +299,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
                     self._adopt(self._db.get_collection(self.collection_name))
         return self._collection
 
-    def _ensure_collection(self, dim: int) -> vs.Collection:
+    def _ensure_collection(self, dim: int) -> vs.CollectionAPI:
         found = self._current()
         if found is not None:
             return found
@@ -549,7 +548,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         query = dataclasses.replace(  # the engine's cap; a store holds fewer rows than asked
             query,
-            similarity_top_k=min(query.similarity_top_k, MAX_TOPK),
+            similarity_top_k=min(query.similarity_top_k, vs.MAX_TOPK),
             sparse_top_k=_capped(query.sparse_top_k),
             hybrid_top_k=_capped(query.hybrid_top_k),
         )
@@ -642,7 +641,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
 
     def _mmr(
         self,
-        collection: vs.Collection,
+        collection: vs.CollectionAPI,
         query: VectorStoreQuery,
         condition: Expr | None,
         kwargs: Mapping[str, Any],
@@ -650,7 +649,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
         k = query.similarity_top_k
         factor = float(kwargs.get("mmr_prefetch_factor", self.mmr_prefetch_factor))
         fetch_k = int(kwargs.get("mmr_prefetch_k") or max(k, math.ceil(k * factor)))
-        fetch_k = min(fetch_k, MAX_TOPK)
+        fetch_k = min(fetch_k, vs.MAX_TOPK)
         hits = collection.search(
             [query.query_embedding],
             anns_field=EMBEDDING,
@@ -677,7 +676,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
 
     def _hybrid(
         self,
-        collection: vs.Collection,
+        collection: vs.CollectionAPI,
         query: VectorStoreQuery,
         filt: Expr | str,
         sparse_k: int,
@@ -711,7 +710,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
         return _result(hits, float)
 
 
-def _index_metric(collection: vs.Collection) -> str:
+def _index_metric(collection: vs.CollectionAPI) -> str:
     for index in collection.indexes:
         if index.field == EMBEDDING:
             return str(index.metric.value)
@@ -724,7 +723,7 @@ def _check_alpha(alpha: Any, name: str) -> None:
 
 
 def _capped(k: int | None) -> int | None:
-    return None if k is None else min(k, MAX_TOPK)
+    return None if k is None else min(k, vs.MAX_TOPK)
 
 
 def _ids_in(field: str, ids: Sequence[str] | None) -> Expr | None:

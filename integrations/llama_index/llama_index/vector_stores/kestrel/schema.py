@@ -106,7 +106,7 @@ def build_schema(
     return vs.Schema(fields=fields, functions=functions)
 
 
-def check_schema(collection: vs.Collection) -> tuple[int, bool, bool]:
+def check_schema(collection: vs.CollectionAPI) -> tuple[int, bool, bool]:
     """Check that an existing collection has the adapter's layout.
 
     Args:

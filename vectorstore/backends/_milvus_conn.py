@@ -1,0 +1,102 @@
+"""``MilvusConnection``: one ``pymilvus.MilvusClient`` and the settings that the
+Kestrel client holding it and every collection handle of that client share.
+
+``MilvusBackendClient`` creates it; ``MilvusCollection`` gets it (not the client),
+so the collection module does not import the client module back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import IndexConfigError, StorageError, VectorStoreError
+from ..schema import Index, Schema
+from ._milvus_errors import milvus_errors
+from ._milvus_rows import wait_until
+from ._milvus_schema import index_spec
+
+
+class MilvusConnection:
+    """A pymilvus client (``mc``), the pymilvus module (``pm``), and the options
+    of the Kestrel client that opened them.
+
+    Attributes:
+        uri: the URI the client was opened with.
+        lite: whether it is Milvus Lite.
+        read_only: writes are refused.
+        consistency_level: of every read.
+        timeout: seconds per request (None: no limit).
+        closed: set when the client is closed (its collections then refuse calls).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        mc: Any,
+        pm: Any,
+        *,
+        lite: bool,
+        read_only: bool,
+        consistency_level: str,
+        timeout: float | None,
+    ):
+        self.uri = uri
+        self.mc = mc
+        self.pm = pm
+        self.lite = lite
+        self.read_only = read_only
+        self.consistency_level = consistency_level
+        self.timeout = timeout
+        self.closed = False
+
+    def call(
+        self,
+        method: str,
+        *args: Any,
+        default: type[VectorStoreError] = StorageError,
+        **kwargs: Any,
+    ) -> Any:
+        """``MilvusClient.<method>(...)`` with this connection's timeout; a Milvus
+        error becomes Kestrel's (``default`` where no better one fits)."""
+        if self.timeout is not None:
+            kwargs.setdefault("timeout", self.timeout)
+        with milvus_errors(default):
+            return getattr(self.mc, method)(*args, **kwargs)
+
+    def build_indexes(self, name: str, schema: Schema, indexes: Sequence[Index]) -> None:
+        """Create Milvus indexes and wait until they are built (pymilvus's own wait
+        sleeps half a second per index; this one polls from a few milliseconds).
+
+        Raises:
+            IndexConfigError: Milvus refused an index, or failed to build it.
+        """
+        params = self.mc.prepare_index_params()
+        for index in indexes:
+            spec = index_spec(schema, index)
+            # A server reads build parameters as flat keys; Milvus Lite only from a
+            # nested "params" JSON (pymilvus sends a nested dict as one key).
+            build = {"params": spec.params} if self.lite and spec.params else spec.params
+            params.add_index(
+                field_name=spec.field,
+                index_type=spec.index_type,
+                metric_type=spec.metric,
+                params=build,
+                index_name=spec.field,
+            )
+        self.call("create_index", name, params, sync=False, default=IndexConfigError)
+        for index in indexes:
+
+            def built(field: str = index.field) -> bool:
+                info = self.call("describe_index", name, field, default=IndexConfigError) or {}
+                if info.get("state") == "Failed":
+                    raise IndexConfigError(
+                        f"Milvus failed to build the index on {field!r}: "
+                        f"{info.get('index_state_fail_reason', '')}"
+                    )
+                return bool(info.get("state", "Finished") == "Finished")
+
+            wait_until(built, f"the index on {index.field!r}")
+
+
+__all__ = ["MilvusConnection"]
