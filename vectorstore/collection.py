@@ -33,10 +33,10 @@ from .expr import Expr
 from .expr.check import FilterChecker
 from .ranking import Ranker
 from .routes import Router, fuse
-from .rows import PrimaryKey, check_pk, prepare_rows
-from .schema import Index, Schema, validate_name
+from .rows import PrimaryKey, check_keys, prepare_rows
+from .schema import Index, Schema, output_entity_fields, validate_name
 from .search import MAX_TOPK, AnnRequest, SegmentHits, check_window, merge_hits, rows_to_hits
-from .segment import Segment, output_entity_fields
+from .segment import Segment
 from .state import DEFAULT_PARTITION, DEFAULT_SEGMENT_ROWS, CollectionState
 from .storage.records import (
     CreateIndex,
@@ -305,8 +305,7 @@ class Collection:
             raise DataError("delete() takes either ids= or filter=")
         keys: list[PrimaryKey] = []
         if ids is not None:
-            id_list = [ids] if isinstance(ids, (int, str, np.integer)) else list(ids)
-            keys = [check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(id_list)]
+            keys = check_keys(self._schema, ids)
         compiled = self._compile(filter, filter_params) if filter is not None else None
         with self._writing():
             segments = self._state.segments(partition)
@@ -368,8 +367,7 @@ class Collection:
         Returns:
             One dict per found row.
         """
-        id_list = [ids] if isinstance(ids, (int, str, np.integer)) else list(ids)
-        keys = [check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(id_list)]
+        keys = check_keys(self._schema, ids)
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=True)
         with self._reading():
             allowed = (
@@ -414,9 +412,7 @@ class Collection:
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=True)
         key_set = None
         if ids is not None:
-            if isinstance(ids, (int, str, np.integer)):  # one key, as delete() takes it
-                ids = [ids]
-            key_set = {check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(ids)}
+            key_set = set(check_keys(self._schema, ids))
         with self._reading():
             out: list[dict[str, Any]] = []
             skip = offset

@@ -310,3 +310,17 @@ def check_pk(schema: Schema, value: Any, where: str = "id") -> PrimaryKey:
     if isinstance(value, str):
         return value
     raise DataError(f"{where}: primary key {value!r} is not a string")
+
+
+def check_keys(schema: Schema, ids: Any) -> list[PrimaryKey]:
+    """One key or a list of keys (``get`` / ``delete`` / ``query`` arguments), checked.
+
+    Raises:
+        DataError: ``ids`` is neither a key nor an iterable of keys (None, a
+            dict...), or a key has the wrong type.
+    """
+    if isinstance(ids, (int, str, np.integer)):
+        ids = [ids]
+    elif isinstance(ids, (Mapping, bytes)) or not isinstance(ids, Iterable):
+        raise DataError(f"ids must be a primary key or a list of keys, got {ids!r}")
+    return [check_pk(schema, v, f"ids[{i}]") for i, v in enumerate(ids)]

@@ -510,6 +510,49 @@ def default_indexes(
     return list(out.values())
 
 
+def output_entity_fields(
+    schema: Schema, output_fields: Sequence[str] | None, default_all: bool
+) -> tuple[list[str], str | list[str]]:
+    """Split ``output_fields`` into declared fields and dynamic keys.
+
+    ``None`` means every scalar field and dynamic key when ``default_all``, else
+    none; ``"*"`` means every field, vectors included, and every dynamic key.
+    The primary key is always returned.
+
+    Raises:
+        DataError: an unknown field (without dynamic fields), or a single
+            string instead of a list of names.
+    """
+    if isinstance(output_fields, str):
+        raise DataError(
+            f"output_fields must be a list of field names, got the string {output_fields!r} "
+            f"(write [{output_fields!r}])"
+        )
+    pk = schema.primary.name
+    if output_fields is None:
+        if not default_all:
+            return [pk], []
+        return [f.name for f in schema.scalar_fields], "*"
+    declared: list[str] = [pk]
+    dynamic: list[str] = []
+    everything = False
+    for name in output_fields:
+        if name == "*":
+            everything = True
+        elif name == DYNAMIC_FIELD:
+            dynamic = ["*"]
+        elif schema.get(name) is not None:
+            if name not in declared:
+                declared.append(name)
+        elif schema.enable_dynamic_field:
+            dynamic.append(name)
+        else:
+            raise DataError(f"output field {name!r} is not a field of this collection")
+    if everything:
+        return list(schema.names), "*"
+    return declared, "*" if "*" in dynamic else dynamic
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -520,6 +563,7 @@ __all__ = [
     "Index",
     "Schema",
     "default_indexes",
+    "output_entity_fields",
     "quick_schema",
     "validate_name",
 ]

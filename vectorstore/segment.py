@@ -19,14 +19,13 @@ import numpy as np
 
 from . import planner
 from .columns import Column, ColumnBatch, FileColumn
-from .errors import DataError
 from .expr import Expr, evaluate
 from .functions import FunctionType
 from .index import flat
 from .index.hnsw import HnswIndex, IncompleteSearchError
 from .index.sparse import Scorer, SparseColumn, SparseQuery
 from .rows import RowBatch, object_column
-from .schema import DYNAMIC_FIELD, Index, Schema
+from .schema import Index, Schema
 from .types import DataType, Metric
 
 SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row each)
@@ -461,37 +460,3 @@ class Segment:
             return None
         order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(labels, order, axis=1), np.take_along_axis(dist, order, axis=1)
-
-
-def output_entity_fields(
-    schema: Schema, output_fields: Sequence[str] | None, default_all: bool
-) -> tuple[list[str], str | list[str]]:
-    """Split ``output_fields`` into declared fields and dynamic keys.
-
-    ``None`` means every scalar field and dynamic key when ``default_all``, else
-    none; ``"*"`` means every field, vectors included, and every dynamic key.
-    The primary key is always returned.
-    """
-    pk = schema.primary.name
-    if output_fields is None:
-        if not default_all:
-            return [pk], []
-        return [f.name for f in schema.scalar_fields], "*"
-    declared: list[str] = [pk]
-    dynamic: list[str] = []
-    everything = False
-    for name in output_fields:
-        if name == "*":
-            everything = True
-        elif name == DYNAMIC_FIELD:
-            dynamic = ["*"]
-        elif schema.get(name) is not None:
-            if name not in declared:
-                declared.append(name)
-        elif schema.enable_dynamic_field:
-            dynamic.append(name)
-        else:
-            raise DataError(f"output field {name!r} is not a field of this collection")
-    if everything:
-        return list(schema.names), "*"
-    return declared, "*" if "*" in dynamic else dynamic

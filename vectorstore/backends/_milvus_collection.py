@@ -14,8 +14,6 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from ..checks import DEFAULT_PARTITION, PrimaryKey, check_hybrid, check_query_counts
 from ..errors import (
     ClosedError,
@@ -29,7 +27,7 @@ from ..errors import (
 from ..expr import Expr, parse
 from ..ranking import Ranker
 from ..routes import Router
-from ..rows import check_pk, prepare_rows
+from ..rows import check_keys, prepare_rows
 from ..schema import Index, Schema, validate_name
 from ..search import MAX_TOPK, AnnRequest, Route, check_window
 from ..types import Hit, Metric
@@ -309,8 +307,7 @@ class MilvusCollection:
         keys: list[PrimaryKey] = []
         flt = mq.NO_FILTER
         if ids is not None:
-            id_list = [ids] if isinstance(ids, (int, str, np.integer)) else list(ids)
-            keys = [check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(id_list)]
+            keys = check_keys(self._schema, ids)
         else:
             if isinstance(filter, str) and not filter.strip():
                 parse(filter)  # raises: an empty delete filter never means every row
@@ -368,8 +365,7 @@ class MilvusCollection:
         partitions: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Rows by primary key, in the order asked; missing keys are skipped."""
-        id_list = [ids] if isinstance(ids, (int, str, np.integer)) else list(ids)
-        keys = [check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(id_list)]
+        keys = check_keys(self._schema, ids)
         out = mq.output(self._schema, output_fields, default_all=True)
         self._check_open()
         parts = self._require_partitions(partitions)
@@ -411,7 +407,7 @@ class MilvusCollection:
         flt = self._filter(filter, filter_params)
         out = mq.output(self._schema, output_fields, default_all=True)
         if ids is not None:
-            keys = [check_pk(self._schema, v, f"ids[{i}]") for i, v in enumerate(ids)]
+            keys = check_keys(self._schema, ids)
             if not keys:
                 return []
             flt = mq.both(mq.keys_filter(self._pk_name, keys, lite=self._lite), flt)

@@ -33,9 +33,8 @@ from ..expr import (
 from ..expr.ast import CompareOp, transform_children
 from ..functions import BM25
 from ..ranking import Ranker, RRFRanker, WeightedRanker
-from ..schema import DYNAMIC_FIELD, Schema
+from ..schema import DYNAMIC_FIELD, Schema, output_entity_fields
 from ..search import SearchParams
-from ..segment import output_entity_fields
 from ..types import DataType, Hit, Metric
 
 MAX_WINDOW = 16384  # Milvus's cap on limit + offset of one query or search

@@ -196,7 +196,18 @@ def _unescape(token: Token, text: str) -> str:
 
 
 def _int_value(token: Token) -> int:
-    s = str(token)
+    try:
+        return _int_of(str(token))
+    except ValueError:  # past Python's 4,300-digit limit for int()
+        pos = getattr(token, "start_pos", None)
+        raise FilterSyntaxError(
+            f"integer literal of {len(token)} characters is too long"
+            + (f" (at position {pos})" if pos is not None else ""),
+            position=pos,
+        ) from None
+
+
+def _int_of(s: str) -> int:
     low = s.lower()
     if low.startswith("0x"):
         return int(s[2:], 16)
