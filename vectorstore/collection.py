@@ -568,7 +568,7 @@ class Collection:
                 for route, req, compiled in zip(routes, reqs, filters, strict=True)
             ]
             rows = fuse(found, [r.metric for r in routes], ranker, offset, limit)
-            parts: list[SegmentHits] = [(seg, rows[1], rows[2]) for seg in segments]
+            parts = [SegmentHits(seg, rows.offsets, rows.distances) for seg in segments]
             return rows_to_hits(parts, rows, self._pk_name, fields, dynamic)
         finally:
             if taken:

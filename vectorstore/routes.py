@@ -135,7 +135,7 @@ class Router:
             for seg in segments:
                 selection = None if compiled is None else seg.select(compiled)
                 offsets, dist = seg.search(field, route.dense, k, route.metric, ef, selection)
-                parts.append((seg, offsets, dist))
+                parts.append(SegmentHits(seg, offsets, dist))
             return parts
         assert route.sparse is not None
         ratio = route.params.drop_ratio
@@ -152,7 +152,7 @@ class Router:
                 lengths = seg.sparse[field].lengths()
                 scorers = [stats.scorer(sq, lengths, bm25.k1, bm25.b) for sq in queries]
             offsets, scores = seg.search_sparse(field, queries, k, selection, scorers)
-            parts.append((seg, offsets, scores))
+            parts.append(SegmentHits(seg, offsets, scores))
         return parts
 
     def collect(
@@ -175,7 +175,7 @@ class Router:
         if p.radius is None and not group:  # plain: the best offset + limit
             parts = self.run(route, want, compiled, segments)
             s, o, d = merge_rows(parts, route.q, want, route.metric)
-            return parts, (s[:, offset:], o[:, offset:], d[:, offset:])
+            return parts, Rows(s[:, offset:], o[:, offset:], d[:, offset:])
         live = sum(s.num_live for s in segments)
         cap = max(want, min(live, MAX_CANDIDATES))
         k = want * group_size if group else want
@@ -199,7 +199,7 @@ class Router:
                 break
             k = min(cap, 4 * k)
         if not group:
-            rows = (rows[0][:, offset:want], rows[1][:, offset:want], rows[2][:, offset:want])
+            rows = Rows(*(a[:, offset:want] for a in rows))
         return parts, rows
 
 
@@ -234,7 +234,7 @@ def fuse(
             window = fused[offset : offset + n]
             seg_of[r, :n], offs[r, :n] = window >> 32, window & 0xFFFFFFFF
             scores[r, :n] = total[offset : offset + n]
-    return seg_of, offs, scores
+    return Rows(seg_of, offs, scores)
 
 
 __all__ = ["MAX_CANDIDATES", "Router", "fuse"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,7 +25,14 @@ MAX_TOPK = 16384
 DEFAULT_EF = 128
 MAX_EF = 32768
 
-SegmentHits = tuple[Segment, np.ndarray, np.ndarray]
+
+class SegmentHits(NamedTuple):
+    """One segment's hits for every query: arrays of shape (q, width), best
+    first per query; empty slots hold offset -1."""
+
+    segment: Segment
+    offsets: np.ndarray
+    distances: np.ndarray
 
 
 def check_window(limit: int | None, offset: int, cap: int | None) -> None:
@@ -172,11 +179,6 @@ def search_params(
     return SearchParams(max(ef, k), ratio, radius, range_filter)
 
 
-def beam_width(field: str, params: Mapping[str, Any] | None, k: int, metric: Metric) -> int:
-    """The HNSW ``ef`` of a dense search (see ``search_params``)."""
-    return search_params(field, params, k, metric, sparse=False).ef
-
-
 def _number(value: Any, name: str) -> float | None:
     if value is None:
         return None
@@ -235,19 +237,24 @@ class Route:
 
 # --------------------------------------------------------------- merged results
 
-Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
-"""``(segment index, row offset, distance)`` arrays, each (q, width), best
-first per query; empty slots hold offset -1."""
+
+class Rows(NamedTuple):
+    """Hits merged across segments: arrays of shape (q, width), best first per
+    query; empty slots hold offset -1."""
+
+    segment_index: np.ndarray  # into the list of SegmentHits they came from
+    offsets: np.ndarray
+    distances: np.ndarray
 
 
 def merge_rows(parts: list[SegmentHits], q: int, k: int, metric: Metric) -> Rows:
     """Merge per-segment results into the best ``k`` per query."""
     if not parts:
         empty = np.empty((q, 0), dtype=np.int64)
-        return empty, empty, np.empty((q, 0), dtype=np.float64)
+        return Rows(empty, empty, np.empty((q, 0), dtype=np.float64))
     if len(parts) == 1:  # one segment's results are already in order, padding last
         offs, dist = parts[0][1][:, :k], parts[0][2][:, :k]
-        return np.zeros(offs.shape, dtype=np.int64), offs, dist
+        return Rows(np.zeros(offs.shape, dtype=np.int64), offs, dist)
     offs = np.concatenate([p[1] for p in parts], axis=1)
     dist = np.concatenate([p[2] for p in parts], axis=1).astype(np.float64)
     seg_of = np.concatenate(
@@ -257,7 +264,7 @@ def merge_rows(parts: list[SegmentHits], q: int, k: int, metric: Metric) -> Rows
     key[offs < 0] = np.inf  # padding last
     order = np.argsort(key, axis=1, kind="stable")[:, :k]
     take = np.take_along_axis
-    return take(seg_of, order, axis=1), take(offs, order, axis=1), take(dist, order, axis=1)
+    return Rows(take(seg_of, order, axis=1), take(offs, order, axis=1), take(dist, order, axis=1))
 
 
 def pack_rows(rows: Rows, keep: np.ndarray) -> Rows:
@@ -270,7 +277,7 @@ def pack_rows(rows: Rows, keep: np.ndarray) -> Rows:
     empty = ~take(keep, order, axis=1)
     offs = offs.copy()
     offs[empty] = -1
-    return seg_of, offs, dist
+    return Rows(seg_of, offs, dist)
 
 
 def in_range(
@@ -334,7 +341,7 @@ def group_rows(
         out_seg[r, :n] = seg_of[r, cols]
         out_off[r, :n] = offs[r, cols]
         out_dist[r, :n] = dist[r, cols]
-    return (out_seg, out_off, out_dist), complete
+    return Rows(out_seg, out_off, out_dist), complete
 
 
 def rows_to_hits(
@@ -416,5 +423,5 @@ def merge_hits(
                 for ids, ds in zip(ids_l, dist.tolist(), strict=True)
             ]
     seg_of, offs, dist = merge_rows(parts, q, offset + limit, metric)
-    window = (seg_of[:, offset:], offs[:, offset:], dist[:, offset:])
+    window = Rows(seg_of[:, offset:], offs[:, offset:], dist[:, offset:])
     return rows_to_hits(parts, window, pk_name, fields, dynamic)
