@@ -9,14 +9,9 @@ exactly as it was. Checkpoints and compaction are in ``maintenance``.
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from . import maintenance
 from ._rwlock import RWLock
@@ -24,18 +19,16 @@ from .checks import check_hybrid, check_query_counts
 from .errors import (
     ClosedError,
     DataError,
-    DuplicateKeyError,
     IndexConfigError,
     ReadOnlyError,
-    StorageError,
 )
 from .expr import Expr
 from .expr.check import FilterChecker
 from .ranking import Ranker
-from .routes import Router, fuse
+from .routes import Router
 from .rows import PrimaryKey, check_keys, prepare_rows
 from .schema import Index, Schema, output_entity_fields, validate_name
-from .search import MAX_TOPK, AnnRequest, SegmentHits, check_window, merge_hits, rows_to_hits
+from .search import MAX_TOPK, AnnRequest, check_window
 from .segment import Segment
 from .state import DEFAULT_PARTITION, DEFAULT_SEGMENT_ROWS, CollectionState
 from .storage.records import (
@@ -51,9 +44,7 @@ from .storage.records import (
 from .types import Hit
 
 if TYPE_CHECKING:
-    from .storage.store import CollectionStorage, Frozen
-
-log = logging.getLogger("vectorstore.collection")
+    from .storage.store import CollectionStorage
 
 
 class Collection:
@@ -96,8 +87,9 @@ class Collection:
         self._lock = RWLock()
         self._closed = False
         self._interrupted = False  # a write was cut short: never persist this state
-        self._auto_id_lock = threading.Lock()
-        self._checkpoint_lock = threading.Lock()  # one checkpoint or compaction at a time
+        self._checkpoints = maintenance.Checkpoints(
+            self._state, storage, self._writing, self._lock.read, self._interruptible
+        )
 
     # ------------------------------------------------------------- properties
     @property
@@ -231,16 +223,10 @@ class Collection:
         batch = prepare_rows(self._schema, rows, progress)
         with self._writing():
             self._state.partition(partition)
-            pk = self._schema.primary
-            if pk.auto_id:
-                batch.set_pks(self._take_auto_ids(batch.num_rows), pk.name)
+            if self._schema.primary.auto_id:
+                batch.set_pks(self._state.take_auto_ids(batch.num_rows), self._pk_name)
             else:
-                for i, key in enumerate(batch.pks):
-                    if key in self._state.locations:
-                        raise DuplicateKeyError(
-                            f"row {i}: primary key {key!r} already exists; use upsert() to "
-                            "replace a row"
-                        )
+                self._state.check_new_keys(batch.pks)
             if batch.num_rows:
                 self._commit(Insert(partition, batch))
         self._after_write()
@@ -308,25 +294,11 @@ class Collection:
             keys = check_keys(self._schema, ids)
         compiled = self._compile(filter, filter_params) if filter is not None else None
         with self._writing():
-            segments = self._state.segments(partition)
-            locations = self._state.locations
-            if compiled is not None:
-                for seg in segments:
-                    keys.extend(seg.pks[seg.select(compiled).rows].tolist())
-            elif partition is not None:
-                wanted = {id(s) for s in segments}
-                keys = [k for k in keys if k in locations and id(locations[k][0]) in wanted]
-            keys = list(dict.fromkeys(k for k in keys if k in locations))
+            keys = self._state.live_keys(keys, compiled, partition)
             if keys:
                 self._commit(Delete(keys))
         self._after_write()
         return len(keys)
-
-    def _take_auto_ids(self, n: int) -> list[int]:
-        with self._auto_id_lock:
-            start = max(self._state.next_auto_id, time.time_ns() // 1000)
-            self._state.next_auto_id = start + n
-        return list(range(start, start + n))
 
     # ------------------------------------------------------ applying writes
     def _commit(self, record: Record) -> None:
@@ -370,15 +342,7 @@ class Collection:
         keys = check_keys(self._schema, ids)
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=True)
         with self._reading():
-            allowed = (
-                None if partitions is None else {id(s) for s in self._state.segments(partitions)}
-            )
-            out = []
-            for key in keys:
-                loc = self._state.locations.get(key)
-                if loc is not None and (allowed is None or id(loc[0]) in allowed):
-                    out.extend(loc[0].entities([loc[1]], fields, dynamic))
-            return out
+            return self._state.get(keys, partitions, (fields, dynamic))
 
     def query(
         self,
@@ -414,22 +378,8 @@ class Collection:
         if ids is not None:
             key_set = set(check_keys(self._schema, ids))
         with self._reading():
-            out: list[dict[str, Any]] = []
-            skip = offset
-            for seg in self._state.segments(partitions):
-                rows = seg.select(compiled).rows
-                if key_set is not None:
-                    pks = seg.pks[rows].tolist()
-                    rows = rows[np.fromiter((k in key_set for k in pks), bool, len(rows))]
-                if skip:
-                    taken = min(skip, len(rows))
-                    rows, skip = rows[taken:], skip - taken
-                if limit is not None:
-                    rows = rows[: limit - len(out)]
-                out.extend(seg.entities(rows, fields, dynamic))
-                if limit is not None and len(out) >= limit:
-                    break
-            return out
+            segments = self._state.segments(partitions)
+            return self._state.scan(segments, compiled, key_set, (offset, limit), (fields, dynamic))
 
     def count(
         self,
@@ -441,10 +391,7 @@ class Collection:
         """The number of live rows, optionally passing a filter."""
         compiled = self._compile(filter, filter_params) if filter else None
         with self._reading():
-            segments = self._state.segments(partitions)
-            if compiled is None:
-                return sum(s.num_live for s in segments)
-            return sum(len(s.select(compiled).rows) for s in segments)
+            return self._state.count(partitions, compiled)
 
     def search(
         self,
@@ -499,20 +446,13 @@ class Collection:
         group = self._router.group_field(group_by_field, group_size)
         compiled = self._compile(filter, filter_params) if filter else None
         fields, dynamic = output_entity_fields(self._schema, output_fields, default_all=False)
-        taken = self._lock.acquire_read()
+        taken = self._lock.acquire_read()  # not a `with`: this path is timed per call
         try:
             self._check_open()
             segments = [s for s in self._state.segments(partitions) if s.num_live]
-            if group is None and route.params.radius is None:
-                parts = self._router.run(route, limit + offset, compiled, segments)
-                metric = route.metric
-                return merge_hits(
-                    parts, route.q, offset, limit, metric, self._pk_name, fields, dynamic
-                )
-            parts, rows = self._router.collect(
-                route, compiled, segments, offset, limit, group, group_size
+            return self._router.search(
+                route, compiled, segments, (offset, limit), (group, group_size), (fields, dynamic)
             )
-            return rows_to_hits(parts, rows, self._pk_name, fields, dynamic)
         finally:
             if taken:
                 self._lock.release_read()
@@ -563,13 +503,10 @@ class Collection:
         try:
             self._check_open()
             segments = [s for s in self._state.segments(partitions) if s.num_live]
-            found = [
-                self._router.collect(route, compiled, segments, 0, req.limit)[1]
-                for route, req, compiled in zip(routes, reqs, filters, strict=True)
-            ]
-            rows = fuse(found, [r.metric for r in routes], ranker, offset, limit)
-            parts = [SegmentHits(seg, rows.offsets, rows.distances) for seg in segments]
-            return rows_to_hits(parts, rows, self._pk_name, fields, dynamic)
+            planned = [(rt, f, r.limit) for rt, f, r in zip(routes, filters, reqs, strict=True)]
+            return self._router.hybrid(
+                planned, segments, ranker, (offset, limit), (fields, dynamic)
+            )
         finally:
             if taken:
                 self._lock.release_read()
@@ -633,16 +570,7 @@ class Collection:
     def stats(self) -> dict[str, Any]:
         """Row counts and segment layout."""
         with self._reading():
-            segments = self._state.segments(None)
-            return {
-                "row_count": sum(s.num_live for s in segments),
-                "deleted_rows": sum(s.num_deleted for s in segments),
-                "segments": len(segments),
-                "sealed_segments": sum(s.sealed for s in segments),
-                "partitions": {
-                    p: sum(s.num_live for s in segs) for p, segs in self._state.partitions.items()
-                },
-            }
+            return self._state.stats()
 
     def flush(self) -> None:
         """Seal growing segments and make everything written so far durable.
@@ -651,45 +579,12 @@ class Collection:
         the write lock (a moment), then their files, the tombstones and the
         manifest are written while searches and writes go on; the write-ahead
         log is then trimmed.
+
+        Raises:
+            StorageError: the checkpoint failed (every write is still in the log).
         """
         self._check_open()
-        with self._checkpoint_lock:
-            with self._writing():
-                frozen = self._freeze()
-            if self._storage is not None:
-                self._storage.persist(frozen)
-
-    def _freeze(self) -> Frozen:
-        """Seal every growing segment and start a new log generation (write lock held)."""
-        rotate = self._storage.rotate if self._storage is not None else None
-        return maintenance.freeze(self._state, rotate)
-
-    def _after_write(self, checkpoint: bool = False) -> None:
-        """Housekeeping after an acknowledged write (or a replay at open, with
-        ``checkpoint``). The write is logged and applied whatever happens here,
-        so a failed checkpoint (a full disk) is logged, not raised as if the
-        write had failed; it is retried after the next write, and ``flush()``
-        raises it."""
-        try:
-            if checkpoint:
-                self.flush()
-            else:
-                self._maybe_checkpoint()
-        except StorageError as exc:
-            self._state.needs_checkpoint = True
-            log.warning("collection %r: %s (retried after the next write)", self._name, exc)
-
-    def _maybe_checkpoint(self) -> None:
-        """After a write: compact segments that are mostly deleted; checkpoint if a
-        segment filled up or the log grew large."""
-        with self._lock.read:
-            compact = maintenance.worth_compacting(self._state)
-        if compact:
-            self._compact(maintenance.AUTO_COMPACT_RATIO, merge_small=False)
-        elif self._storage is not None and (
-            self._state.needs_checkpoint or self._storage.wal_bytes() > self._storage.max_wal_bytes
-        ):
-            self.flush()
+        self._checkpoints.flush()
 
     def compact(self) -> None:
         """Rewrite segments without their deleted rows and merge small ones, giving
@@ -699,16 +594,11 @@ class Collection:
         ``maintenance.AUTO_COMPACT_RATIO`` of their rows. Crash-safe: old files are
         removed only after the manifest naming the new ones is durable.
         """
-        self._compact(0.0, merge_small=True)
-
-    def _compact(self, min_ratio: float, merge_small: bool) -> None:
         self._check_open()
-        with self._checkpoint_lock:
-            with self._writing(), self._interruptible():
-                maintenance.compact(self._state, min_ratio, merge_small)
-                frozen = self._freeze()
-            if self._storage is not None:
-                self._storage.persist(frozen)
+        self._checkpoints.compact(0.0, merge_small=True)
+
+    def _after_write(self, checkpoint: bool = False) -> None:
+        self._checkpoints.after_write(checkpoint)
 
 
 __all__ = ["DEFAULT_PARTITION", "Collection"]

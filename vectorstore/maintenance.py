@@ -1,20 +1,26 @@
 """Checkpoints and compaction: the work that reshapes a collection's segments.
 
-These functions change a ``CollectionState`` and are called by the
-``Collection`` with its write lock held (``freeze``, ``compact``); writing the
-frozen state to disk (``storage.store.CollectionStorage.persist``) happens
+The functions change a ``CollectionState`` with the collection's write lock
+held (``freeze``, ``compact``); ``Checkpoints`` decides when they run and
+writes the frozen state to disk (``storage.store.CollectionStorage.persist``)
 after the lock is released, while searches and writes go on.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import numpy as np
 
+from .errors import StorageError
 from .segment import Segment
 from .state import CollectionState
-from .storage.store import Frozen
+from .storage.store import CollectionStorage, Frozen
+
+log = logging.getLogger("vectorstore.maintenance")
 
 AUTO_COMPACT_RATIO = 0.2  # a segment this much deleted is rewritten after a write ...
 AUTO_COMPACT_MIN_ROWS = 1000  # ... once it has at least this many deleted rows
@@ -96,4 +102,91 @@ def _compact_partition(
         seg.close()
 
 
-__all__ = ["AUTO_COMPACT_MIN_ROWS", "AUTO_COMPACT_RATIO", "compact", "freeze", "worth_compacting"]
+class Checkpoints:
+    """When a collection's state goes to disk, and how: one checkpoint or
+    compaction at a time, the state frozen under the collection's write lock
+    (a moment), the files written outside it while searches and writes go on.
+
+    Args:
+        state: the collection's state.
+        storage: its files (None for a memory store: freezes only).
+        writing: the collection's write lock (checks it is open and writable).
+        reading: its read lock.
+        interruptible: marks the collection closed if a change is cut short.
+    """
+
+    def __init__(
+        self,
+        state: CollectionState,
+        storage: CollectionStorage | None,
+        writing: Callable[[], AbstractContextManager[None]],
+        reading: AbstractContextManager[None],
+        interruptible: Callable[[], AbstractContextManager[None]],
+    ):
+        self._state = state
+        self._storage = storage
+        self._writing = writing
+        self._reading = reading
+        self._interruptible = interruptible
+        self._lock = threading.Lock()  # one checkpoint or compaction at a time
+
+    def flush(self) -> None:
+        """Freeze, then persist (see ``Collection.flush``).
+
+        Raises:
+            StorageError: the files could not be written.
+        """
+        with self._lock:
+            with self._writing():
+                frozen = self._freeze()
+            if self._storage is not None:
+                self._storage.persist(frozen)
+
+    def compact(self, min_ratio: float, merge_small: bool) -> None:
+        """Compact in memory and freeze under the write lock, then persist."""
+        with self._lock:
+            with self._writing(), self._interruptible():
+                compact(self._state, min_ratio, merge_small)
+                frozen = self._freeze()
+            if self._storage is not None:
+                self._storage.persist(frozen)
+
+    def after_write(self, checkpoint: bool = False) -> None:
+        """Housekeeping after an acknowledged write: compact segments that are
+        mostly deleted, checkpoint if a segment filled up or the log grew large
+        (or at once, with ``checkpoint``: after a replay at open).
+
+        The write is logged and applied whatever happens here, so a failed
+        checkpoint (a full disk) is logged, not raised as if the write had
+        failed; it is retried after the next write, and ``flush()`` raises it.
+        """
+        try:
+            if checkpoint:
+                self.flush()
+                return
+            with self._reading:
+                mostly_deleted = worth_compacting(self._state)
+            if mostly_deleted:
+                self.compact(AUTO_COMPACT_RATIO, merge_small=False)
+            elif self._storage is not None and (
+                self._state.needs_checkpoint
+                or self._storage.wal_bytes() > self._storage.max_wal_bytes
+            ):
+                self.flush()
+        except StorageError as exc:
+            self._state.needs_checkpoint = True
+            log.warning("collection %r: %s (retried after the next write)", self._state.name, exc)
+
+    def _freeze(self) -> Frozen:
+        rotate = self._storage.rotate if self._storage is not None else None
+        return freeze(self._state, rotate)
+
+
+__all__ = [
+    "AUTO_COMPACT_MIN_ROWS",
+    "AUTO_COMPACT_RATIO",
+    "Checkpoints",
+    "compact",
+    "freeze",
+    "worth_compacting",
+]

@@ -26,15 +26,17 @@ from .search import (
     SegmentHits,
     group_rows,
     in_range,
+    merge_hits,
     merge_rows,
     pack_rows,
     query_texts,
     query_vectors,
+    rows_to_hits,
     search_params,
     sparse_queries,
 )
 from .segment import Segment
-from .types import DataType, Metric
+from .types import DataType, Hit, Metric
 
 MAX_CANDIDATES = 65_536  # range and group-by searches widen up to this many rows per query
 
@@ -201,6 +203,53 @@ class Router:
         if not group:
             rows = Rows(*(a[:, offset:want] for a in rows))
         return parts, rows
+
+    def search(
+        self,
+        route: Route,
+        compiled: Expr | None,
+        segments: list[Segment],
+        window: tuple[int, int],
+        grouping: tuple[str | None, int],
+        output: tuple[list[str], str | list[str]],
+    ) -> list[list[Hit]]:
+        """Run one route over ``segments`` (the caller holds the read lock).
+
+        Args:
+            route: from ``route``.
+            compiled: the bound filter, if any.
+            segments: the segments to search (those with live rows).
+            window: ``(offset, limit)`` of hits (or groups) per query.
+            grouping: ``(group field or None, group size)``.
+            output: ``(declared fields, dynamic keys)`` of each hit's entity.
+
+        Returns:
+            One list of hits per query, best first.
+        """
+        (offset, limit), (group, group_size), (fields, dynamic) = window, grouping, output
+        pk = self._schema.primary.name
+        if group is None and route.params.radius is None:
+            parts = self.run(route, limit + offset, compiled, segments)
+            return merge_hits(parts, route.q, offset, limit, route.metric, pk, fields, dynamic)
+        parts, rows = self.collect(route, compiled, segments, offset, limit, group, group_size)
+        return rows_to_hits(parts, rows, pk, fields, dynamic)
+
+    def hybrid(
+        self,
+        routes: Sequence[tuple[Route, Expr | None, int]],
+        segments: list[Segment],
+        ranker: Ranker,
+        window: tuple[int, int],
+        output: tuple[list[str], str | list[str]],
+    ) -> list[list[Hit]]:
+        """Run several ``(route, filter, limit)`` over one view and fuse them.
+
+        The caller holds the read lock, so every route sees the same rows.
+        """
+        found = [self.collect(route, f, segments, 0, k)[1] for route, f, k in routes]
+        rows = fuse(found, [r.metric for r, _, _ in routes], ranker, *window)
+        parts = [SegmentHits(seg, rows.offsets, rows.distances) for seg in segments]
+        return rows_to_hits(parts, rows, self._schema.primary.name, *output)
 
 
 def fuse(

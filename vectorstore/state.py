@@ -12,13 +12,16 @@ write whole, holds its write lock, logs the record, then applies it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .bm25 import TermStats
-from .errors import PartitionNotFoundError
+from .errors import DuplicateKeyError, PartitionNotFoundError
+from .expr import Expr
 from .functions import BM25
 from .names import DEFAULT_PARTITION
 from .rows import PrimaryKey, RowBatch
@@ -73,6 +76,7 @@ class CollectionState:
         self.next_segment_id = 1
         self.next_auto_id = time.time_ns() // 1000
         self.needs_checkpoint = False  # a segment filled up: seal it to disk soon
+        self._auto_id_lock = threading.Lock()  # next_auto_id is read and moved as one step
 
     # ------------------------------------------------------------- opening
     def restore(
@@ -141,7 +145,97 @@ class CollectionState:
             out.extend(self.partition(name))
         return out
 
+    def scan(
+        self,
+        segments: list[Segment],
+        compiled: Expr | None,
+        keys: set[PrimaryKey] | None,
+        window: tuple[int, int | None],
+        output: tuple[list[str], str | list[str]],
+    ) -> list[dict[str, Any]]:
+        """Rows of ``segments`` that pass ``compiled`` (and have one of ``keys``),
+        in storage order, ``window`` = ``(offset, limit)``, as entity dicts."""
+        (skip, limit), (fields, dynamic) = window, output
+        out: list[dict[str, Any]] = []
+        for seg in segments:
+            rows = seg.select(compiled).rows
+            if keys is not None:
+                pks = seg.pks[rows].tolist()
+                rows = rows[np.fromiter((k in keys for k in pks), bool, len(rows))]
+            if skip:
+                taken = min(skip, len(rows))
+                rows, skip = rows[taken:], skip - taken
+            if limit is not None:
+                rows = rows[: limit - len(out)]
+            out.extend(seg.entities(rows, fields, dynamic))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def get(
+        self,
+        keys: Sequence[PrimaryKey],
+        partitions: Sequence[str] | None,
+        output: tuple[list[str], str | list[str]],
+    ) -> list[dict[str, Any]]:
+        """The rows of these keys, in order, missing (or elsewhere) ones skipped."""
+        allowed = None if partitions is None else {id(s) for s in self.segments(partitions)}
+        out = []
+        for key in keys:
+            loc = self.locations.get(key)
+            if loc is not None and (allowed is None or id(loc[0]) in allowed):
+                out.extend(loc[0].entities([loc[1]], *output))
+        return out
+
+    def count(self, partitions: Sequence[str] | None, compiled: Expr | None) -> int:
+        """Live rows of these partitions that pass ``compiled``."""
+        segments = self.segments(partitions)
+        if compiled is None:
+            return sum(s.num_live for s in segments)
+        return sum(len(s.select(compiled).rows) for s in segments)
+
+    def live_keys(
+        self, keys: list[PrimaryKey], compiled: Expr | None, partition: str | None
+    ) -> list[PrimaryKey]:
+        """What a delete removes: ``keys`` (or the rows passing ``compiled``) that
+        are live, within ``partition`` if given; each once."""
+        segments = self.segments(partition)
+        locations = self.locations
+        if compiled is not None:
+            for seg in segments:
+                keys.extend(seg.pks[seg.select(compiled).rows].tolist())
+        elif partition is not None:
+            wanted = {id(s) for s in segments}
+            keys = [k for k in keys if k in locations and id(locations[k][0]) in wanted]
+        return list(dict.fromkeys(k for k in keys if k in locations))
+
+    def stats(self) -> dict[str, Any]:
+        """Row counts and segment layout."""
+        segments = self.segments(None)
+        return {
+            "row_count": sum(s.num_live for s in segments),
+            "deleted_rows": sum(s.num_deleted for s in segments),
+            "segments": len(segments),
+            "sealed_segments": sum(s.sealed for s in segments),
+            "partitions": {p: sum(s.num_live for s in segs) for p, segs in self.partitions.items()},
+        }
+
     # --------------------------------------------------------------- writes
+    def check_new_keys(self, keys: Sequence[PrimaryKey]) -> None:
+        """Raise ``DuplicateKeyError`` for the first key that is live already."""
+        for i, key in enumerate(keys):
+            if key in self.locations:
+                raise DuplicateKeyError(
+                    f"row {i}: primary key {key!r} already exists; use upsert() to replace a row"
+                )
+
+    def take_auto_ids(self, n: int) -> list[int]:
+        """Reserve ``n`` generated keys (microseconds since the epoch, increasing)."""
+        with self._auto_id_lock:
+            start = max(self.next_auto_id, time.time_ns() // 1000)
+            self.next_auto_id = start + n
+        return list(range(start, start + n))
+
     def apply(self, record: Record) -> None:
         """Apply one validated write record (the caller holds the write lock)."""
         if isinstance(record, Insert):
