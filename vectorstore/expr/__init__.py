@@ -45,7 +45,8 @@ from .ast import (
     walk,
 )
 from .evaluate import evaluate
-from .parser import bind, compile_filter, field_names, parse
+from .parser import field_names, parse
+from .templates import bind, compile_filter
 
 __all__ = [
     "ARITH_OPS",

@@ -20,7 +20,7 @@ from ..columns import ColumnBatch, FieldType
 from ..errors import DataError, FilterTypeError
 from .ast import Expr, to_text
 from .evaluate import evaluate
-from .parser import bind, compile_filter
+from .templates import bind, compile_filter
 
 CACHE_SIZE = 256  # checked, bound filters kept per schema
 

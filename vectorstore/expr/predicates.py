@@ -1,0 +1,203 @@
+"""The evaluator's predicates on text, JSON and arrays: ``like``, ``exists``,
+``is [not] null``, ``json_contains*`` / ``array_contains*`` and ``text_match``.
+
+A base class of the evaluator (``evaluate._Evaluator``), kept apart so each
+module stays small; the semantics are described in ``evaluate``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..columns import ColumnBatch
+from ..errors import FilterSyntaxError, FilterTypeError
+from ..types import DataType
+from .ast import Call, Expr, Field, IsNull, Like, Literal, Param, Path
+from .values import (
+    CONTAINS,
+    MISSING,
+    Arr,
+    Const,
+    Num,
+    Obj,
+    Str,
+    Tri,
+    Value,
+    compile_like,
+    contains,
+    declared_kind,
+    describe_const,
+    fits,
+    is_empty,
+    kind_of,
+    label_of,
+    like_column,
+    null_of,
+    short,
+    tri,
+    where,
+)
+
+
+class Predicates:
+    """Predicates over a batch; the evaluator supplies ``value`` and ``rows``."""
+
+    batch: ColumnBatch
+    n: int
+
+    def value(self, node: Expr) -> Value:
+        raise NotImplementedError
+
+    def rows(self, v: Value) -> Any:
+        raise NotImplementedError
+
+    def like(self, node: Like) -> Tri:
+        pattern = node.pattern
+        if isinstance(pattern, Param):
+            self.value(pattern)  # raises: unbound template
+        if not isinstance(pattern, Literal) or type(pattern.value) is not str:
+            raise FilterTypeError(
+                f"'like' needs a string pattern{where(pattern.pos)}", position=pattern.pos
+            )
+        match = compile_like(pattern.value)
+        v = self.value(node.expr)
+        kind = declared_kind(v)
+        if isinstance(v, Const):
+            hit = type(v.value) is str and match(v.value)
+            return Tri(np.full(self.n, hit), None)
+        if kind not in (None, "str") or isinstance(v, (Num, Arr)):
+            raise FilterTypeError(
+                f"'like' needs a string, not {label_of(v, node.expr)}{where(node.pos)}",
+                position=node.pos,
+            )
+        if isinstance(v, Str):
+            column = v.values if v.null is None else np.where(v.null, "", v.values)
+            try:
+                return tri(like_column(pattern.value, column), v.null)
+            except TypeError:  # a None without a null mask
+                pass
+        rows = self.rows(v)
+        result = np.fromiter((type(s) is str and match(s) for s in rows), bool, self.n)
+        return tri(result, null_of(v))
+
+    def ref_rows(self, node: Expr, what: str, pos: int | None) -> Obj:
+        """The per-row values of a JSON path / dynamic key for exists / is null."""
+        v = self.value(node) if isinstance(node, (Field, Path)) else None
+        if isinstance(v, Arr):
+            return Obj(list(v.values), v.null, v.label, v.pos)
+        if not isinstance(v, Obj):
+            label = label_of(v, node) if v is not None else short(node)
+            raise FilterTypeError(
+                f"'{what}' needs a JSON path or a dynamic key, not {label}{where(pos)}",
+                position=pos,
+            )
+        return v
+
+    def exists(self, node: Expr, pos: int | None) -> np.ndarray:
+        v = self.ref_rows(node, "exists", pos)
+        scalars = (str, int, float, bool)
+        present = (type(x) in scalars or (x is not MISSING and not is_empty(x)) for x in v.values)
+        result = np.fromiter(present, bool, self.n)
+        if v.null is not None:
+            result &= ~v.null
+        return result
+
+    def is_null(self, node: IsNull) -> Tri:
+        target = node.expr
+        if isinstance(target, Field) and not target.dynamic and target.name in self.batch.types:
+            ftype = self.batch.types[target.name]
+            null = self.batch.nulls.get(target.name)
+            if null is None and ftype.dtype in (DataType.JSON, DataType.ARRAY, DataType.VARCHAR):
+                col = self.batch.values[target.name]
+                null = np.fromiter((x is None for x in col), bool, self.n)
+            result = np.zeros(self.n, bool) if null is None else np.asarray(null, dtype=bool)
+        else:
+            result = ~self.exists(target, node.pos)
+        return Tri(~result if node.negated else result.copy(), None)
+
+    def call(self, node: Call) -> Tri:
+        name = node.name
+        if name == "text_match":
+            return self.text_match(node)
+        if name not in CONTAINS:
+            raise FilterSyntaxError(
+                f"unknown function {name!r}{where(node.pos)}", position=node.pos
+            )
+        if len(node.args) != 2:
+            raise FilterSyntaxError(f"{name} takes 2 arguments{where(node.pos)}", position=node.pos)
+        mode = CONTAINS[name]
+        target = self.value(node.args[0])
+        needle = self.value(node.args[1])
+        if not isinstance(target, (Arr, Obj)) or (
+            isinstance(target, Obj) and target.elem is not None
+        ):
+            raise FilterTypeError(
+                f"{name} needs an ARRAY field, a JSON value or a dynamic key, not "
+                f"{label_of(target, node.args[0])}{where(node.pos)}",
+                position=node.pos,
+            )
+        if not isinstance(needle, Const) or (mode != "one" and type(needle.value) is not tuple):
+            want = "a constant list" if mode != "one" else "a constant"
+            raise FilterTypeError(
+                f"the second argument of {name} must be {want}{where(node.args[1].pos)}",
+                position=node.args[1].pos,
+            )
+        needles = (needle.value,) if mode == "one" else needle.value
+        if isinstance(target, Arr):
+            elem = kind_of(target.elem)
+            for x in needles:
+                if not fits(elem, x):
+                    raise FilterTypeError(
+                        f"{name}: {target.label} holds {target.elem.name if target.elem else '?'}"
+                        f" values, not {describe_const(x)}{where(node.pos)}",
+                        position=node.pos,
+                    )
+        rows = self.rows(target)
+        typed = isinstance(target, Arr) and target.elem is not None
+        if typed or all(type(x) is str for x in needles):
+            # typed elements (or str needles): Python's ``in`` is already typed equality
+            if mode == "one":
+                needle = needles[0]
+                hits: Any = (type(r) is list and needle in r for r in rows)
+            else:
+                test = any if mode == "any" else all
+                hits = (type(r) is list and test(x in r for x in needles) for r in rows)
+        else:
+            hits = (contains(r, needles, mode) for r in rows)
+        return tri(np.fromiter(hits, bool, self.n), target.null)
+
+    def text_match(self, node: Call) -> Tri:
+        """``text_match(field, "words")``: rows whose text holds any of the words,
+        both analysed by the field's analyzer."""
+        if len(node.args) != 2:
+            raise FilterSyntaxError(
+                f"text_match takes 2 arguments{where(node.pos)}", position=node.pos
+            )
+        target, words = node.args
+        if (
+            not isinstance(target, Field)
+            or target.dynamic
+            or target.name not in self.batch.types
+            or self.batch.types[target.name].dtype != DataType.VARCHAR
+        ):
+            raise FilterTypeError(
+                f"text_match needs a VARCHAR field as its first argument{where(node.pos)}",
+                position=node.pos,
+            )
+        query = self.value(words)
+        if not isinstance(query, Const) or type(query.value) is not str:
+            raise FilterTypeError(
+                f"the second argument of text_match must be a string{where(words.pos)}",
+                position=words.pos,
+            )
+        if self.batch.text_match is None:  # a batch with no text index: nothing matches
+            return Tri(np.zeros(self.n, bool), None)
+        null = self.batch.nulls.get(target.name)
+        if null is None:
+            null = np.fromiter((v is None for v in self.batch.values[target.name]), bool, self.n)
+        return tri(self.batch.text_match(target.name, query.value), null)
+
+
+__all__ = ["Predicates"]
