@@ -32,13 +32,11 @@ from ..schema import Index, Schema, validate_name
 from ..search import MAX_TOPK, AnnRequest, Route, check_window
 from ..types import Hit, Metric
 from . import _milvus_query as mq
+from . import _milvus_reads as reads
 from ._milvus_conn import MilvusConnection
 from ._milvus_errors import milvus_errors
 from ._milvus_rows import FilterChecker, chunks, plain, wire_rows
-from ._milvus_schema import PROPERTY, encode, metric_of
-
-KEY_BATCH = 4096  # primary keys per "pk in [...]" read
-PAGE = 4096  # rows per page of an unbounded query on a Milvus server
+from ._milvus_schema import metric_of
 
 
 class MilvusCollection:
@@ -327,8 +325,8 @@ class MilvusCollection:
         return int(done.get("delete_count", 0)) if isinstance(done, Mapping) else len(done)
 
     def _delete_keys(self, keys: Sequence[PrimaryKey], partition: str | None) -> None:
-        for start in range(0, len(keys), KEY_BATCH):
-            chunk = list(keys[start : start + KEY_BATCH])
+        for start in range(0, len(keys), reads.KEY_BATCH):
+            chunk = list(keys[start : start + reads.KEY_BATCH])
             self._rpc("delete", ids=chunk, partition_name=partition)
 
     def _filter(self, given: str | Expr | None, params: Mapping[str, Any] | None) -> mq.Filter:
@@ -342,20 +340,7 @@ class MilvusCollection:
         self, keys: Sequence[PrimaryKey], partitions: list[str] | None
     ) -> set[PrimaryKey]:
         """Which of ``keys`` exist (in ``partitions``, None: anywhere)."""
-        found: set[PrimaryKey] = set()
-        pk_only = self._pk_only()
-        for start in range(0, len(keys), KEY_BATCH):
-            chunk = keys[start : start + KEY_BATCH]
-            flt = mq.keys_filter(self._pk_name, chunk, lite=self._lite)
-            rows = self._read(
-                "query",
-                output_fields=list(pk_only.request),
-                partition_names=partitions,
-                limit=len(chunk),
-                **flt.kwargs(),
-            )
-            found.update(plain(r[self._pk_name]) for r in rows)
-        return found
+        return reads.existing(self._read, self._schema, keys, partitions, lite=self._lite)
 
     # ------------------------------------------------------------------ reads
     def get(
@@ -371,8 +356,8 @@ class MilvusCollection:
         parts = self._require_partitions(partitions)
         distinct = list(dict.fromkeys(keys))
         by_key: dict[PrimaryKey, dict[str, Any]] = {}
-        for start in range(0, len(distinct), KEY_BATCH):
-            chunk = distinct[start : start + KEY_BATCH]
+        for start in range(0, len(distinct), reads.KEY_BATCH):
+            chunk = distinct[start : start + reads.KEY_BATCH]
             flt = mq.keys_filter(self._pk_name, chunk, lite=self._lite)
             rows = self._read(
                 "query",
@@ -448,47 +433,9 @@ class MilvusCollection:
         offset: int,
         parts: list[str] | None,
     ) -> list[dict[str, Any]]:
-        """Rows passing ``flt`` in a window. Milvus answers at most 16,384 rows
-        per query, so bigger windows on a server are read in primary key order,
-        page by page; Milvus Lite has no such cap."""
-        common: dict[str, Any] = {"output_fields": list(out.request), "partition_names": parts}
-        if limit is not None and limit + offset <= mq.MAX_WINDOW:
-            rows = self._read(
-                "query", limit=limit, offset=offset, filters=[flt], **common, **flt.kwargs()
-            )
-            return [out.row(r) for r in rows]
-        if self._lite:
-            rows = self._read("query", filters=[flt], **common, **flt.kwargs())
-            stop = None if limit is None else offset + limit
-            return [out.row(r) for r in rows[offset:stop]]
-        found: list[dict[str, Any]] = []
-        last: PrimaryKey | None = None
-        skip = offset
-        while limit is None or len(found) < limit:
-            page_filter = flt
-            if last is not None:
-                after = mq.Filter(
-                    f"{self._pk_name} > {{__kestrel_after}}", {"__kestrel_after": last}
-                )
-                page_filter = mq.both(after, flt)
-            page = self._read(
-                "query",
-                limit=PAGE,
-                iterator="True",
-                reduce_stop_for_best="True",
-                filters=[flt],
-                **common,
-                **page_filter.kwargs(),
-            )
-            if not page:
-                break
-            last = plain(page[-1][self._pk_name])
-            taken = min(skip, len(page))
-            skip -= taken
-            found.extend(out.row(r) for r in page[taken:])
-            if len(page) < PAGE:
-                break
-        return found if limit is None else found[:limit]
+        """Rows passing ``flt`` in a window (``reads.fetch``)."""
+        window = reads.Window(limit, offset, parts)
+        return reads.fetch(self._read, self._pk_name, flt, out, window, lite=self._lite)
 
     # ------------------------------------------------------------------ search
     def search(
@@ -635,28 +582,9 @@ class MilvusCollection:
         self._replace_index(Index(field, "FLAT", self._indexes[field].metric))
 
     def _replace_index(self, spec: Index) -> None:
+        self._check_open()
         with self._index_lock:
-            old = self._indexes.get(spec.field)
-            self._rpc("release_collection", default=IndexConfigError)
-            try:
-                self._rebuild(spec)
-            except VectorStoreError:
-                if old is not None:
-                    self._rebuild(old)
-                raise
-            finally:
-                self._rpc("load_collection", default=IndexConfigError)
-            self._indexes[spec.field] = spec
-            self._rpc(
-                "alter_collection_properties",
-                properties={PROPERTY: encode(self._schema, list(self._indexes.values()))},
-            )
-
-    def _rebuild(self, spec: Index) -> None:
-        names = self._rpc("list_indexes", field_name=spec.field, default=IndexConfigError)
-        for name in names or ():
-            self._rpc("drop_index", name, default=IndexConfigError)
-        self._conn.build_indexes(self._name, self._schema, [spec])
+            self._conn.replace_index(self._name, self._schema, self._indexes, spec)
 
     # ------------------------------------------------------------ description
     def describe(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from ..errors import IndexConfigError, StorageError, VectorStoreError
 from ..schema import Index, Schema
 from ._milvus_errors import milvus_errors
 from ._milvus_rows import wait_until
-from ._milvus_schema import index_spec
+from ._milvus_schema import PROPERTY, encode, index_spec
 
 
 class MilvusConnection:
@@ -97,6 +97,37 @@ class MilvusConnection:
                 return bool(info.get("state", "Finished") == "Finished")
 
             wait_until(built, f"the index on {index.field!r}")
+
+    def replace_index(
+        self, name: str, schema: Schema, indexes: dict[str, Index], spec: Index
+    ) -> None:
+        """Rebuild one field's index of collection ``name``: Milvus builds on a
+        released collection, so release, drop, create, load; if the new index
+        fails, the old one is put back. ``indexes`` (the collection's, by field)
+        and the collection's ``"kestrel"`` property are updated on success.
+
+        Raises:
+            IndexConfigError: Milvus refused or failed the index.
+        """
+        old = indexes.get(spec.field)
+        self.call("release_collection", name, default=IndexConfigError)
+        try:
+            self._rebuild(name, schema, spec)
+        except VectorStoreError:
+            if old is not None:
+                self._rebuild(name, schema, old)
+            raise
+        finally:
+            self.call("load_collection", name, default=IndexConfigError)
+        indexes[spec.field] = spec
+        properties = {PROPERTY: encode(schema, list(indexes.values()))}
+        self.call("alter_collection_properties", name, properties=properties)
+
+    def _rebuild(self, name: str, schema: Schema, spec: Index) -> None:
+        names = self.call("list_indexes", name, field_name=spec.field, default=IndexConfigError)
+        for index_name in names or ():
+            self.call("drop_index", name, index_name, default=IndexConfigError)
+        self.build_indexes(name, schema, [spec])
 
 
 __all__ = ["MilvusConnection"]

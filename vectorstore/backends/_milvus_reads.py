@@ -1,0 +1,107 @@
+"""Reads that take more than one request: existence checks by key, and query
+windows larger than one Milvus answer.
+
+``read`` is the collection's ``_read``: ``MilvusClient.<method>(collection, ...)``
+at the client's consistency level, with Kestrel's errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from ..rows import PrimaryKey
+from ..schema import Schema
+from . import _milvus_query as mq
+from ._milvus_rows import plain
+
+KEY_BATCH = 4096  # primary keys per "pk in [...]" read
+PAGE = 4096  # rows per page of an unbounded query on a Milvus server
+
+Read = Callable[..., Any]
+
+
+class Window(NamedTuple):
+    """Which rows of a query: ``offset`` skipped, at most ``limit`` (None: all)."""
+
+    limit: int | None
+    offset: int
+    partitions: list[str] | None
+
+
+def existing(
+    read: Read,
+    schema: Schema,
+    keys: Sequence[PrimaryKey],
+    partitions: list[str] | None,
+    *,
+    lite: bool,
+) -> set[PrimaryKey]:
+    """Which of ``keys`` exist (in ``partitions``, None: anywhere)."""
+    pk_name = schema.primary.name
+    found: set[PrimaryKey] = set()
+    pk_only = mq.output(schema, [pk_name], default_all=False)
+    for start in range(0, len(keys), KEY_BATCH):
+        chunk = keys[start : start + KEY_BATCH]
+        flt = mq.keys_filter(pk_name, chunk, lite=lite)
+        rows = read(
+            "query",
+            output_fields=list(pk_only.request),
+            partition_names=partitions,
+            limit=len(chunk),
+            **flt.kwargs(),
+        )
+        found.update(plain(r[pk_name]) for r in rows)
+    return found
+
+
+def fetch(
+    read: Read,
+    pk_name: str,
+    flt: mq.Filter,
+    out: mq.Output,
+    window: Window,
+    *,
+    lite: bool,
+) -> list[dict[str, Any]]:
+    """Rows passing ``flt`` in a window. Milvus answers at most 16,384 rows per
+    query, so bigger windows on a server are read in primary key order, page by
+    page; Milvus Lite has no such cap."""
+    limit, offset, parts = window
+    common: dict[str, Any] = {"output_fields": list(out.request), "partition_names": parts}
+    if limit is not None and limit + offset <= mq.MAX_WINDOW:
+        rows = read("query", limit=limit, offset=offset, filters=[flt], **common, **flt.kwargs())
+        return [out.row(r) for r in rows]
+    if lite:
+        rows = read("query", filters=[flt], **common, **flt.kwargs())
+        stop = None if limit is None else offset + limit
+        return [out.row(r) for r in rows[offset:stop]]
+    found: list[dict[str, Any]] = []
+    last: PrimaryKey | None = None
+    skip = offset
+    while limit is None or len(found) < limit:
+        page_filter = flt
+        if last is not None:
+            after = mq.Filter(f"{pk_name} > {{__kestrel_after}}", {"__kestrel_after": last})
+            page_filter = mq.both(after, flt)
+        page = read(
+            "query",
+            limit=PAGE,
+            iterator="True",
+            reduce_stop_for_best="True",
+            filters=[flt],
+            **common,
+            **page_filter.kwargs(),
+        )
+        if not page:
+            break
+        last = plain(page[-1][pk_name])
+        taken = min(skip, len(page))
+        skip -= taken
+        found.extend(out.row(r) for r in page[taken:])
+        if len(page) < PAGE:
+            break
+    return found if limit is None else found[:limit]
+
+
+__all__ = ["KEY_BATCH", "PAGE", "Window", "existing", "fetch"]
