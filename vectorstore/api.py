@@ -97,7 +97,7 @@ class CollectionAPI(Protocol):
     # ----------------------------------------------------------------- writes
     def insert(
         self,
-        rows: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        rows: Iterable[Mapping[str, object]] | Mapping[str, object],
         partition: str = DEFAULT_PARTITION,
         *,
         progress: bool | None = None,
@@ -123,7 +123,7 @@ class CollectionAPI(Protocol):
 
     def upsert(
         self,
-        rows: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        rows: Iterable[Mapping[str, object]] | Mapping[str, object],
         partition: str = DEFAULT_PARTITION,
         *,
         progress: bool | None = None,
@@ -144,7 +144,7 @@ class CollectionAPI(Protocol):
         ids: Sequence[PrimaryKey] | PrimaryKey | None = None,
         filter: str | Expr | None = None,
         *,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
         partition: str | None = None,
     ) -> int:
         """Delete rows by primary key or by filter expression.
@@ -193,7 +193,7 @@ class CollectionAPI(Protocol):
         offset: int = 0,
         partitions: Sequence[str] | None = None,
         *,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
         ids: Sequence[PrimaryKey] | None = None,
     ) -> list[dict[str, Any]]:
         """Rows that pass a filter.
@@ -221,7 +221,7 @@ class CollectionAPI(Protocol):
         filter: str | Expr = "",
         partitions: Sequence[str] | None = None,
         *,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
     ) -> int:
         """The number of live rows, optionally passing a filter.
 
@@ -240,9 +240,9 @@ class CollectionAPI(Protocol):
         *,
         offset: int = 0,
         output_fields: Sequence[str] | None = None,
-        search_params: Mapping[str, Any] | None = None,
+        search_params: Mapping[str, object] | None = None,
         partitions: Sequence[str] | None = None,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
         group_by_field: str | None = None,
         group_size: int = 1,
     ) -> list[list[Hit]]:

@@ -197,7 +197,7 @@ class Collection:
     # ----------------------------------------------------------------- writes
     def insert(
         self,
-        rows: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        rows: Iterable[Mapping[str, object]] | Mapping[str, object],
         partition: str = DEFAULT_PARTITION,
         *,
         progress: bool | None = None,
@@ -234,7 +234,7 @@ class Collection:
 
     def upsert(
         self,
-        rows: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        rows: Iterable[Mapping[str, object]] | Mapping[str, object],
         partition: str = DEFAULT_PARTITION,
         *,
         progress: bool | None = None,
@@ -268,7 +268,7 @@ class Collection:
         ids: Sequence[PrimaryKey] | PrimaryKey | None = None,
         filter: str | Expr | None = None,
         *,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
         partition: str | None = None,
     ) -> int:
         """Delete rows by primary key or by filter expression.
@@ -352,7 +352,7 @@ class Collection:
         offset: int = 0,
         partitions: Sequence[str] | None = None,
         *,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
         ids: Sequence[PrimaryKey] | None = None,
     ) -> list[dict[str, Any]]:
         """Rows that pass a filter, in storage order.
@@ -386,7 +386,7 @@ class Collection:
         filter: str | Expr = "",
         partitions: Sequence[str] | None = None,
         *,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
     ) -> int:
         """The number of live rows, optionally passing a filter."""
         compiled = self._compile(filter, filter_params) if filter else None
@@ -402,9 +402,9 @@ class Collection:
         *,
         offset: int = 0,
         output_fields: Sequence[str] | None = None,
-        search_params: Mapping[str, Any] | None = None,
+        search_params: Mapping[str, object] | None = None,
         partitions: Sequence[str] | None = None,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
         group_by_field: str | None = None,
         group_size: int = 1,
     ) -> list[list[Hit]]:
@@ -512,7 +512,7 @@ class Collection:
                 self._lock.release_read()
 
     # ---------------------------------------------------------- search helpers
-    def _compile(self, text: str | Expr, params: Mapping[str, Any] | None) -> Expr:
+    def _compile(self, text: str | Expr, params: Mapping[str, object] | None) -> Expr:
         """A filter (text, or a tree built by an adapter) bound and type-checked, cached."""
         return self._filters.compile(text, params)
 

@@ -78,7 +78,7 @@ class Router:
         raise DataError(f"anns_field {anns_field!r} is not a vector field (have {vectors})")
 
     def route(
-        self, data: Any, anns_field: str | None, params: Mapping[str, Any] | None, k: int
+        self, data: Any, anns_field: str | None, params: Mapping[str, object] | None, k: int
     ) -> Route:
         """Check a search's field, queries and parameters; embed query text.
 

@@ -364,7 +364,7 @@ class Index:
         field: str,
         index_type: str = "HNSW",
         metric: str | Metric | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, object] | None = None,
         **kwargs: Any,
     ):
         kind = str(index_type).upper()

@@ -125,7 +125,7 @@ class SearchParams:
 
 
 def search_params(
-    field: str, params: Mapping[str, Any] | None, k: int, metric: Metric, sparse: bool
+    field: str, params: Mapping[str, object] | None, k: int, metric: Metric, sparse: bool
 ) -> SearchParams:
     """Check ``search_params`` (also pymilvus's nested ``{"params": {...}}``).
 
@@ -208,8 +208,8 @@ class AnnRequest:
     anns_field: str
     limit: int = 10
     filter: Any = ""
-    filter_params: Mapping[str, Any] | None = None
-    search_params: Mapping[str, Any] | None = None
+    filter_params: Mapping[str, object] | None = None
+    search_params: Mapping[str, object] | None = None
 
     def __post_init__(self) -> None:
         check_window(self.limit, 0, cap=MAX_TOPK)

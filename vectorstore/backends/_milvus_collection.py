@@ -206,7 +206,7 @@ class MilvusCollection:
     # ----------------------------------------------------------------- writes
     def insert(
         self,
-        rows: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        rows: Iterable[Mapping[str, object]] | Mapping[str, object],
         partition: str = DEFAULT_PARTITION,
         *,
         progress: bool | None = None,
@@ -247,7 +247,7 @@ class MilvusCollection:
 
     def upsert(
         self,
-        rows: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        rows: Iterable[Mapping[str, object]] | Mapping[str, object],
         partition: str = DEFAULT_PARTITION,
         *,
         progress: bool | None = None,
@@ -285,7 +285,7 @@ class MilvusCollection:
         ids: Sequence[PrimaryKey] | PrimaryKey | None = None,
         filter: str | Expr | None = None,
         *,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
         partition: str | None = None,
     ) -> int:
         """Delete rows by primary key or by filter expression.
@@ -329,7 +329,7 @@ class MilvusCollection:
             chunk = list(keys[start : start + reads.KEY_BATCH])
             self._rpc("delete", ids=chunk, partition_name=partition)
 
-    def _filter(self, given: str | Expr | None, params: Mapping[str, Any] | None) -> mq.Filter:
+    def _filter(self, given: str | Expr | None, params: Mapping[str, object] | None) -> mq.Filter:
         """A filter for Milvus (see ``render_filter``), type-checked by Kestrel first."""
         flt = mq.render_filter(given, params, lite=self._lite)
         if flt.text and given is not None:
@@ -379,7 +379,7 @@ class MilvusCollection:
         offset: int = 0,
         partitions: Sequence[str] | None = None,
         *,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
         ids: Sequence[PrimaryKey] | None = None,
     ) -> list[dict[str, Any]]:
         """Rows that pass a filter, in Milvus's order (primary key order when paged).
@@ -405,7 +405,7 @@ class MilvusCollection:
         filter: str | Expr = "",
         partitions: Sequence[str] | None = None,
         *,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
     ) -> int:
         """The number of live rows, optionally passing a filter."""
         flt = self._filter(filter, filter_params)
@@ -447,9 +447,9 @@ class MilvusCollection:
         *,
         offset: int = 0,
         output_fields: Sequence[str] | None = None,
-        search_params: Mapping[str, Any] | None = None,
+        search_params: Mapping[str, object] | None = None,
         partitions: Sequence[str] | None = None,
-        filter_params: Mapping[str, Any] | None = None,
+        filter_params: Mapping[str, object] | None = None,
         group_by_field: str | None = None,
         group_size: int = 1,
     ) -> list[list[Hit]]:

@@ -112,7 +112,7 @@ class FilterChecker:
     def __init__(self, schema: Schema):
         self._checker = SchemaFilters(schema.field_types(), schema.enable_dynamic_field)
 
-    def check(self, given: str | Expr, params: Mapping[str, Any] | None) -> None:
+    def check(self, given: str | Expr, params: Mapping[str, object] | None) -> None:
         """Raise ``FilterTypeError`` (or a template's ``FilterSyntaxError``) for a bad filter."""
         if isinstance(given, str):
             try:

@@ -48,7 +48,7 @@ class FilterChecker:
         self._cache: OrderedDict[tuple[str | Expr, str], Expr] = OrderedDict()
         self._lock = threading.Lock()
 
-    def compile(self, given: str | Expr, params: Mapping[str, Any] | None) -> Expr:
+    def compile(self, given: str | Expr, params: Mapping[str, object] | None) -> Expr:
         """A filter (text, or a tree built by an adapter) bound and type-checked.
 
         Args:

@@ -58,7 +58,7 @@ def _param_value(name: str, value: Any, pos: int | None, depth: int = 0) -> Any:
     )
 
 
-def bind(expr: Expr, params: Mapping[str, Any] | None) -> Expr:
+def bind(expr: Expr, params: Mapping[str, object] | None) -> Expr:
     """Replace ``{name}`` templates with literal nodes holding the given values.
 
     Values are bound as data, never spliced into text.
@@ -102,7 +102,7 @@ def bind(expr: Expr, params: Mapping[str, Any] | None) -> Expr:
     return replace(expr)
 
 
-def compile_filter(text: str, params: Mapping[str, Any] | None = None) -> Expr:
+def compile_filter(text: str, params: Mapping[str, object] | None = None) -> Expr:
     """Parse ``text`` and bind its templates: ``bind(parse(text), params)``.
 
     Example::
