@@ -62,7 +62,9 @@ class Filter:
 NO_FILTER = Filter("")
 
 
-def render_filter(given: str | Expr | None, params: Mapping[str, object] | None, lite: bool) -> Filter:
+def render_filter(
+    given: str | Expr | None, params: Mapping[str, object] | None, lite: bool
+) -> Filter:
     """A Kestrel filter (text or expression tree) as Milvus filter text.
 
     On a Milvus server, text passes through unchanged, trees are rendered
