@@ -75,7 +75,7 @@ def test_connect_returns_the_same_api(db: vs.ClientAPI, uri: str) -> None:
 @pytest.mark.parametrize("cls", [MilvusBackendClient, MilvusCollection])
 def test_every_public_method_is_the_backends_own(cls: type) -> None:
     """Nothing falls through to the embedded engine's implementation (the whole
-    contract, signatures included, is checked in tests/unit/test_contract.py)."""
+    contract, signatures included, is checked in tests/api/test_contract.py)."""
     assert not issubclass(cls, (vs.Client, vs.Collection))
     for base in cls.__mro__[1:]:
         assert base is object or base.__module__.startswith("vectorstore.backends"), base

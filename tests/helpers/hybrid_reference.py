@@ -2,7 +2,7 @@
 contract (not from the code): tokenizers (standard; english with snowballstemmer
 in Milvus's order), BM25, sparse inner product and drop_ratio_search, Milvus's
 RRF and weighted fusion, and window assertions. Shared by
-tests/unit/test_hybrid_contract.py, tests/conformance/test_backend_hybrid.py and
+tests/api/test_hybrid_contract.py, tests/conformance/test_backend_hybrid.py and
 tests/property/test_bm25_reference.py.
 """
 

@@ -1,5 +1,5 @@
 """Exact-search reference and data helpers shared by the engine's search tests
-and the conformance suite (tests/unit/test_core_search.py,
+and the conformance suite (tests/api/test_core_search.py,
 tests/conformance/test_backend_search.py)."""
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def state(db: vs.Client, snapshot) -> dict:
     """Everything a user can observe of every collection.
 
     Partition order is compared as a set here; its order across a reopen has its own
-    test (tests/unit/test_core_partitions.py::test_partition_order_survives_reopen).
+    test (tests/api/test_core_partitions.py::test_partition_order_survives_reopen).
     """
     out = {}
     for name in db.list_collections():
