@@ -411,11 +411,20 @@ class ClientAPI(Protocol):
         """
         ...
 
-    def get_collection(self, name: str) -> CollectionAPI:
+    def get_collection(
+        self, name: str, *, embedding: EmbeddingProvider | None = None
+    ) -> CollectionAPI:
         """The collection called ``name``.
+
+        Args:
+            name: the collection.
+            embedding: the provider of its ``TextEmbedding`` function; without
+                it a reopened collection rebuilds the provider from its stored
+                config, which may not choose a host, a key variable or remote code.
 
         Raises:
             CollectionNotFoundError: no such collection.
+            ConfigError: ``embedding`` is not the kind of provider stored.
         """
         ...
 

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import CollectionExistsError, DataError, SchemaError
+from .errors import CollectionExistsError, ConfigError, DataError, SchemaError
+from .functions import TextEmbedding
 from .names import DEFAULT_PARTITION
 from .ranking import Ranker, WeightedRanker
 from .rows import PrimaryKey
@@ -167,10 +168,27 @@ def check_query_counts(counts: Sequence[int]) -> None:
         raise DataError(f"every request needs the same number of queries, got {list(counts)}")
 
 
+def attach_embedding(schema: Schema, provider: EmbeddingProvider | None) -> None:
+    """Give a reopened collection's ``TextEmbedding`` function its provider.
+
+    Raises:
+        ConfigError: the collection has no TextEmbedding, or the provider is of
+            another kind than the stored one.
+    """
+    if provider is None:
+        return
+    embedders = [fn for fn in schema.functions if isinstance(fn, TextEmbedding)]
+    if not embedders:
+        raise ConfigError("embedding= was given, but the collection has no TextEmbedding function")
+    for fn in embedders:
+        fn.attach(provider)
+
+
 __all__ = [
     "DEFAULT_PARTITION",
     "CollectionSpec",
     "PrimaryKey",
+    "attach_embedding",
     "check_existing",
     "check_hybrid",
     "check_query_counts",

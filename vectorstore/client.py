@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .checks import DEFAULT_PARTITION, check_existing, collection_spec
+from .checks import DEFAULT_PARTITION, attach_embedding, check_existing, collection_spec
 from .collection import Collection
 from .errors import (
     ClosedError,
@@ -183,17 +183,29 @@ class Client:
                 col.create_partition(p)
             return col
 
-    def get_collection(self, name: str) -> Collection:
+    def get_collection(
+        self, name: str, *, embedding: EmbeddingProvider | None = None
+    ) -> Collection:
         """The collection called ``name``.
+
+        Args:
+            name: the collection.
+            embedding: the provider of its ``TextEmbedding`` function. Without it,
+                a reopened store rebuilds the provider from its stored config,
+                which may not choose a host, a key variable or remote code (see
+                ``embeddings.provider_from_config``): pass it for those.
 
         Raises:
             CollectionNotFoundError: no such collection.
+            ConfigError: ``embedding`` is not the kind of provider stored.
         """
         with self._lock:
             self._check()
             if not self._has(name):
                 raise CollectionNotFoundError(f"no collection named {name!r}")
-            return self._open(name)
+            col = self._open(name)
+        attach_embedding(col.schema, embedding)
+        return col
 
     def has_collection(self, name: str) -> bool:
         """Whether a collection called ``name`` exists."""

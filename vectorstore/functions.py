@@ -150,8 +150,25 @@ class TextEmbedding:
         if self.provider is None:
             with self._lock:
                 if self.provider is None:
-                    object.__setattr__(self, "provider", provider_from_config(self.config))
+                    provider = provider_from_config(self.config, stored=True)
+                    object.__setattr__(self, "provider", provider)
         return self.provider
+
+    def attach(self, provider: Any) -> None:
+        """Use ``provider`` for this function from now on (a reopened store's
+        provider, given again by the user instead of rebuilt from its config).
+
+        Raises:
+            ConfigError: it is not the same kind of provider as the stored one.
+        """
+        config = provider.config() if callable(getattr(provider, "config", None)) else None
+        if not isinstance(config, Mapping) or config.get("name") != self.config.get("name"):
+            raise ConfigError(
+                f"TextEmbedding {self.name!r} was made with a {self.config.get('name')!r} "
+                f"provider; got {type(provider).__name__}"
+            )
+        with self._lock:
+            object.__setattr__(self, "provider", provider)
 
     def embed_documents(
         self, texts: list[str], dim: int | None, progress: bool | None = None

@@ -3,6 +3,7 @@ reopen, and an OpenAI-compatible server end to end (the key never on disk)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ import pytest
 from helpers.openai_server import FakeOpenAIServer, Reply, server_vector
 
 import vectorstore as vs
-from vectorstore.embeddings import HashEmbedding, OpenAIEmbedding
+from vectorstore.embeddings import HashEmbedding, OpenAIEmbedding, provider_from_config
 from vectorstore.errors import ConfigError, EmbeddingError, SchemaError
+from vectorstore.storage.manifest import seal
 
 
 class Counting(HashEmbedding):
@@ -104,14 +106,51 @@ def test_openai_store_never_holds_the_key_and_reopens_from_the_environment(
             for name in files:
                 assert secret.encode() not in (Path(root) / name).read_bytes(), name
         with vs.connect(str(path)) as db:
+            # a stored config may not pick the host or the key variable: pass the provider
             col = db.get_collection("notes")
+            with pytest.raises(ConfigError, match="base_url"):
+                col.search(["fact number 3"], limit=1)
+            col = db.get_collection("notes", embedding=provider)
             [[hit]] = col.search(["fact number 3"], limit=1)
             assert hit.id == 3
             stored = col.get([3], output_fields=["vector"])[0]["vector"]
             assert np.allclose(stored, server_vector("fact number 3", 16), atol=1e-6)
         monkeypatch.delenv("KESTREL_TEST_KEY")
         with vs.connect(str(path)) as db:
-            col = db.get_collection("notes")
-            assert col.count() == 6  # the data opens without the key ...
-            with pytest.raises(ConfigError, match="KESTREL_TEST_KEY"):
-                col.search(["fact"], limit=1)  # ... embedding says what is missing
+            assert db.get_collection("notes").count() == 6  # the data opens without the key ...
+            with pytest.raises(ConfigError, match="KESTREL_TEST_KEY"):  # ... the provider says
+                OpenAIEmbedding(
+                    "local-model",
+                    base_url=server.base_url,
+                    api_key_env="KESTREL_TEST_KEY",
+                    dimension=16,
+                )
+
+
+def test_an_edited_store_cannot_send_a_secret_to_another_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store is data: a manifest pointing the provider at another server, with
+    another variable as its key, must not make a reader send that secret there."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-ordinary")
+    monkeypatch.setenv("VICTIM_SECRET", "sk-victim-7a6b5c")
+    path = tmp_path / "store"
+    with vs.connect(str(path)) as db:
+        db.create_collection(
+            "notes", embedding=OpenAIEmbedding("text-embedding-3-small", dimension=16)
+        )
+    manifest_path = path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    with FakeOpenAIServer(dim=16).running() as attacker:
+        fn = manifest["collections"]["notes"]["schema"]["functions"][0]
+        fn["provider"].update(base_url=attacker.base_url, api_key_env="VICTIM_SECRET")
+        manifest_path.write_text(json.dumps(seal(manifest)))  # even with a valid checksum
+        for read_only in (True, False):
+            with vs.connect(str(path), read_only=read_only) as db:
+                col = db.get_collection("notes")
+                with pytest.raises(ConfigError, match="may not choose where requests go"):
+                    col.search(["where is the secret"], limit=1)
+        assert attacker.requests == []
+    stored = {"name": "sentence-transformers", "model": "m", "trust_remote_code": True}
+    with pytest.raises(ConfigError, match="trust_remote_code"):
+        provider_from_config(stored, stored=True)

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..checks import check_existing, collection_spec
+from ..checks import attach_embedding, check_existing, collection_spec
 from ..errors import (
     ClosedError,
     CollectionNotFoundError,
@@ -344,17 +344,27 @@ class MilvusBackendClient:
                 col.create_partition(p)
             return col
 
-    def get_collection(self, name: str) -> MilvusCollection:
+    def get_collection(
+        self, name: str, *, embedding: EmbeddingProvider | None = None
+    ) -> MilvusCollection:
         """The collection called ``name`` (loaded first if Milvus has it released).
+
+        Args:
+            name: the collection.
+            embedding: the provider of its ``TextEmbedding`` function (see
+                ``Client.get_collection``).
 
         Raises:
             CollectionNotFoundError: no such collection.
+            ConfigError: ``embedding`` is not the kind of provider stored.
         """
         with self._lock:
             self._check()
             if not self.has_collection(name):
                 raise CollectionNotFoundError(f"no collection named {name!r}")
-            return self._open(name)
+            col = self._open(name)
+        attach_embedding(col.schema, embedding)
+        return col
 
     def has_collection(self, name: str) -> bool:
         """Whether a collection called ``name`` exists."""

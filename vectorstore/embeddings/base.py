@@ -228,6 +228,10 @@ class EmbeddingProvider(abc.ABC):
     """
 
     name: ClassVar[str]
+    #: Options that a config read from a store's files may hold only at these
+    #: values: where requests go, which secret is sent, what code runs. A stored
+    #: config that sets them otherwise is refused (pass the provider again).
+    restricted_options: ClassVar[Mapping[str, object]] = {}
 
     @property
     @abc.abstractmethod
@@ -474,11 +478,16 @@ def _resolve(entry: ProviderFactory | str) -> ProviderFactory:
     return factory
 
 
-def provider_from_config(config: Mapping[str, Any]) -> EmbeddingProvider:
+def provider_from_config(config: Mapping[str, Any], *, stored: bool = False) -> EmbeddingProvider:
     """Rebuild a provider from what its ``config()`` returned.
 
     Args:
         config: ``{"name": <registry key>, ...options}``.
+        stored: the config was read from a store's files (a manifest, a Milvus
+            collection property), which may come from anyone: options in the
+            provider's ``restricted_options`` must then hold their default
+            values, so that opening a store can never send a key to a host the
+            user did not choose, or run a model's code.
 
     Returns:
         A new provider.
@@ -510,6 +519,15 @@ def provider_from_config(config: Mapping[str, Any]) -> EmbeddingProvider:
         )
     factory = _resolve(entry)
     options = {key: value for key, value in config.items() if key != "name"}
+    restricted = getattr(factory, "restricted_options", {})
+    for key, value in options.items() if stored else ():
+        if key in restricted and value != restricted[key]:
+            raise ConfigError(
+                f"the stored config of embedding provider {name!r} sets {key}={value!r}; a "
+                "store's files may not choose where requests go, which key is sent or what "
+                "code runs, so it is not rebuilt from them: pass the provider again "
+                "(db.get_collection(name, embedding=provider))"
+            )
     provider: object
     if isinstance(factory, type) and issubclass(factory, EmbeddingProvider):
         provider = factory.from_config(options)

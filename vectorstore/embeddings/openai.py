@@ -114,6 +114,12 @@ class OpenAIEmbedding(EmbeddingProvider):
     """
 
     name: ClassVar[str] = "openai"
+    restricted_options: ClassVar[Mapping[str, object]] = {
+        "base_url": None,
+        "azure_endpoint": None,
+        "api_key_env": "OPENAI_API_KEY",
+        "default_headers": None,
+    }
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..errors import ConfigError, EmbeddingError, VectorStoreError
@@ -71,6 +72,7 @@ class SentenceTransformerEmbedding(EmbeddingProvider):
     """
 
     name: ClassVar[str] = "sentence-transformers"
+    restricted_options: ClassVar[Mapping[str, object]] = {"trust_remote_code": False}
 
     def __init__(
         self,
