@@ -13,6 +13,7 @@ from ..functions import BM25, TextEmbedding
 from ..schema import DYNAMIC_FIELD, Schema
 from ..types import DataType, Hit
 from ._common import CliError, cell, dumps, open_store, split_names, table
+from .importer import parse_provider
 
 _LOOKS_NUMERIC = re.compile(r"\s*[\[{][\s\d.,:eE+\-\"]*[\]}]?\s*\Z")
 
@@ -143,6 +144,15 @@ def hits_table(hits: list[Hit], pk: str) -> str:
     is_flag=True,
     help='Print the hits as JSON: [{"id", "distance", "entity"}].',
 )
+@click.option(
+    "--embedding",
+    "embedding_spec",
+    metavar="PROVIDER",
+    help=(
+        "Embed text QUERY with PROVIDER (as for import) instead of the provider rebuilt "
+        "from the store: needed when it uses a base_url, an api_key_env or remote code."
+    ),
+)
 def search_command(
     path: str,
     collection: str,
@@ -154,6 +164,7 @@ def search_command(
     partitions: tuple[str, ...],
     ef: int | None,
     as_json: bool,
+    embedding_spec: str | None,
 ) -> None:
     """Search COLLECTION in the store at PATH for the rows nearest to QUERY.
 
@@ -176,7 +187,8 @@ def search_command(
         query = sys.stdin.read().strip()
     kind, data = parse_query(query)
     with open_store(path, write=False) as db:
-        col = db.get_collection(collection)
+        provider = parse_provider(embedding_spec) if embedding_spec else None
+        col = db.get_collection(collection, embedding=provider)
         schema = col.schema
         names = split_names(output_fields)
         if not output_fields:
