@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..checks import attach_embedding, check_existing, collection_spec
+from ..embeddings.base import require
 from ..errors import (
     ClosedError,
     CollectionNotFoundError,
@@ -104,8 +105,6 @@ def connect_milvus(
         raise ConfigError(
             f"consistency_level must be one of {CONSISTENCY_LEVELS}, got {consistency_level!r}"
         )
-    from ..embeddings.base import require
-
     pm = require("pymilvus", "milvus")
     lite_path = None
     address = uri
@@ -157,8 +156,6 @@ def _lite_start(uri: str) -> str:
 
 
 def _lite_address(path: str) -> str:
-    from ..embeddings.base import require
-
     manager = require("milvus_lite.server_manager", "milvus").server_manager_instance
     address = manager.start_and_get_uri(path)
     if not address:
@@ -176,8 +173,6 @@ def _lite_release(path: str) -> None:
             _lite_users[path] = left
             return
         _lite_users.pop(path, None)
-    from ..embeddings.base import require
-
     require("milvus_lite.server_manager", "milvus").server_manager_instance.release_server(path)
 
 
