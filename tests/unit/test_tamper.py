@@ -76,6 +76,8 @@ EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
     "collections not an object": lambda m: m.update(collections=[]),
     "entry not an object": lambda m: m["collections"].update(docs="x"),
     "partition lists a string": lambda m: entry(m)["partitions"].update(p="1"),
+    "vector dim changed": lambda m: entry(m)["schema"]["fields"][1].update(dim=8),
+    "a field's type changed": lambda m: entry(m)["schema"]["fields"][0].update(dtype="INT8"),
 }
 
 

@@ -174,13 +174,17 @@ def read_segment(
             values = _load(folder, f"{f.name}.jsonl", n, jsonl=True)
             seg.columns[f.name] = Column(None, data=object_column(values))
         else:
-            seg.columns[f.name] = Column(None, data=_load(folder, f"{f.name}.npy", n))
+            data = _load(folder, f"{f.name}.npy", n)
+            _expect(data, folder, f"{f.name}.npy", f.dtype.numpy_dtype, ())
+            seg.columns[f.name] = Column(None, data=data)
     for name in seg.nulls:
         seg.nulls[name] = Column(None, data=np.array(_load(folder, f"{name}.nulls.npy", n)))
     if seg.dynamic is not None:
         seg.dynamic = Column(None, data=object_column(_load(folder, DYNAMIC, n, jsonl=True)))
     for name in seg.vectors:
-        seg.vectors[name] = Column(None, data=_load(folder, f"{name}.vec.npy", n))
+        data = _load(folder, f"{name}.vec.npy", n)
+        _expect(data, folder, f"{name}.vec.npy", np.dtype(np.float32), (schema[name].dim,))
+        seg.vectors[name] = Column(None, data=data)
     for name in seg.sparse:
         indptr, indices, values = (
             _load(folder, f"{name}.sparse.{part}.npy", None) for part in SPARSE_PARTS
@@ -206,6 +210,18 @@ def read_segment(
         index.mark_deleted(np.flatnonzero(deleted))
         seg.indexes[name] = index
     return seg
+
+
+def _expect(
+    data: np.ndarray, folder: str, name: str, dtype: np.dtype, tail: tuple[int | None, ...]
+) -> None:
+    """A column file must hold what the schema says (an edited manifest, a
+    file swapped in by hand): never an error deep inside a search."""
+    if data.dtype != dtype or data.shape[1:] != tail:
+        raise StorageError(
+            f"segment file {os.path.join(folder, name)} holds {data.dtype} values of shape "
+            f"{data.shape[1:]}, but the schema says {dtype} of shape {tail}"
+        )
 
 
 def _current(files: dict[str, int], prefix: str, suffix: str) -> str:
