@@ -14,8 +14,6 @@ marker is strict; one that cannot be says why (``not_strict_because=``).
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from vectorstore.errors import DataError, NotSupportedError
@@ -52,15 +50,6 @@ JSON_SCALAR = differs(
     reason="Milvus Lite stores only objects and arrays in a JSON field (not a bare string, "
     "number or bool)",
     raises=DataError,
-)
-# The same, for a bare string: the backend accepts the insert, then the read fails with
-# orjson's JSONDecodeError from inside pymilvus instead of a DataError at insert (an
-# engine bug, reported: the marker names what happens today; once fixed it fails with
-# DataError, which this marker does not allow, and the case moves to JSON_SCALAR).
-JSON_SCALAR_STRING = differs(
-    reason="Milvus Lite stores only objects and arrays in a JSON field (a bare string is "
-    "accepted, and reading it back raises json.JSONDecodeError)",
-    raises=json.JSONDecodeError,
 )
 DYNAMIC_KEY_ORDER = differs(
     reason="Milvus Lite returns dynamic keys in its own order", raises=ANSWERS_DIFFERENTLY

@@ -35,7 +35,7 @@ from . import _milvus_query as mq
 from . import _milvus_reads as reads
 from ._milvus_conn import MilvusConnection
 from ._milvus_errors import milvus_errors
-from ._milvus_rows import FilterChecker, chunks, plain, wire_rows
+from ._milvus_rows import FilterChecker, check_lite_json, chunks, plain, wire_rows
 from ._milvus_schema import metric_of
 
 
@@ -228,6 +228,8 @@ class MilvusCollection:
             EmbeddingError: the TextEmbedding provider failed.
         """
         batch = prepare_rows(self._schema, rows, progress)
+        if self._lite:
+            check_lite_json(self._schema, batch)
         self._check_write()
         self._require_partitions([partition])
         auto = self._schema.primary.auto_id
@@ -267,6 +269,8 @@ class MilvusCollection:
                 "upsert needs rows with keys: delete and insert instead"
             )
         batch = prepare_rows(self._schema, rows, progress)
+        if self._lite:
+            check_lite_json(self._schema, batch)
         self._check_write()
         self._require_partitions([partition])
         if not batch.num_rows:

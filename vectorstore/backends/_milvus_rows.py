@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FilterSyntaxError, IndexConfigError
+from ..errors import DataError, FilterSyntaxError, IndexConfigError
 from ..expr import Expr, parse
 from ..expr.check import FilterChecker as SchemaFilters
 from ..functions import BM25
@@ -24,6 +24,25 @@ from ..types import DataType
 
 INSERT_BYTES = 16 << 20  # rows per insert request: about this many bytes (gRPC limit: 64 MiB)
 INDEX_WAIT_S = 600.0
+
+
+def check_lite_json(schema: Schema, batch: RowBatch) -> None:
+    """Milvus Lite keeps only objects and arrays in a JSON field: it refuses a bare
+    number or bool, and takes a bare string that it then cannot read back. Refuse
+    all three before sending anything.
+
+    Raises:
+        DataError: a JSON field holds a string, number or bool.
+    """
+    for f in schema.scalar_fields:
+        if f.dtype is not DataType.JSON:
+            continue
+        for i, value in enumerate(batch.scalars[f.name].tolist()):
+            if value is not None and not isinstance(value, (dict, list)):
+                raise DataError(
+                    f"row {i}, field {f.name!r}: Milvus Lite stores only objects and arrays "
+                    f"in a JSON field, not a {type(value).__name__} (a Milvus server does)"
+                )
 
 
 def wire_rows(schema: Schema, batch: RowBatch) -> list[dict[str, Any]]:
@@ -122,4 +141,4 @@ class FilterChecker:
         self._checker.compile(given, params)
 
 
-__all__ = ["FilterChecker", "chunks", "plain", "wait_until", "wire_rows"]
+__all__ = ["FilterChecker", "check_lite_json", "chunks", "plain", "wait_until", "wire_rows"]
