@@ -367,6 +367,25 @@ def test_filtered_search_matches_numpy(db, data, metric):
     assert col.search(queries[:2], limit=10, filter="n < 0") == [[], []]
 
 
+@pytest.mark.parametrize("metric", METRICS)
+def test_filtered_search_matches_numpy_every_backend_runs(db, data, metric):
+    """The same as above with the filters written as Milvus Lite runs them (no %),
+    so that its searches are checked too, not stopped at the filter."""
+    vectors, queries = data
+    col = db.create_collection("c", dimension=DIM, metric=metric)
+    fill(col, vectors)
+    col.delete(ids=list(range(0, N, 7)))
+    ids = np.arange(N)
+    third = [int(i) for i in ids if i % 3 == 1]
+    passing = ids[(ids % 3 == 1) & (ids % 7 != 0)]
+    hits = col.search(queries, limit=10, filter=f"n in {third}", output_fields=["n"])
+    assert_matches(hits, passing, queries, vectors[passing], metric, 10)
+    assert all(h["n"] in third for per_query in hits for h in per_query)
+    hits = col.search(queries, limit=10, filter="n < 50")
+    few = ids[(ids < 50) & (ids % 7 != 0)]
+    assert_matches(hits, few, queries, vectors[few], metric, 10)
+
+
 @BOOL_IS_INT
 @pytest.mark.parametrize("flushed", [False, True])
 def test_filter_results_do_not_depend_on_query_history(db, flushed):
