@@ -156,9 +156,11 @@ class Collection:
     def _close(self) -> None:
         with self._lock.write:
             self._closed = True
-            if self._storage is not None:
-                self._storage.close()
-            self._state.close()
+            try:
+                if self._storage is not None:
+                    self._storage.close()  # may raise: a final fsync failed
+            finally:
+                self._state.close()
 
     # ------------------------------------------------------------- partitions
     def create_partition(self, name: str) -> None:
