@@ -122,7 +122,9 @@ class DirectoryStore:
             manifest = read_json(path)
         except (OSError, ValueError, RecursionError) as exc:
             raise StorageError(f"{path} cannot be read: {exc}") from None
-        version = manifest.get("format_version") if isinstance(manifest, dict) else None
+        if not isinstance(manifest, dict):
+            raise StorageError(f"{path} is not a Kestrel manifest (not a JSON object)")
+        version = manifest.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise StorageError(
                 f"{path} has format version {version!r}; this Kestrel reads up to "
@@ -136,7 +138,11 @@ class DirectoryStore:
         collections would then overwrite)."""
         for child in sorted(os.listdir(self.root)):
             folder = os.path.join(self.root, child)
-            if os.path.isdir(folder) and any(_ours(f) for f in os.listdir(folder)):
+            try:
+                entries = os.listdir(folder) if os.path.isdir(folder) else []
+            except OSError:  # not ours to read, so not ours
+                continue
+            if any(_ours(f) for f in entries):
                 raise StorageError(
                     f"{self.root} has no {MANIFEST} but {child}/ holds Kestrel data (logs or "
                     "segments): the manifest was lost; restore it from a backup rather than "
