@@ -145,9 +145,10 @@ class Checkpoints:
     def compact(self, min_ratio: float, merge_small: bool) -> None:
         """Compact in memory and freeze under the write lock, then persist."""
         with self._lock:
-            with self._writing(), self._interruptible():
-                compact(self._state, min_ratio, merge_small)
-                frozen = self._freeze()
+            with self._writing():
+                with self._interruptible():  # rows move between segments: whole or closed
+                    compact(self._state, min_ratio, merge_small)
+                frozen = self._freeze()  # may fail on a full disk: not an interruption
             if self._storage is not None:
                 self._storage.persist(frozen)
 
