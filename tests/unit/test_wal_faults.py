@@ -137,3 +137,25 @@ def test_a_failed_checkpoint_does_not_fail_the_write_it_follows(tmp_path, monkey
     db.close()
     with vs.connect(path) as db:
         assert db.get_collection("c").count() == 16
+
+
+def test_a_compaction_whose_log_rotation_fails_leaves_the_collection_open(tmp_path, monkeypatch):
+    path = str(tmp_path / "store")
+    db = vs.connect(path, segment_rows=10)
+    col = db.create_collection("c", dimension=2)
+    col.insert(rows(0, 30))
+    col.delete(ids=list(range(0, 30, 2)))
+
+    def full_disk(self: Any) -> int:
+        raise vs.StorageError("cannot start a new write-ahead log ([Errno 28] No space left)")
+
+    with monkeypatch.context() as m:
+        m.setattr(store_module.CollectionStorage, "rotate", full_disk)
+        with pytest.raises(vs.StorageError, match="No space"):
+            col.compact()
+    assert col.count() == 15  # still open, every live row there
+    col.compact()
+    assert col.stats()["deleted_rows"] == 0
+    db.close()
+    with vs.connect(path) as db:
+        assert sorted(r["id"] for r in db.get_collection("c").query("")) == list(range(1, 30, 2))
