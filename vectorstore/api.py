@@ -249,18 +249,29 @@ class CollectionAPI(Protocol):
         """Nearest rows to each query.
 
         Args:
-            data: query vectors (a list, a 2-D array, or one vector); sparse
-                ``{index: weight}`` dicts; texts for a BM25 or TextEmbedding field.
+            data: query vectors (a list of vectors, a 2-D array, or one vector);
+                on a sparse field ``{index: weight}`` dicts (or scipy rows); on a
+                BM25 field, or a field a TextEmbedding fills, query texts.
             anns_field: the vector field (optional when there is only one).
-            limit, offset: the window of hits (or groups) per query.
-            filter, filter_params: a filter hits must pass, and its values.
-            output_fields: fields in each hit's entity (default: the key only).
-            search_params: index parameters (``{"ef": 128}``), range search.
+            limit: hits per query (1..16384 with offset); with ``group_by_field``,
+                groups per query.
+            filter: a filter expression (or ``vectorstore.expr`` tree) hits must pass.
+            offset: skip this many best hits (or groups) first (paging).
+            output_fields: fields in each hit's entity (default none but the key).
+            search_params: ``{"ef": 128}`` for HNSW, ``{"drop_ratio_search": 0.2}``
+                for sparse fields (also nested as ``{"params": {...}}``);
+                ``radius`` and ``range_filter`` for a range search (see
+                ``search.search_params``); ``metric_type`` if given must match.
             partitions: only these partitions.
-            group_by_field, group_size: the best hits grouped by a scalar field.
+            filter_params: values for ``{name}`` placeholders.
+            group_by_field: return the best hits grouped by this scalar field's
+                value ("the best chunk per document"): ``limit`` groups of up to
+                ``group_size`` hits, group after group.
+            group_size: hits per group (default 1).
 
         Returns:
-            One list of ``Hit`` per query, best first, with Milvus distances.
+            One list of ``Hit`` per query, best first, with Milvus distances
+            (BM25 fields: the BM25 score).
 
         Raises:
             DimensionMismatchError, DataError: bad queries or arguments.

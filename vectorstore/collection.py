@@ -410,28 +410,9 @@ class Collection:
         group_by_field: str | None = None,
         group_size: int = 1,
     ) -> list[list[Hit]]:
-        """Nearest rows to each query.
-
-        Args:
-            data: query vectors (a list of vectors, a 2-D array, or one vector);
-                on a sparse field ``{index: weight}`` dicts (or scipy rows); on a
-                BM25 field, or a field a TextEmbedding fills, query texts.
-            anns_field: the vector field (optional when there is only one).
-            limit: hits per query (1..16384 with offset); with ``group_by_field``,
-                groups per query.
-            filter: a filter expression (or ``vectorstore.expr`` tree) hits must pass.
-            offset: skip this many best hits (or groups) first (paging).
-            output_fields: fields in each hit's entity (default none but the key).
-            search_params: ``{"ef": 128}`` for HNSW, ``{"drop_ratio_search": 0.2}``
-                for sparse fields (also nested as ``{"params": {...}}``);
-                ``radius`` and ``range_filter`` for a range search (see
-                ``search.search_params``); ``metric_type`` if given must match.
-            partitions: only these partitions.
-            filter_params: values for ``{name}`` placeholders.
-            group_by_field: return the best hits grouped by this scalar field's
-                value ("the best chunk per document"): ``limit`` groups of up to
-                ``group_size`` hits, group after group.
-            group_size: hits per group (default 1).
+        """Nearest rows to each query; ``CollectionAPI.search`` documents every
+        argument. Here every segment is searched under one read lock: HNSW, exact
+        or filtered per segment (``planner``), range and group-by searches exact.
 
         Returns:
             One list of ``Hit`` per query, best first, with Milvus distances

@@ -20,7 +20,6 @@ from ..errors import (
     DataError,
     DuplicateKeyError,
     IndexConfigError,
-    PartitionNotFoundError,
     ReadOnlyError,
     VectorStoreError,
 )
@@ -30,11 +29,10 @@ from ..routes import Router
 from ..rows import check_keys, prepare_rows
 from ..schema import Index, Schema, validate_name
 from ..search import MAX_TOPK, AnnRequest, Route, check_window
-from ..types import Hit, Metric
+from ..types import Hit
 from . import _milvus_query as mq
 from . import _milvus_reads as reads
 from ._milvus_conn import MilvusConnection
-from ._milvus_errors import milvus_errors
 from ._milvus_rows import FilterChecker, check_lite_json, chunks, plain, wire_rows
 from ._milvus_schema import metric_of
 
@@ -57,16 +55,15 @@ class MilvusCollection:
     ):
         self.identity = identity  # Milvus's collection id, when it gives one
         self._conn = conn
-        self._mc = conn.mc
         self._pm = conn.pm
         self._lite = conn.lite
         self._name = name
         self._schema = schema
         self._pk_name = schema.primary.name
         self._indexes: dict[str, Index] = {i.field: i for i in indexes}
-        self._router = Router(schema, self._metric, {})
+        self._router = Router(schema, lambda field: metric_of(self._indexes, field), {})
         self._checker = FilterChecker(schema)
-        self._known_partitions: set[str] = {DEFAULT_PARTITION}
+        self._partitions = reads.Partitions(name, self._rpc)
         self._read_only = conn.read_only
         self._closed = False
         self._index_lock = threading.Lock()  # one index change at a time
@@ -120,19 +117,21 @@ class MilvusCollection:
     ) -> Any:
         """Call ``MilvusClient.<method>(collection, ...)`` with Kestrel's errors."""
         self._check_open()
-        if self._conn.timeout is not None:
-            kwargs.setdefault("timeout", self._conn.timeout)
         sent = tuple(f.sent for f in filters if f.text)
-        with milvus_errors(default, sent, self._schema):
-            return getattr(self._mc, method)(self._name, *args, **kwargs)
+        return self._conn.call(
+            method,
+            self._name,
+            *args,
+            default=default,
+            filters_sent=sent,
+            filter_schema=self._schema,
+            **kwargs,
+        )
 
     def _read(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A read at the client's consistency level (Strong: read your writes)."""
         kwargs.setdefault("consistency_level", self._conn.consistency_level)
         return self._rpc(method, *args, **kwargs)
-
-    def _metric(self, field: str) -> Metric:
-        return metric_of(self._indexes, field)
 
     def _adopt_indexes(self, indexes: Iterable[Index]) -> None:
         """Take the index list Milvus describes now (another client may have changed it)."""
@@ -148,13 +147,13 @@ class MilvusCollection:
         """
         validate_name(name, "partition")
         self._check_write()
-        if name not in self._partition_names():
+        if name not in self._partitions.names():
             try:
                 self._rpc("create_partition", name)
             except VectorStoreError:
-                if name not in self._partition_names():  # not a race: a failure
+                if name not in self._partitions.names():  # not a race: a failure
                     raise
-        self._known_partitions.add(name)
+        self._partitions.known.add(name)
 
     def drop_partition(self, name: str) -> None:
         """Drop a partition and every row in it.
@@ -164,44 +163,21 @@ class MilvusCollection:
             DataError: ``_default`` cannot be dropped.
         """
         self._check_write()
-        self._require_partitions([name])
+        self._partitions.require([name])
         if name == DEFAULT_PARTITION:
             raise DataError("the _default partition cannot be dropped")
         if not self._lite:  # a Milvus server drops released partitions only (Lite has no release)
             self._rpc("release_partitions", [name])
         self._rpc("drop_partition", name)
-        self._known_partitions.discard(name)
+        self._partitions.known.discard(name)
 
     def has_partition(self, name: str) -> bool:
         """Whether the partition exists."""
-        return bool(name in self._partition_names())
+        return bool(name in self._partitions.names())
 
     def list_partitions(self) -> list[str]:
         """Partition names, ``_default`` first."""
-        return self._partition_names()
-
-    def _partition_names(self) -> list[str]:
-        names = list(self._rpc("list_partitions"))
-        if DEFAULT_PARTITION in names:
-            names.remove(DEFAULT_PARTITION)
-            names.insert(0, DEFAULT_PARTITION)
-        self._known_partitions = set(names)
-        return names
-
-    def _require_partitions(self, names: Sequence[str] | str | None) -> list[str] | None:
-        """The partitions of a call (None: all), checked to exist (as the engine does;
-        Milvus reads of a missing partition may just find nothing)."""
-        if names is None:
-            return None
-        wanted = [names] if isinstance(names, str) else list(names)
-        if not wanted:
-            return None
-        if not set(wanted) <= self._known_partitions:
-            self._partition_names()
-        for name in wanted:
-            if name not in self._known_partitions:
-                raise PartitionNotFoundError(f"collection {self._name!r} has no partition {name!r}")
-        return wanted
+        return self._partitions.names()
 
     # ----------------------------------------------------------------- writes
     def insert(
@@ -231,7 +207,7 @@ class MilvusCollection:
         if self._lite:
             check_lite_json(self._schema, batch)
         self._check_write()
-        self._require_partitions([partition])
+        self._partitions.require([partition])
         auto = self._schema.primary.auto_id
         if not auto and batch.num_rows:
             existing = self._existing(batch.pks, None)
@@ -272,10 +248,10 @@ class MilvusCollection:
         if self._lite:
             check_lite_json(self._schema, batch)
         self._check_write()
-        self._require_partitions([partition])
+        self._partitions.require([partition])
         if not batch.num_rows:
             return []
-        others = [p for p in self._partition_names() if p != partition]
+        others = [p for p in self._partitions.names() if p != partition]
         if others:
             elsewhere = self._existing(batch.pks, others)
             if elsewhere:
@@ -315,7 +291,7 @@ class MilvusCollection:
                 parse(filter)  # raises: an empty delete filter never means every row
             flt = self._filter(filter, filter_params)
         self._check_write()
-        parts = self._require_partitions(partition)
+        parts = self._partitions.require(partition)
         if ids is not None:
             found = self._existing(list(dict.fromkeys(keys)), parts)
             targets = [k for k in dict.fromkeys(keys) if k in found]
@@ -357,7 +333,7 @@ class MilvusCollection:
         keys = check_keys(self._schema, ids)
         out = mq.output(self._schema, output_fields, default_all=True)
         self._check_open()
-        parts = self._require_partitions(partitions)
+        parts = self._partitions.require(partitions)
         distinct = list(dict.fromkeys(keys))
         by_key: dict[PrimaryKey, dict[str, Any]] = {}
         for start in range(0, len(distinct), reads.KEY_BATCH):
@@ -401,7 +377,7 @@ class MilvusCollection:
                 return []
             flt = mq.both(mq.keys_filter(self._pk_name, keys, lite=self._lite), flt)
         self._check_open()
-        parts = self._require_partitions(partitions)
+        parts = self._partitions.require(partitions)
         return self._fetch(flt, out, limit, offset, parts)
 
     def count(
@@ -414,7 +390,7 @@ class MilvusCollection:
         """The number of live rows, optionally passing a filter."""
         flt = self._filter(filter, filter_params)
         self._check_open()
-        parts = self._require_partitions(partitions)
+        parts = self._partitions.require(partitions)
         if self._lite and parts:  # Milvus Lite's count(*) ignores partitions
             return len(self._fetch(flt, self._pk_only(), None, 0, parts))
         rows = self._read(
@@ -472,8 +448,7 @@ class MilvusCollection:
         group = self._router.group_field(group_by_field, group_size)
         flt = self._filter(filter, filter_params)
         out = mq.output(self._schema, output_fields, default_all=False)
-        self._check_open()
-        parts = self._require_partitions(partitions)
+        parts = self._partitions.require(partitions)
         kwargs: dict[str, Any] = {"offset": offset} if offset else {}
         if group is not None:
             kwargs.update(group_by_field=group, group_size=group_size)
@@ -507,8 +482,7 @@ class MilvusCollection:
         check_query_counts([route.q for route in routes])
         filters = [self._filter(r.filter, r.filter_params) for r in reqs]
         out = mq.output(self._schema, output_fields, default_all=False)
-        self._check_open()
-        parts = self._require_partitions(partitions)
+        parts = self._partitions.require(partitions)
         requests = [
             self._pm.AnnSearchRequest(
                 data=self._query_data(route, req.data),
@@ -614,12 +588,10 @@ class MilvusCollection:
 
     def flush(self) -> None:
         """Ask Milvus to seal and persist growing segments (Milvus's ``flush``)."""
-        self._check_open()
         self._rpc("flush")
 
     def compact(self) -> None:
         """Ask Milvus to compact (asynchronous on a server: it returns at once)."""
-        self._check_open()
         self._rpc("compact")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import IndexConfigError, StorageError, VectorStoreError
 from ..schema import Index, Schema
-from ._milvus_errors import milvus_errors
+from ._milvus_errors import SentFilter, milvus_errors
 from ._milvus_rows import wait_until
 from ._milvus_schema import PROPERTY, encode, index_spec
 
@@ -55,13 +55,16 @@ class MilvusConnection:
         method: str,
         *args: Any,
         default: type[VectorStoreError] = StorageError,
+        filters_sent: tuple[SentFilter, ...] = (),
+        filter_schema: Schema | None = None,
         **kwargs: Any,
     ) -> Any:
         """``MilvusClient.<method>(...)`` with this connection's timeout; a Milvus
-        error becomes Kestrel's (``default`` where no better one fits)."""
+        error becomes Kestrel's (``default`` where no better one fits; a rejected
+        filter among ``filters_sent`` is classified against ``filter_schema``)."""
         if self.timeout is not None:
             kwargs.setdefault("timeout", self.timeout)
-        with milvus_errors(default):
+        with milvus_errors(default, filters_sent, filter_schema):
             return getattr(self.mc, method)(*args, **kwargs)
 
     def build_indexes(self, name: str, schema: Schema, indexes: Sequence[Index]) -> None:

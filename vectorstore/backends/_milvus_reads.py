@@ -1,5 +1,5 @@
-"""Reads that take more than one request: existence checks by key, and query
-windows larger than one Milvus answer.
+"""Reads that take more than one request, or none: existence checks by key, query
+windows larger than one Milvus answer, and the remembered partition names.
 
 ``read`` is the collection's ``_read``: ``MilvusClient.<method>(collection, ...)``
 at the client's consistency level, with Kestrel's errors.
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+from ..errors import PartitionNotFoundError
+from ..names import DEFAULT_PARTITION
 from ..rows import PrimaryKey
 from ..schema import Schema
 from . import _milvus_query as mq
@@ -27,6 +29,51 @@ class Window(NamedTuple):
     limit: int | None
     offset: int
     partitions: list[str] | None
+
+
+class Partitions:
+    """A collection's partition names, listed from Milvus and remembered, so that a
+    call naming known partitions costs no request.
+
+    Args:
+        collection: the collection's name (for messages).
+        rpc: the collection's ``_rpc``.
+    """
+
+    def __init__(self, collection: str, rpc: Read):
+        self._collection = collection
+        self._rpc = rpc
+        self.known: set[str] = {DEFAULT_PARTITION}
+
+    def names(self) -> list[str]:
+        """Partition names, ``_default`` first (one request)."""
+        names = list(self._rpc("list_partitions"))
+        if DEFAULT_PARTITION in names:
+            names.remove(DEFAULT_PARTITION)
+            names.insert(0, DEFAULT_PARTITION)
+        self.known = set(names)
+        return names
+
+    def require(self, names: Sequence[str] | str | None) -> list[str] | None:
+        """The partitions of a call (None: all), checked to exist, as the engine
+        does (Milvus reads of a missing partition may just find nothing).
+
+        Raises:
+            PartitionNotFoundError: one of them does not exist.
+        """
+        if names is None:
+            return None
+        wanted = [names] if isinstance(names, str) else list(names)
+        if not wanted:
+            return None
+        if not set(wanted) <= self.known:
+            self.names()
+        for name in wanted:
+            if name not in self.known:
+                raise PartitionNotFoundError(
+                    f"collection {self._collection!r} has no partition {name!r}"
+                )
+        return wanted
 
 
 def existing(
@@ -104,4 +151,4 @@ def fetch(
     return found if limit is None else found[:limit]
 
 
-__all__ = ["KEY_BATCH", "PAGE", "Window", "existing", "fetch"]
+__all__ = ["KEY_BATCH", "PAGE", "Partitions", "Window", "existing", "fetch"]
