@@ -438,16 +438,16 @@ def test_mmr_uses_the_llama_index_helper(
         )[0]
         == diverse
     )
-    import llama_index.vector_stores.kestrel.base as base
+    import llama_index.vector_stores.kestrel.queries as queries
 
     calls = []
-    real = base.get_top_k_mmr_embeddings
+    real = queries.get_top_k_mmr_embeddings
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         calls.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(base, "get_top_k_mmr_embeddings", spy)
+    monkeypatch.setattr(queries, "get_top_k_mmr_embeddings", spy)
     query(
         store,
         mode=Mode.MMR,

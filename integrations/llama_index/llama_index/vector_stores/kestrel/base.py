@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
+import functools
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from llama_index.core.bridge.pydantic import Field as PydanticField
 from llama_index.core.bridge.pydantic import PrivateAttr
-from llama_index.core.indices.query.embedding_utils import get_top_k_mmr_embeddings
-from llama_index.core.schema import BaseNode, Document, MetadataMode
+from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
     MetadataFilters,
@@ -22,12 +20,30 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryMode,
     VectorStoreQueryResult,
 )
-from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 import vectorstore as vs
-from vectorstore.expr import And, Compare, Expr, Field, In, ListLiteral, Literal
+from vectorstore.expr import And, Compare, Expr, Field, Literal
 
 from .filters import TRUE, metadata_filters_to_expr
+from .queries import (
+    RANKERS,
+    TEXT_MODES,
+    capped,
+    check_alpha,
+    check_query,
+    dense,
+    hybrid,
+    id_list,
+    ids_in,
+    index_metric,
+    make_ranker,
+    mmr,
+    node_to_row,
+    query_condition,
+    row_to_node,
+    similarity,
+    text,
+)
 from .schema import (
     DOC_ID,
     EMBEDDING,
@@ -35,7 +51,6 @@ from .schema import (
     METADATA,
     METADATA_LOWER,
     NODE,
-    SPARSE,
     TEXT,
     build_schema,
     check_schema,
@@ -54,10 +69,7 @@ SUPPORTED_MODES: tuple[VectorStoreQueryMode, ...] = (
     VectorStoreQueryMode.TEXT_SEARCH,
     VectorStoreQueryMode.HYBRID,
 )
-_TEXT_MODES = (VectorStoreQueryMode.SPARSE, VectorStoreQueryMode.TEXT_SEARCH)
 _METRICS = ("COSINE", "IP", "L2")
-_RANKERS = ("weighted", "rrf")
-_HIT_FIELDS = [TEXT, NODE]
 
 
 class KestrelVectorStore(BasePydanticVectorStore):
@@ -137,7 +149,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
     _db: vs.ClientAPI | None = PrivateAttr(default=None)
     _collection: vs.CollectionAPI | None = PrivateAttr(default=None)
     _owns_client: bool = PrivateAttr(default=False)
-    _has_lower: bool = PrivateAttr(default=True)
+    _lower: str | None = PrivateAttr(default=METADATA_LOWER)  # the lowercased copy's field
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(
@@ -169,9 +181,9 @@ class KestrelVectorStore(BasePydanticVectorStore):
             metric = str(metric).upper()
             if metric not in _METRICS:
                 raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
-        if hybrid_ranker not in _RANKERS:
-            raise ValueError(f"hybrid_ranker must be one of {_RANKERS}, got {hybrid_ranker!r}")
-        _check_alpha(default_alpha, "default_alpha")
+        if hybrid_ranker not in RANKERS:
+            raise ValueError(f"hybrid_ranker must be one of {RANKERS}, got {hybrid_ranker!r}")
+        check_alpha(default_alpha, "default_alpha")
         if not mmr_prefetch_factor >= 1:
             raise ValueError(f"mmr_prefetch_factor must be >= 1, got {mmr_prefetch_factor!r}")
         if collection is not None:
@@ -260,7 +272,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
     # ---------------------------------------------------------- collections
     def _adopt(self, collection: vs.CollectionAPI) -> None:
         dim, has_bm25, has_lower = check_schema(collection)
-        metric = _index_metric(collection)
+        metric = index_metric(collection)
         if self.dim is not None and self.dim != dim:
             raise ValueError(f"collection {collection.name!r} has dimension {dim}, not {self.dim}")
         if self.metric is not None and self.metric != metric:
@@ -268,7 +280,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
                 f"collection {collection.name!r} uses metric {metric}, not {self.metric}"
             )
         self.dim, self.metric, self.enable_bm25 = dim, metric, has_bm25
-        self._has_lower = has_lower
+        self._lower = METADATA_LOWER if has_lower else None
         self._collection = collection
 
     def _create(self, dim: int) -> vs.CollectionAPI:
@@ -332,7 +344,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
             return []
         rows: dict[str, dict[str, Any]] = {}
         for node in nodes:
-            rows[node.node_id] = self._node_to_row(node)
+            rows[node.node_id] = node_to_row(self.flat_metadata, self._lower is not None, node)
         collection = self._current()
         if collection is None:
             collection = self._ensure_collection(len(next(iter(rows.values()))[EMBEDDING]))
@@ -353,26 +365,6 @@ class KestrelVectorStore(BasePydanticVectorStore):
             ValueError: as ``add``.
         """
         return await asyncio.to_thread(self.add, nodes, **kwargs)
-
-    def _node_to_row(self, node: BaseNode) -> dict[str, Any]:
-        if node.embedding is None:
-            raise ValueError(
-                f"node {node.node_id!r} has no embedding; embed nodes before adding them "
-                "(VectorStoreIndex does)"
-            )
-        metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=self.flat_metadata)
-        node_content = metadata.pop("_node_content")
-        row: dict[str, Any] = {
-            ID: node.node_id,
-            DOC_ID: node.ref_doc_id,
-            TEXT: node.get_content(metadata_mode=MetadataMode.NONE),
-            EMBEDDING: node.embedding,
-            METADATA: metadata,
-            NODE: {"_node_content": node_content, "_node_type": metadata["_node_type"]},
-        }
-        if self._has_lower:
-            row[METADATA_LOWER] = {k: v.lower() for k, v in metadata.items() if isinstance(v, str)}
-        return row
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node whose source document (``ref_doc_id``) is ``ref_doc_id``.
@@ -411,7 +403,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
             ValueError: neither ``node_ids`` nor a non-empty ``filters`` (use
                 ``clear()`` to delete everything), or a bad filter.
         """
-        condition = metadata_filters_to_expr(filters, METADATA, self._lower_field())
+        condition = metadata_filters_to_expr(filters, METADATA, self._lower)
         if node_ids is None and condition is None:
             raise ValueError(
                 "delete_nodes() needs node_ids or filters; use clear() to delete every node"
@@ -421,7 +413,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
         collection = self._current()
         if collection is None:
             return
-        parts = [p for p in (_ids_in(ID, node_ids), condition) if p is not None]
+        parts = [p for p in (ids_in(ID, node_ids), condition) if p is not None]
         collection.delete(filter=parts[0] if len(parts) == 1 else And(tuple(parts)))
 
     async def adelete_nodes(
@@ -471,7 +463,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
         Raises:
             ValueError: a bad filter.
         """
-        condition = metadata_filters_to_expr(filters, METADATA, self._lower_field())
+        condition = metadata_filters_to_expr(filters, METADATA, self._lower)
         collection = self._current()
         if collection is None or (node_ids is not None and not node_ids):
             return []
@@ -479,12 +471,12 @@ class KestrelVectorStore(BasePydanticVectorStore):
         rows = collection.query(
             filter=condition if condition is not None else "",
             output_fields=fields,
-            ids=None if node_ids is None else _id_list(node_ids),
+            ids=None if node_ids is None else id_list(node_ids),
         )
         if node_ids is not None:
             rank = {node_id: i for i, node_id in reversed(list(enumerate(node_ids)))}
             rows.sort(key=lambda row: rank[row[ID]])
-        return [_row_to_node(row, with_embedding=True) for row in rows]
+        return [row_to_node(row, with_embedding=True) for row in rows]
 
     async def aget_nodes(
         self,
@@ -541,40 +533,27 @@ class KestrelVectorStore(BasePydanticVectorStore):
                 f"KestrelVectorStore does not support query mode {mode.value!r}; "
                 f"supported modes: {supported}"
             )
-        self._needs(query, mode)
-        condition = self._condition(query)
+        check_query(query, mode, self.enable_bm25)
+        condition = query_condition(query, self._lower)
         collection = self._current()
         if collection is None or query.similarity_top_k <= 0:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         query = dataclasses.replace(  # the engine's cap; a store holds fewer rows than asked
             query,
             similarity_top_k=min(query.similarity_top_k, vs.MAX_TOPK),
-            sparse_top_k=_capped(query.sparse_top_k),
-            hybrid_top_k=_capped(query.hybrid_top_k),
+            sparse_top_k=capped(query.sparse_top_k),
+            hybrid_top_k=capped(query.hybrid_top_k),
         )
         if mode == VectorStoreQueryMode.MMR:
             return self._mmr(collection, query, condition, kwargs)
         filt: Expr | str = condition if condition is not None else ""
+        search_params = kwargs.get("search_params", self.search_params)
         if mode == VectorStoreQueryMode.DEFAULT:
-            hits = collection.search(
-                [query.query_embedding],
-                anns_field=EMBEDDING,
-                limit=query.similarity_top_k,
-                filter=filt,
-                output_fields=_HIT_FIELDS,
-                search_params=kwargs.get("search_params", self.search_params),
-            )[0]
-            return _result(hits, self._similarity)
+            score = functools.partial(similarity, self.metric or "COSINE")
+            return dense(collection, query, filt, search_params, score)
         sparse_k = query.sparse_top_k or query.similarity_top_k
-        if mode in _TEXT_MODES:
-            hits = collection.search(
-                [query.query_str],
-                anns_field=SPARSE,
-                limit=sparse_k,
-                filter=filt,
-                output_fields=_HIT_FIELDS,
-            )[0]
-            return _result(hits, float)
+        if mode in TEXT_MODES:
+            return text(collection, query, filt, sparse_k)
         return self._hybrid(collection, query, filt, sparse_k, kwargs)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
@@ -593,52 +572,6 @@ class KestrelVectorStore(BasePydanticVectorStore):
         return await asyncio.to_thread(self.query, query, **kwargs)
 
     # --------------------------------------------------------------- helpers
-    def _lower_field(self) -> str | None:
-        return METADATA_LOWER if self._has_lower else None
-
-    def _condition(self, query: VectorStoreQuery) -> Expr | None:
-        """node_ids, doc_ids and filters as one tree (None: no restriction)."""
-        parts = [
-            _ids_in(ID, query.node_ids or None),
-            _ids_in(DOC_ID, query.doc_ids or None),
-            metadata_filters_to_expr(query.filters, METADATA, self._lower_field()),
-        ]
-        found = [p for p in parts if p is not None]
-        if not found:
-            return None
-        return found[0] if len(found) == 1 else And(tuple(found))
-
-    def _needs(self, query: VectorStoreQuery, mode: VectorStoreQueryMode) -> None:
-        if mode not in _TEXT_MODES and query.query_embedding is None:
-            raise ValueError(f"query mode {mode.value!r} needs a query_embedding")
-        if mode in _TEXT_MODES or mode == VectorStoreQueryMode.HYBRID:
-            if not query.query_str:
-                raise ValueError(f"query mode {mode.value!r} needs a query_str")
-            if not self.enable_bm25:
-                raise ValueError(
-                    f"query mode {mode.value!r} needs BM25; this collection was created "
-                    "with enable_bm25=False"
-                )
-        if mode == VectorStoreQueryMode.HYBRID and query.alpha is not None:
-            _check_alpha(query.alpha, "alpha")
-
-    def _similarity(self, distance: float) -> float:
-        """A dense hit's similarity: higher is better, the same scale for every query."""
-        if self.metric == "L2":
-            return 1.0 / (1.0 + distance)
-        return float(distance)
-
-    def _vector_similarity(self, a: Any, b: Any) -> float:
-        """The similarity of two embeddings, on the scale of ``_similarity``."""
-        x = np.asarray(a, dtype=np.float64)
-        y = np.asarray(b, dtype=np.float64)
-        if self.metric == "L2":
-            return float(1.0 / (1.0 + np.sum((x - y) ** 2)))
-        if self.metric == "IP":
-            return float(np.dot(x, y))
-        norm = float(np.linalg.norm(x) * np.linalg.norm(y))
-        return float(np.dot(x, y)) / norm if norm else 0.0
-
     def _mmr(
         self,
         collection: vs.CollectionAPI,
@@ -646,33 +579,10 @@ class KestrelVectorStore(BasePydanticVectorStore):
         condition: Expr | None,
         kwargs: Mapping[str, Any],
     ) -> VectorStoreQueryResult:
-        k = query.similarity_top_k
         factor = float(kwargs.get("mmr_prefetch_factor", self.mmr_prefetch_factor))
-        fetch_k = int(kwargs.get("mmr_prefetch_k") or max(k, math.ceil(k * factor)))
-        fetch_k = min(fetch_k, vs.MAX_TOPK)
-        hits = collection.search(
-            [query.query_embedding],
-            anns_field=EMBEDDING,
-            limit=fetch_k,
-            filter=condition if condition is not None else "",
-            output_fields=[*_HIT_FIELDS, EMBEDDING],
-            search_params=kwargs.get("search_params", self.search_params),
-        )[0]
-        if not hits:
-            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
-        threshold = query.mmr_threshold
-        if threshold is None:
-            threshold = kwargs.get("mmr_threshold")
-        assert query.query_embedding is not None
-        _, order = get_top_k_mmr_embeddings(
-            query.query_embedding,
-            [hit[EMBEDDING] for hit in hits],
-            similarity_fn=self._vector_similarity,
-            similarity_top_k=k,
-            embedding_ids=list(range(len(hits))),
-            mmr_threshold=threshold,
-        )
-        return _result([hits[i] for i in order], self._similarity)
+        search_params = kwargs.get("search_params", self.search_params)
+        metric = self.metric or "COSINE"
+        return mmr(collection, query, condition, metric, factor, search_params, kwargs)
 
     def _hybrid(
         self,
@@ -682,77 +592,8 @@ class KestrelVectorStore(BasePydanticVectorStore):
         sparse_k: int,
         kwargs: Mapping[str, Any],
     ) -> VectorStoreQueryResult:
-        ranker_name = kwargs.get("hybrid_ranker", self.hybrid_ranker)
-        ranker: vs.RRFRanker | vs.WeightedRanker
-        if ranker_name == "rrf":
-            ranker = vs.RRFRanker(k=kwargs.get("rrf_k", self.rrf_k))
-        elif ranker_name == "weighted":
-            alpha = self.default_alpha if query.alpha is None else query.alpha
-            ranker = vs.WeightedRanker(alpha, 1.0 - alpha)
-        else:
-            raise ValueError(f"hybrid_ranker must be one of {_RANKERS}, got {ranker_name!r}")
-        requests = [
-            vs.AnnRequest(
-                data=[query.query_embedding],
-                anns_field=EMBEDDING,
-                limit=query.similarity_top_k,
-                filter=filt,
-                search_params=kwargs.get("search_params", self.search_params),
-            ),
-            vs.AnnRequest(data=[query.query_str], anns_field=SPARSE, limit=sparse_k, filter=filt),
-        ]
-        hits = collection.hybrid_search(
-            requests,
-            ranker=ranker,
-            limit=query.hybrid_top_k or query.similarity_top_k,
-            output_fields=_HIT_FIELDS,
-        )[0]
-        return _result(hits, float)
-
-
-def _index_metric(collection: vs.CollectionAPI) -> str:
-    for index in collection.indexes:
-        if index.field == EMBEDDING:
-            return str(index.metric.value)
-    return "COSINE"  # a vector field without an index entry is searched with COSINE
-
-
-def _check_alpha(alpha: Any, name: str) -> None:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {alpha!r}")
-
-
-def _capped(k: int | None) -> int | None:
-    return None if k is None else min(k, vs.MAX_TOPK)
-
-
-def _ids_in(field: str, ids: Sequence[str] | None) -> Expr | None:
-    if ids is None:
-        return None
-    return In(Field(field), ListLiteral(tuple(_id_list(ids))))
-
-
-def _id_list(ids: Sequence[str]) -> list[str]:
-    """Node ids as a list (one id given as a str is one id, not its characters)."""
-    return [ids] if isinstance(ids, str) else list(ids)
-
-
-def _row_to_node(row: Mapping[str, Any], with_embedding: bool = False) -> BaseNode:
-    stored = dict(row[NODE])
-    if stored.get("_node_type") == Document.class_name():  # the helper would make a TextNode
-        node: BaseNode = Document.from_json(stored["_node_content"])
-        node.set_content(row[TEXT])
-    else:
-        node = metadata_dict_to_node(stored, text=row[TEXT])
-    if with_embedding and EMBEDDING in row:
-        node.embedding = [float(x) for x in row[EMBEDDING]]
-    return node
-
-
-def _result(hits: Sequence[vs.Hit], score: Any) -> VectorStoreQueryResult:
-    nodes = [_row_to_node(hit.entity) for hit in hits]
-    return VectorStoreQueryResult(
-        nodes=nodes,
-        similarities=[score(hit.distance) for hit in hits],
-        ids=[str(hit.id) for hit in hits],
-    )
+        name = kwargs.get("hybrid_ranker", self.hybrid_ranker)
+        alpha = self.default_alpha if query.alpha is None else query.alpha
+        ranker = make_ranker(name, kwargs.get("rrf_k", self.rrf_k), alpha)
+        search_params = kwargs.get("search_params", self.search_params)
+        return hybrid(collection, query, filt, sparse_k, ranker, search_params)
