@@ -27,7 +27,7 @@ import vectorstore as vs
 from ._async import AsyncMethods
 from ._core import DEFAULT_BATCH_SIZE, Batch, SearchOptions, StoreCore, no_extra, parse_metric
 from .filters import FilterType
-from .retrievers import KestrelRetriever
+from .retrievers import RetrieverMethods
 from .schema import FieldNames
 from .scoring import HybridMode, Ranker
 
@@ -36,7 +36,7 @@ __all__ = ["KestrelVectorStore"]
 MEMORY = ":memory:"
 
 
-class KestrelVectorStore(AsyncMethods, VectorStore):
+class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
     """A LangChain vector store on Kestrel: dense, BM25 and hybrid retrieval.
 
     Documents live in one collection (see ``langchain_kestrel.schema`` for the
@@ -501,60 +501,6 @@ class KestrelVectorStore(AsyncMethods, VectorStore):
         no_extra(kwargs, "max_marginal_relevance_search_by_vector")
         opts = SearchOptions(filter, filter_params, partition, search_params)
         return self._core.mmr(embedding, None, k, fetch_k, lambda_mult, opts)
-
-    # ------------------------------------------------------------ retrievers
-    def search(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
-        """Search by type name: langchain-core's types, plus ``"hybrid"``.
-
-        Args:
-            query: the query text.
-            search_type: ``"similarity"``, ``"similarity_score_threshold"``,
-                ``"mmr"`` or ``"hybrid"`` (``similarity_search(..., hybrid=True)``).
-            **kwargs: the search method's keyword arguments.
-
-        Returns:
-            The documents.
-
-        Raises:
-            ValueError: an unknown search type; the errors of the search method.
-        """
-        if search_type == "hybrid":
-            return self.similarity_search(query, **{"hybrid": True, **kwargs})
-        return super().search(query, search_type, **kwargs)
-
-    async def asearch(self, query: str, search_type: str, **kwargs: Any) -> list[Document]:
-        """Async ``search``.
-
-        Args:
-            query, search_type, kwargs: as for ``search``.
-
-        Returns:
-            The documents.
-        """
-        if search_type == "hybrid":
-            return await self.asimilarity_search(query, **{"hybrid": True, **kwargs})
-        return await super().asearch(query, search_type, **kwargs)
-
-    def as_retriever(self, **kwargs: Any) -> KestrelRetriever:
-        """A retriever over this store.
-
-        Args:
-            **kwargs: ``search_type``: ``"similarity"`` (default),
-                ``"similarity_score_threshold"``, ``"mmr"`` or ``"hybrid"`` (dense
-                + BM25; the store's fusion, else RRF); ``search_kwargs``: keyword
-                arguments of the search (``k``, ``filter``, ``score_threshold``,
-                ``fetch_k``, ``lambda_mult``, ``hybrid``, ``ranker``,
-                ``partition``...); ``tags``, ``metadata`` as for any retriever.
-
-        Returns:
-            A ``KestrelRetriever``.
-
-        Raises:
-            ValueError: an unknown search type, or ``similarity_score_threshold``
-                without a float ``score_threshold``.
-        """
-        tags = kwargs.pop("tags", None) or [*self._get_retriever_tags()]
-        return KestrelRetriever(vectorstore=self, tags=tags, **kwargs)
 
     # ---------------------------------------------------------- constructors
     @classmethod
