@@ -18,6 +18,7 @@ or skipped there with ``run=False``. Never on the embedded kinds.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,12 @@ import vectorstore as vs
 
 STORE_KINDS = ("memory", "disk")
 MILVUS_LITE = "milvus-lite"
-BACKEND_KINDS = (*STORE_KINDS, MILVUS_LITE)
+MILVUS_SERVER = "milvus-server"
+# A real Milvus server joins the backends when KESTREL_MILVUS_URI names one (e.g. the
+# `milvus` package's server on loopback: http://127.0.0.1:19530). Every collection on it
+# is dropped at the start of each test, so point it at a server of its own.
+SERVER_URI = os.environ.get("KESTREL_MILVUS_URI", "")
+BACKEND_KINDS = (*STORE_KINDS, MILVUS_LITE, *((MILVUS_SERVER,) if SERVER_URI else ()))
 ENGINE_OPTIONS = frozenset({"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"})
 
 
@@ -47,13 +53,15 @@ class Stores:
 
     @property
     def milvus(self) -> bool:
-        """Whether the store is the Milvus backend (Milvus Lite here)."""
-        return self.kind == MILVUS_LITE
+        """Whether the store is the Milvus backend (Milvus Lite or a server)."""
+        return self.kind in (MILVUS_LITE, MILVUS_SERVER)
 
     @property
     def uri(self) -> str:
         if self.kind == MILVUS_LITE:
             return "milvus-lite://" + str(self.path.with_suffix(".db"))
+        if self.kind == MILVUS_SERVER:
+            return SERVER_URI
         return ":memory:" if self.kind == "memory" else str(self.path)
 
     def connect(self, **options: Any) -> vs.Client:
@@ -66,6 +74,9 @@ class Stores:
         if self.milvus:
             options = {k: v for k, v in options.items() if k not in ENGINE_OPTIONS}
         db = vs.connect(self.uri, **options)
+        if self.kind == MILVUS_SERVER and not self._clients:  # a clean server per test
+            for name in db.list_collections():
+                db.drop_collection(name)
         self._clients.append(db)
         return db
 
