@@ -109,8 +109,8 @@ def main(path: str) -> None:
         ana.put(ChatMessage(role=MessageRole.ASSISTANT, content="Noted."))
     ben.put(ChatMessage(role=MessageRole.USER, content="I am allergic to cats"))
 
-    print("ana, 'any allergies?':", recall(ana, "which allergies do I have?"))
-    print("ben, 'any allergies?':", recall(ben, "which allergies do I have?"))
+    print("ana, 'any allergies?':", recall(ana, "what am I allergic to?"))
+    print("ben, 'any allergies?':", recall(ben, "what am I allergic to?"))
     print("ana, 'seats?':", recall(ana, "which seats on a flight?"))
     print("ana, this week:", sorted(recall(ana, "ana", 5, at=(">=", now - 7 * day))))
     print("ana, important only:", recall(ana, "ana", 5, importance=(">=", 4)))
