@@ -26,7 +26,7 @@ from ..errors import (
 from ..expr import Expr, parse
 from ..ranking import Ranker
 from ..routes import Router
-from ..rows import check_keys, prepare_rows
+from ..rows import RowBatch, check_keys, prepare_rows
 from ..schema import Index, Schema, validate_name
 from ..search import MAX_TOPK, AnnRequest, Route, check_window
 from ..types import Hit
@@ -35,6 +35,7 @@ from . import _milvus_reads as reads
 from ._milvus_conn import MilvusConnection
 from ._milvus_rows import FilterChecker, check_lite_json, chunks, plain, wire_rows
 from ._milvus_schema import metric_of
+from ._milvus_version import JSON_FIX, NEWER_FIX, Feature, json_gaps
 
 
 class MilvusCollection:
@@ -57,6 +58,7 @@ class MilvusCollection:
         self._conn = conn
         self._pm = conn.pm
         self._lite = conn.lite
+        self._server = conn.server
         self._name = name
         self._schema = schema
         self._pk_name = schema.primary.name
@@ -204,8 +206,7 @@ class MilvusCollection:
             EmbeddingError: the TextEmbedding provider failed.
         """
         batch = prepare_rows(self._schema, rows, progress)
-        if self._lite:
-            check_lite_json(self._schema, batch)
+        self._check_batch(batch)
         self._check_write()
         self._partitions.require([partition])
         auto = self._schema.primary.auto_id
@@ -245,8 +246,7 @@ class MilvusCollection:
                 "upsert needs rows with keys: delete and insert instead"
             )
         batch = prepare_rows(self._schema, rows, progress)
-        if self._lite:
-            check_lite_json(self._schema, batch)
+        self._check_batch(batch)
         self._check_write()
         self._partitions.require([partition])
         if not batch.num_rows:
@@ -304,6 +304,13 @@ class MilvusCollection:
         done = self._rpc("delete", partition_name=partition, filters=[flt], **flt.kwargs())
         return int(done.get("delete_count", 0)) if isinstance(done, Mapping) else len(done)
 
+    def _check_batch(self, batch: RowBatch) -> None:
+        """Refuse, before sending, JSON values this Milvus cannot store."""
+        if self._lite:
+            check_lite_json(self._schema, batch)
+        subject = f"write to collection {self._name!r}"
+        self._server.require(subject, json_gaps(self._schema, batch), JSON_FIX)
+
     def _delete_keys(self, keys: Sequence[PrimaryKey], partition: str | None) -> None:
         for start in range(0, len(keys), reads.KEY_BATCH):
             chunk = list(keys[start : start + reads.KEY_BATCH])
@@ -311,7 +318,7 @@ class MilvusCollection:
 
     def _filter(self, given: str | Expr | None, params: Mapping[str, object] | None) -> mq.Filter:
         """A filter for Milvus (see ``render_filter``), type-checked by Kestrel first."""
-        flt = mq.render_filter(given, params, lite=self._lite)
+        flt = mq.render_filter(given, params, self._server)
         if flt.text and given is not None:
             self._checker.check(given, params)
         return flt
@@ -320,7 +327,7 @@ class MilvusCollection:
         self, keys: Sequence[PrimaryKey], partitions: list[str] | None
     ) -> set[PrimaryKey]:
         """Which of ``keys`` exist (in ``partitions``, None: anywhere)."""
-        return reads.existing(self._read, self._schema, keys, partitions, lite=self._lite)
+        return reads.existing(self._read, self._schema, keys, partitions, server=self._server)
 
     # ------------------------------------------------------------------ reads
     def get(
@@ -338,7 +345,7 @@ class MilvusCollection:
         by_key: dict[PrimaryKey, dict[str, Any]] = {}
         for start in range(0, len(distinct), reads.KEY_BATCH):
             chunk = distinct[start : start + reads.KEY_BATCH]
-            flt = mq.keys_filter(self._pk_name, chunk, lite=self._lite)
+            flt = mq.keys_filter(self._pk_name, chunk, self._server)
             rows = self._read(
                 "query",
                 output_fields=list(out.request),
@@ -375,7 +382,7 @@ class MilvusCollection:
             keys = check_keys(self._schema, ids)
             if not keys:
                 return []
-            flt = mq.both(mq.keys_filter(self._pk_name, keys, lite=self._lite), flt)
+            flt = mq.both(mq.keys_filter(self._pk_name, keys, self._server), flt)
         self._check_open()
         parts = self._partitions.require(partitions)
         return self._fetch(flt, out, limit, offset, parts)
@@ -415,7 +422,7 @@ class MilvusCollection:
     ) -> list[dict[str, Any]]:
         """Rows passing ``flt`` in a window (``reads.fetch``)."""
         window = reads.Window(limit, offset, parts)
-        return reads.fetch(self._read, self._pk_name, flt, out, window, lite=self._lite)
+        return reads.fetch(self._read, self._pk_name, flt, out, window, server=self._server)
 
     # ------------------------------------------------------------------ search
     def search(
@@ -446,6 +453,12 @@ class MilvusCollection:
         check_window(limit, offset, cap=MAX_TOPK)
         route = self._router.route(data, anns_field, search_params, limit + offset)
         group = self._router.group_field(group_by_field, group_size)
+        gaps = []
+        if group is not None:
+            gaps.append((Feature.GROUP_BY, f"it groups by {group!r}"))
+            if group_size > 1:
+                gaps.append((Feature.GROUP_SIZE, f"group_size is {group_size}"))
+        self._server.require("run this search", gaps, NEWER_FIX)
         flt = self._filter(filter, filter_params)
         out = mq.output(self._schema, output_fields, default_all=False)
         parts = self._partitions.require(partitions)
@@ -478,6 +491,8 @@ class MilvusCollection:
         """Several searches fused into one ranking by Milvus's ``hybrid_search``
         (RRF and weighted fusion have the same semantics on both backends)."""
         reqs = check_hybrid(reqs, ranker, limit, offset)
+        gap = (Feature.HYBRID_SEARCH, f"collection {self._name!r} is searched by hybrid_search")
+        self._server.require("run this search", [gap], NEWER_FIX)
         routes = [self._router.route(r.data, r.anns_field, r.search_params, r.limit) for r in reqs]
         check_query_counts([route.q for route in routes])
         filters = [self._filter(r.filter, r.filter_params) for r in reqs]

@@ -15,6 +15,7 @@ from ..schema import Index, Schema
 from ._milvus_errors import SentFilter, milvus_errors
 from ._milvus_rows import wait_until
 from ._milvus_schema import PROPERTY, encode, index_spec
+from ._milvus_version import ServerInfo
 
 
 class MilvusConnection:
@@ -23,6 +24,7 @@ class MilvusConnection:
 
     Attributes:
         uri: the URI the client was opened with.
+        server: the Milvus at the other end and what its version can do.
         lite: whether it is Milvus Lite.
         read_only: writes are refused.
         consistency_level: of every read.
@@ -36,7 +38,7 @@ class MilvusConnection:
         mc: Any,
         pm: Any,
         *,
-        lite: bool,
+        server: ServerInfo,
         read_only: bool,
         consistency_level: str,
         timeout: float | None,
@@ -44,7 +46,8 @@ class MilvusConnection:
         self.uri = uri
         self.mc = mc
         self.pm = pm
-        self.lite = lite
+        self.server = server
+        self.lite = server.lite
         self.read_only = read_only
         self.consistency_level = consistency_level
         self.timeout = timeout

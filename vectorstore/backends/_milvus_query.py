@@ -17,6 +17,7 @@ from ..checks import PrimaryKey
 from ..errors import DataError, FilterSyntaxError, NotSupportedError
 from ..expr import (
     And,
+    Arith,
     Compare,
     Expr,
     Field,
@@ -36,6 +37,7 @@ from ..ranking import Ranker, RRFRanker, WeightedRanker
 from ..schema import DYNAMIC_FIELD, Schema, output_entity_fields
 from ..search import SearchParams
 from ..types import DataType, Hit, Metric
+from ._milvus_version import NEWER_FIX, ServerInfo, filter_gaps
 
 MAX_WINDOW = 16384  # Milvus's cap on limit + offset of one query or search
 
@@ -63,27 +65,29 @@ NO_FILTER = Filter("")
 
 
 def render_filter(
-    given: str | Expr | None, params: Mapping[str, object] | None, lite: bool
+    given: str | Expr | None, params: Mapping[str, object] | None, server: ServerInfo
 ) -> Filter:
     """A Kestrel filter (text or expression tree) as Milvus filter text.
 
-    On a Milvus server, text passes through unchanged, trees are rendered
-    with ``expr.to_text`` and ``filter_params`` go to Milvus's templating
-    (checked as the embedded engine checks them). Milvus Lite has no
-    templating: parameters are bound on the client, as data; and two forms
-    its parser lacks are rewritten into exact equivalents (see
-    ``lite_rewrite``). Text Kestrel cannot parse still goes as it is.
+    Where Milvus has templating (2.5+), text passes through unchanged, trees
+    are rendered with ``expr.to_text`` and ``filter_params`` go to Milvus
+    (checked as the embedded engine checks them). Elsewhere parameters are
+    bound on the client, as data, and what the parser lacks is rewritten into
+    exact equivalents: on Milvus Lite two forms (``lite_rewrite``), on older
+    servers the smallest int64 (``server_rewrite``). Text Kestrel cannot
+    parse still goes as it is.
 
     Raises:
         DataError: the filter is neither text nor a tree.
         FilterSyntaxError, FilterTypeError: a template without a value, a
             parameter of an unsupported type, a tree text cannot express.
+        NotSupportedError: the filter uses what this server's version has not.
     """
     if given is None or (isinstance(given, str) and not given):
         return NO_FILTER
     if not isinstance(given, (str, Expr)):
         raise DataError(f"filter must be a string or an expression tree, got {given!r}")
-    if not lite:
+    if server.templating:
         text = given if isinstance(given, str) else to_text(given)
         if params:
             return Filter(text, {k: _param(k, v) for k, v in params.items()})
@@ -92,14 +96,45 @@ def render_filter(
         try:
             tree = parse(given)
         except FilterSyntaxError:
-            return Filter(given)  # Milvus Lite decides
+            return Filter(given)  # Milvus decides
     else:
         tree = given
+    server.require("run this filter", filter_gaps(tree), NEWER_FIX)
     bound = bind(tree, params)
-    rewritten = lite_rewrite(bound)
+    rewritten = lite_rewrite(bound) if server.lite else server_rewrite(bound)
     if isinstance(given, str) and rewritten is tree:
         return Filter(given)  # nothing to bind or rewrite: the text as written
     return Filter(to_text(rewritten))
+
+
+INT64_MIN = -(2**63)
+# Milvus before 2.5 reads "-9223372036854775808" as minus 9223372036854775808, out of range
+_INT64_MIN_TEXT = Arith("-", Literal(INT64_MIN + 1), Literal(1))
+
+
+def server_rewrite(node: Expr) -> Expr:
+    """The smallest int64 as ``(-9223372036854775807 - 1)``, which older Milvus
+    parsers fold to the same constant; in an ``in`` list it is split out into
+    an ``==`` (``!=`` for ``not in``), the same meaning."""
+    node = transform_children(node, server_rewrite)
+    if isinstance(node, Literal) and _is_int64_min(node.value):
+        return _INT64_MIN_TEXT
+    if isinstance(node, In) and isinstance(node.values, ListLiteral):
+        values = node.values.values
+        rest = tuple(v for v in values if not _is_int64_min(v))
+        if len(rest) == len(values):
+            return node
+        op: CompareOp = "!=" if node.negated else "=="
+        single = Compare(op, node.expr, _INT64_MIN_TEXT)
+        if not rest:
+            return single
+        others = In(node.expr, ListLiteral(rest), node.negated)
+        return And((others, single)) if node.negated else Or((others, single))
+    return node
+
+
+def _is_int64_min(value: object) -> bool:
+    return type(value) is int and value == INT64_MIN
 
 
 def lite_rewrite(node: Expr) -> Expr:
@@ -143,11 +178,23 @@ def _plain(value: Any) -> Any:
     return [_plain(v) for v in value] if isinstance(value, tuple) else value
 
 
-def keys_filter(pk: str, keys: Sequence[PrimaryKey], lite: bool) -> Filter:
-    """``pk in [...]`` for a batch of primary keys (bound by Milvus, or escaped for Lite)."""
-    if not lite:
+def keys_filter(pk: str, keys: Sequence[PrimaryKey], server: ServerInfo) -> Filter:
+    """``pk in [...]`` for a batch of primary keys (bound by Milvus, or written out)."""
+    if server.templating:
         return Filter(f"{pk} in {{__keys}}", {"__keys": list(keys)})
-    return Filter(to_text(In(Field(pk), ListLiteral(tuple(keys)))))
+    return literal_filter(In(Field(pk), ListLiteral(tuple(keys))), server)
+
+
+def after_filter(pk: str, last: PrimaryKey, server: ServerInfo) -> Filter:
+    """``pk > last``: the next page of a read in primary key order."""
+    if server.templating:
+        return Filter(f"{pk} > {{__kestrel_after}}", {"__kestrel_after": last})
+    return literal_filter(Compare(">", Field(pk), Literal(last)), server)
+
+
+def literal_filter(tree: Expr, server: ServerInfo) -> Filter:
+    """A tree of literals as text this server parses."""
+    return Filter(to_text(tree if server.lite else server_rewrite(tree)))
 
 
 def both(first: Filter, second: Filter) -> Filter:
@@ -325,6 +372,7 @@ __all__ = [
     "NO_FILTER",
     "Filter",
     "Output",
+    "after_filter",
     "both",
     "keys_filter",
     "milvus_ranker",

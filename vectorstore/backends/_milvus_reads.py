@@ -16,6 +16,7 @@ from ..rows import PrimaryKey
 from ..schema import Schema
 from . import _milvus_query as mq
 from ._milvus_rows import plain
+from ._milvus_version import ServerInfo
 
 KEY_BATCH = 4096  # primary keys per "pk in [...]" read
 PAGE = 4096  # rows per page of an unbounded query on a Milvus server
@@ -82,7 +83,7 @@ def existing(
     keys: Sequence[PrimaryKey],
     partitions: list[str] | None,
     *,
-    lite: bool,
+    server: ServerInfo,
 ) -> set[PrimaryKey]:
     """Which of ``keys`` exist (in ``partitions``, None: anywhere)."""
     pk_name = schema.primary.name
@@ -90,7 +91,7 @@ def existing(
     pk_only = mq.output(schema, [pk_name], default_all=False)
     for start in range(0, len(keys), KEY_BATCH):
         chunk = keys[start : start + KEY_BATCH]
-        flt = mq.keys_filter(pk_name, chunk, lite=lite)
+        flt = mq.keys_filter(pk_name, chunk, server)
         rows = read(
             "query",
             output_fields=list(pk_only.request),
@@ -109,17 +110,21 @@ def fetch(
     out: mq.Output,
     window: Window,
     *,
-    lite: bool,
+    server: ServerInfo,
 ) -> list[dict[str, Any]]:
     """Rows passing ``flt`` in a window. Milvus answers at most 16,384 rows per
     query, so bigger windows on a server are read in primary key order, page by
-    page; Milvus Lite has no such cap."""
+    page; Milvus Lite has no such cap.
+
+    A server ends a page early where one segment runs out of rows (it keeps
+    primary key order across segments that way), so only an empty page ends
+    the read."""
     limit, offset, parts = window
     common: dict[str, Any] = {"output_fields": list(out.request), "partition_names": parts}
     if limit is not None and limit + offset <= mq.MAX_WINDOW:
         rows = read("query", limit=limit, offset=offset, filters=[flt], **common, **flt.kwargs())
         return [out.row(r) for r in rows]
-    if lite:
+    if server.lite:
         rows = read("query", filters=[flt], **common, **flt.kwargs())
         stop = None if limit is None else offset + limit
         return [out.row(r) for r in rows[offset:stop]]
@@ -129,8 +134,7 @@ def fetch(
     while limit is None or len(found) < limit:
         page_filter = flt
         if last is not None:
-            after = mq.Filter(f"{pk_name} > {{__kestrel_after}}", {"__kestrel_after": last})
-            page_filter = mq.both(after, flt)
+            page_filter = mq.both(mq.after_filter(pk_name, last, server), flt)
         page = read(
             "query",
             limit=PAGE,
@@ -146,8 +150,6 @@ def fetch(
         taken = min(skip, len(page))
         skip -= taken
         found.extend(out.row(r) for r in page[taken:])
-        if len(page) < PAGE:
-            break
     return found if limit is None else found[:limit]
 
 

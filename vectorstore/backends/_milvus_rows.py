@@ -41,7 +41,7 @@ def check_lite_json(schema: Schema, batch: RowBatch) -> None:
             if value is not None and not isinstance(value, (dict, list)):
                 raise DataError(
                     f"row {i}, field {f.name!r}: Milvus Lite stores only objects and arrays "
-                    f"in a JSON field, not a {type(value).__name__} (a Milvus server does)"
+                    f"in a JSON field, not a {type(value).__name__} (Milvus servers from 2.4 do)"
                 )
 
 

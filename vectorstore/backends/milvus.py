@@ -47,6 +47,7 @@ from ._milvus_collection import MilvusCollection
 from ._milvus_conn import MilvusConnection
 from ._milvus_errors import milvus_errors
 from ._milvus_schema import PROPERTY, decode, encode, from_milvus, milvus_schema
+from ._milvus_version import SCHEMA_FIX, ServerInfo, schema_gaps
 
 if TYPE_CHECKING:
     from ..embeddings.base import EmbeddingProvider
@@ -127,6 +128,12 @@ def connect_milvus(
                 timeout=timeout,
                 **kwargs,
             )
+        with milvus_errors(StorageError):
+            try:
+                reported = str(mc.get_server_version())
+            except BaseException:
+                mc.close()
+                raise
     except BaseException:
         if lite_path is not None:
             _lite_release(lite_path)
@@ -135,6 +142,7 @@ def connect_milvus(
         uri,
         mc,
         pm,
+        server=ServerInfo.parse(uri, reported, lite=lite_path is not None),
         lite_path=lite_path,
         read_only=read_only,
         consistency_level=consistency_level,
@@ -180,7 +188,7 @@ class MilvusBackendClient:
     """Kestrel's ``ClientAPI`` over a Milvus server or Milvus Lite: its collections.
 
     Create with ``vs.connect("http://...")`` or ``vs.connect("milvus-lite://...")``.
-    Thread-safe. Besides the contract: ``lite``, ``read_only``,
+    Thread-safe. Besides the contract: ``lite``, ``server_version``, ``read_only``,
     ``consistency_level``, ``timeout`` and ``milvus`` (the pymilvus client).
     """
 
@@ -190,6 +198,7 @@ class MilvusBackendClient:
         mc: Any,
         pm: Any,
         *,
+        server: ServerInfo,
         lite_path: str | None,
         read_only: bool,
         consistency_level: str,
@@ -199,7 +208,7 @@ class MilvusBackendClient:
             uri,
             mc,
             pm,
-            lite=lite_path is not None,
+            server=server,
             read_only=read_only,
             consistency_level=consistency_level,
             timeout=timeout,
@@ -218,6 +227,11 @@ class MilvusBackendClient:
     def lite(self) -> bool:
         """Whether this is Milvus Lite (which differs from a server: see the README)."""
         return self._conn.lite
+
+    @property
+    def server_version(self) -> str:
+        """The version Milvus reports (e.g. ``v2.3.5``; Milvus Lite: ``milvus_lite-3.2.2``)."""
+        return self._conn.server.reported
 
     @property
     def read_only(self) -> bool:
@@ -292,8 +306,9 @@ class MilvusBackendClient:
         Raises:
             InvalidNameError, SchemaError, IndexConfigError, CollectionExistsError:
                 as on the embedded engine (Milvus's own refusals too).
-            NotSupportedError: something this Milvus cannot hold (an analyzer
-                Milvus Lite has not).
+            NotSupportedError: something this Milvus cannot hold (a feature
+                newer than the server, an analyzer Milvus Lite has not): refused
+                before anything is sent.
         """
         spec = collection_spec(
             name,
@@ -318,6 +333,7 @@ class MilvusBackendClient:
                 for p in partitions:
                     existing.create_partition(p)
                 return existing
+            self._conn.server.require(f"hold collection {name!r}", schema_gaps(schema), SCHEMA_FIX)
             wire = milvus_schema(self._conn.pm, schema, self.lite)
             self._conn.call(
                 "create_collection",

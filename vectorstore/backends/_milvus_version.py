@@ -1,0 +1,185 @@
+"""What the Milvus at the other end can do, read from its version at connect.
+
+Features came to Milvus over releases; a server without one accepts some of
+them at create time and fails later with a message about something else
+("create index on 104 field is not supported", a num_rows mismatch). So the
+backend checks before it sends anything, and names the collection, field or
+call, the version the feature needs, the server's version and the fix.
+
+Milvus Lite (3.x) has every feature here but filter templating. A version
+string Kestrel cannot read is taken as current: the server then decides.
+The minimums are Milvus's release notes' (JSON values other than objects:
+milvus-io/milvus#31051, 2.4.0); only 2.3.5 and Milvus Lite are tested.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ..errors import NotSupportedError
+from ..expr import Call, Expr, IsNull, walk
+from ..functions import BM25
+from ..rows import RowBatch
+from ..schema import Schema
+from ..types import DataType
+
+Version = tuple[int, int, int]
+
+
+class Feature(enum.Enum):
+    """A Milvus feature and the first version that has it."""
+
+    SPARSE = ("sparse vector fields", (2, 4, 0))
+    MULTI_VECTOR = ("several vector fields in one collection", (2, 4, 0))
+    HYBRID_SEARCH = ("hybrid_search", (2, 4, 0))
+    GROUP_BY = ("search grouped by a field (group_by_field)", (2, 4, 0))
+    JSON_VALUES = ("JSON values other than objects", (2, 4, 0))
+    BM25 = ("BM25 functions", (2, 5, 0))
+    ANALYZER = ("analyzers", (2, 5, 0))
+    TEXT_MATCH = ("text_match", (2, 5, 0))
+    NULLABLE = ("nullable fields", (2, 5, 0))
+    DEFAULT_VALUE = ("field default values", (2, 5, 0))
+    IS_NULL = ("`is null` filters", (2, 5, 0))
+    GROUP_SIZE = ("group_size above 1", (2, 5, 0))
+    TEMPLATING = ("filter templating", (2, 5, 0))
+
+    def __init__(self, label: str, needs: Version):
+        self.label = label
+        self.needs = needs
+
+    @property
+    def needs_text(self) -> str:
+        return ".".join(map(str, self.needs[:2]))
+
+
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """The Milvus a client talks to.
+
+    Attributes:
+        uri: the URI the client was opened with (for messages).
+        reported: the version string Milvus reported (``v2.3.5-lite``,
+            ``milvus_lite-3.2.2``...).
+        lite: Milvus Lite (every feature here but templating).
+        version: the server's (major, minor, patch); None when Lite or unreadable.
+    """
+
+    uri: str
+    reported: str
+    lite: bool
+    version: Version | None
+
+    @classmethod
+    def parse(cls, uri: str, reported: str, lite: bool) -> ServerInfo:
+        match = None if lite else _VERSION.match(reported.strip())
+        version = None
+        if match:
+            version = (int(match[1]), int(match[2]), int(match[3] or 0))
+        return cls(uri, reported, lite, version)
+
+    @property
+    def name(self) -> str:
+        """``Milvus 2.3.5``, ``Milvus Lite 3.2.2``: how messages name it."""
+        if self.lite:
+            return f"Milvus Lite {self.reported.rsplit('-', 1)[-1]}"
+        if self.version is None:
+            return f"Milvus {self.reported}"
+        return "Milvus " + ".".join(map(str, self.version))
+
+    def has(self, feature: Feature) -> bool:
+        if self.lite:
+            return feature is not Feature.TEMPLATING
+        return self.version is None or self.version >= feature.needs
+
+    @property
+    def templating(self) -> bool:
+        """Whether Milvus binds ``filter_params`` itself (else they are inlined)."""
+        return self.has(Feature.TEMPLATING)
+
+    def require(self, subject: str, gaps: Iterable[tuple[Feature, str]], fix: str) -> None:
+        """Raise ``NotSupportedError`` if any of ``gaps`` (a feature and what in
+        the call uses it) is missing here.
+
+        Args:
+            subject: what cannot be done, e.g. ``hold collection 'docs'``.
+            gaps: (feature, detail) pairs, e.g. (SPARSE, "field 'sparse' is
+                SPARSE_FLOAT_VECTOR").
+            fix: what the caller can do instead.
+        """
+        missing = [(f, detail) for f, detail in gaps if not self.has(f)]
+        if not missing:
+            return
+        reasons = "; ".join(f"{detail} (needs Milvus >= {f.needs_text})" for f, detail in missing)
+        raise NotSupportedError(f"{self.name} at {self.uri} cannot {subject}: {reasons}. {fix}")
+
+
+NEWER_FIX = "Use a newer Milvus, or the embedded engine (vs.connect(path))."
+JSON_FIX = 'Wrap the value in an object (e.g. {"value": ...}), or use a newer Milvus.'
+SCHEMA_FIX = (
+    "Use a newer Milvus, or keep this collection on the embedded engine "
+    "(vs.connect(path)); on this server, use one dense FLOAT_VECTOR field and "
+    "fields without nullable, default values or analyzers."
+)
+
+
+def schema_gaps(schema: Schema) -> list[tuple[Feature, str]]:
+    """What a schema needs beyond Milvus 2.3, field by field."""
+    gaps: list[tuple[Feature, str]] = []
+    vectors = [f.name for f in schema.fields if f.is_vector]
+    if len(vectors) > 1:
+        gaps.append((Feature.MULTI_VECTOR, f"it has {len(vectors)} vector fields {vectors}"))
+    for f in schema.fields:
+        if f.dtype is DataType.SPARSE_FLOAT_VECTOR:
+            gaps.append((Feature.SPARSE, f"field {f.name!r} is SPARSE_FLOAT_VECTOR"))
+        if f.nullable:
+            gaps.append((Feature.NULLABLE, f"field {f.name!r} is nullable"))
+        if f.default_value is not None:
+            gaps.append((Feature.DEFAULT_VALUE, f"field {f.name!r} has a default value"))
+        if f.analyzer is not None:
+            gaps.append((Feature.ANALYZER, f"field {f.name!r} has an analyzer"))
+    for fn in schema.functions:
+        if isinstance(fn, BM25):
+            gaps.append((Feature.BM25, f"BM25 function {fn.name!r}"))
+    return gaps
+
+
+def filter_gaps(tree: Expr) -> list[tuple[Feature, str]]:
+    """What a filter needs beyond Milvus 2.3."""
+    gaps: list[tuple[Feature, str]] = []
+    for node in walk(tree):
+        if isinstance(node, IsNull):
+            gaps.append((Feature.IS_NULL, "it tests `is null`"))
+        elif isinstance(node, Call) and node.name == "text_match":
+            gaps.append((Feature.TEXT_MATCH, "it calls text_match"))
+    return list(dict.fromkeys(gaps))
+
+
+def json_gaps(schema: Schema, batch: RowBatch) -> list[tuple[Feature, str]]:
+    """The first JSON value of a batch that is not an object (Milvus 2.3 stores
+    objects only)."""
+    for f in schema.scalar_fields:
+        if f.dtype is not DataType.JSON:
+            continue
+        for i, value in enumerate(batch.scalars[f.name].tolist()):
+            if value is not None and not isinstance(value, Mapping):
+                kind = type(value).__name__
+                return [(Feature.JSON_VALUES, f"row {i}: field {f.name!r} holds a {kind}")]
+    return []
+
+
+__all__ = [
+    "JSON_FIX",
+    "NEWER_FIX",
+    "SCHEMA_FIX",
+    "Feature",
+    "ServerInfo",
+    "filter_gaps",
+    "json_gaps",
+    "schema_gaps",
+]
