@@ -28,7 +28,19 @@ from vectorstore.backends._milvus_version import (
 )
 from vectorstore.columns import ColumnBatch, FieldType
 from vectorstore.errors import NotSupportedError
-from vectorstore.expr import Compare, Expr, Field, In, ListLiteral, Literal, Path, evaluate, parse
+from vectorstore.expr import (
+    And,
+    Compare,
+    Expr,
+    Field,
+    In,
+    ListLiteral,
+    Literal,
+    Or,
+    Path,
+    evaluate,
+    parse,
+)
 from vectorstore.expr.ast import CompareOp
 from vectorstore.types import DataType as D
 
@@ -114,16 +126,18 @@ def test_filter_gaps_and_refusal_before_sending() -> None:
     ]
     assert filter_gaps(parse("n > 1")) == []
     with pytest.raises(NotSupportedError, match="is null"):
-        render_filter("n is not null", None, OLD)
-    assert render_filter("n is not null", None, NEW).text == "n is not null"
+        render_filter("n is not null", None, OLD, "id")
+    assert render_filter("n is not null", None, NEW, "id").text == "n is not null"
 
 
 def test_filter_params_are_inlined_without_templating() -> None:
-    assert render_filter("n > {lo}", {"lo": 2}, NEW).params == {"lo": 2}
-    old = render_filter("n > {lo} and tag in {tags}", {"lo": 2, "tags": ['a"b']}, OLD)
+    assert render_filter("n > {lo}", {"lo": 2}, NEW, "id").params == {"lo": 2}
+    old = render_filter("n > {lo} and tag in {tags}", {"lo": 2, "tags": ['a"b']}, OLD, "id")
     assert old.params is None
     assert old.text == '((n > 2) and (tag in ["a\\"b"]))'
-    assert render_filter("n > 1", None, OLD).text == "n > 1"  # as written when nothing changes
+    assert (
+        render_filter("n > 1", None, OLD, "id").text == "n > 1"
+    )  # as written when nothing changes
     assert keys_filter("id", [1, 2], NEW).params == {"__keys": [1, 2]}
     assert keys_filter("id", [1, INT64_MIN], OLD).text == (
         "((id in [1]) or (id == (-9223372036854775807 - 1)))"
@@ -144,8 +158,8 @@ def _batch() -> ColumnBatch:
     j[:] = [{"x": v} if v is not None else {} for v in VALUES]
     return ColumnBatch(
         N,
-        {"k": FieldType(D.INT64, nullable=True), "j": FieldType(D.JSON)},
-        {"k": k, "j": j},
+        {"id": FieldType(D.INT64), "k": FieldType(D.INT64, nullable=True), "j": FieldType(D.JSON)},
+        {"id": np.arange(N, dtype=np.int64), "k": k, "j": j},
         {"k": np.array([v is None for v in VALUES])},
         None,
     )
@@ -172,8 +186,60 @@ def int64_filters(draw: Any) -> Expr:
 @given(int64_filters())
 def test_the_int64_rewrite_selects_the_same_rows(tree: Expr) -> None:
     rewritten = server_rewrite(tree)
-    text = render_filter(tree, None, OLD).text
+    text = render_filter(tree, None, OLD, "id").text
     assert "9223372036854775808" not in text
     want = evaluate(tree, BATCH).tolist()
     assert evaluate(rewritten, BATCH).tolist() == want
     assert evaluate(parse(text), BATCH).tolist() == want
+
+
+def test_row_gaps_find_json_non_objects_and_the_largest_key() -> None:
+    from vectorstore.backends._milvus_version import row_gaps
+    from vectorstore.rows import prepare_rows
+
+    schema = vs.Schema(
+        [
+            vs.Field("id", D.INT64, is_primary=True),
+            vs.Field("v", D.FLOAT_VECTOR, dim=2),
+            vs.Field("j", D.JSON, nullable=True),
+        ]
+    )
+    rows = [{"id": 1, "v": [0.0, 1.0], "j": {"a": 1}}, {"id": 2, "v": [0.0, 1.0], "j": None}]
+    assert row_gaps(schema, prepare_rows(schema, rows, False)) == []
+    bad = [*rows, {"id": INT64_MAX, "v": [1.0, 0.0], "j": [1, 2]}]
+    gaps = row_gaps(schema, prepare_rows(schema, bad, False))
+    assert gaps == [
+        (Feature.INT64_MAX_KEY, f"row 2 has the key {INT64_MAX}"),
+        (Feature.JSON_VALUES, "row 2: field 'j' holds a list"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "feature"),
+    [
+        ('s like "ab%"', None),
+        ('s like "ab"', None),
+        ('s like "%b"', Feature.LIKE_PATTERN),
+        ('s like "a_%"', Feature.LIKE_PATTERN),
+        ('s like "a\\\\%%"', Feature.LIKE_PATTERN),
+        ("n * 2 == 8", None),
+        ("n + 1 > 5", Feature.ARITH_ORDER),
+        ("5 <= -n", Feature.ARITH_ORDER),
+        ("1 < n + 1 < 5", Feature.ARITH_ORDER),
+    ],
+)
+def test_what_older_parsers_refuse(text: str, feature: Feature | None) -> None:
+    assert [f for f, _ in filter_gaps(parse(text))] == ([feature] if feature else [])
+
+
+@pytest.mark.parametrize(
+    "text", ["true", "false", "not true", "k > 0 or false", "true and not (k == 7 or false)"]
+)
+def test_constant_conditions_select_the_same_rows(text: str) -> None:
+    tree = parse(text)
+    sent = render_filter(tree, None, OLD, "id").text
+    assert "true" not in sent and "false" not in sent
+    assert evaluate(parse(sent), BATCH).tolist() == evaluate(tree, BATCH).tolist()
+    assert render_filter('j["x"] == true', None, OLD, "id").text == 'j["x"] == true'
+    assert render_filter(And(()), None, OLD, "id").text == "(id == id)"
+    assert render_filter(Or(()), None, OLD, "id").text == "(id != id)"

@@ -35,7 +35,7 @@ from . import _milvus_reads as reads
 from ._milvus_conn import MilvusConnection
 from ._milvus_rows import FilterChecker, check_lite_json, chunks, plain, wire_rows
 from ._milvus_schema import metric_of
-from ._milvus_version import JSON_FIX, NEWER_FIX, Feature, json_gaps
+from ._milvus_version import NEWER_FIX, ROWS_FIX, Feature, row_gaps
 
 
 class MilvusCollection:
@@ -305,11 +305,11 @@ class MilvusCollection:
         return int(done.get("delete_count", 0)) if isinstance(done, Mapping) else len(done)
 
     def _check_batch(self, batch: RowBatch) -> None:
-        """Refuse, before sending, JSON values this Milvus cannot store."""
+        """Refuse, before sending, rows this Milvus cannot store."""
         if self._lite:
             check_lite_json(self._schema, batch)
         subject = f"write to collection {self._name!r}"
-        self._server.require(subject, json_gaps(self._schema, batch), JSON_FIX)
+        self._server.require(subject, row_gaps(self._schema, batch), ROWS_FIX)
 
     def _delete_keys(self, keys: Sequence[PrimaryKey], partition: str | None) -> None:
         for start in range(0, len(keys), reads.KEY_BATCH):
@@ -318,7 +318,7 @@ class MilvusCollection:
 
     def _filter(self, given: str | Expr | None, params: Mapping[str, object] | None) -> mq.Filter:
         """A filter for Milvus (see ``render_filter``), type-checked by Kestrel first."""
-        flt = mq.render_filter(given, params, self._server)
+        flt = mq.render_filter(given, params, self._server, self._pk_name)
         if flt.text and given is not None:
             self._checker.check(given, params)
         return flt

@@ -24,6 +24,7 @@ from ..expr import (
     In,
     ListLiteral,
     Literal,
+    Not,
     Or,
     Param,
     Range,
@@ -65,7 +66,7 @@ NO_FILTER = Filter("")
 
 
 def render_filter(
-    given: str | Expr | None, params: Mapping[str, object] | None, server: ServerInfo
+    given: str | Expr | None, params: Mapping[str, object] | None, server: ServerInfo, pk: str
 ) -> Filter:
     """A Kestrel filter (text or expression tree) as Milvus filter text.
 
@@ -74,7 +75,8 @@ def render_filter(
     (checked as the embedded engine checks them). Elsewhere parameters are
     bound on the client, as data, and what the parser lacks is rewritten into
     exact equivalents: on Milvus Lite two forms (``lite_rewrite``), on older
-    servers the smallest int64 (``server_rewrite``). Text Kestrel cannot
+    servers the smallest int64 (``server_rewrite``) and constant conditions
+    (``constant_rewrite``, with the primary key ``pk``). Text Kestrel cannot
     parse still goes as it is.
 
     Raises:
@@ -99,9 +101,12 @@ def render_filter(
             return Filter(given)  # Milvus decides
     else:
         tree = given
-    server.require("run this filter", filter_gaps(tree), NEWER_FIX)
     bound = bind(tree, params)
-    rewritten = lite_rewrite(bound) if server.lite else server_rewrite(bound)
+    if server.lite:
+        rewritten = lite_rewrite(bound)
+    else:
+        server.require("run this filter", filter_gaps(bound), NEWER_FIX)
+        rewritten = server_rewrite(constant_rewrite(bound, pk))
     if isinstance(given, str) and rewritten is tree:
         return Filter(given)  # nothing to bind or rewrite: the text as written
     return Filter(to_text(rewritten))
@@ -110,6 +115,24 @@ def render_filter(
 INT64_MIN = -(2**63)
 # Milvus before 2.5 reads "-9223372036854775808" as minus 9223372036854775808, out of range
 _INT64_MIN_TEXT = Arith("-", Literal(INT64_MIN + 1), Literal(1))
+
+
+def constant_rewrite(node: Expr, pk: str) -> Expr:
+    """A ``true`` / ``false`` condition (or an empty ``and`` / ``or``) as
+    ``pk == pk`` / ``pk != pk`` (never
+    null, so the same rows): Milvus before 2.5 plans no constant condition.
+    Literals compared with a value (``x == true``) stay."""
+    if isinstance(node, Literal) and isinstance(node.value, bool):
+        return Compare("==" if node.value else "!=", Field(pk), Field(pk))
+    if isinstance(node, (And, Or)) and not node.items:  # an empty and: true; or: false
+        return constant_rewrite(Literal(isinstance(node, And)), pk)
+    if isinstance(node, (And, Or)):
+        items = tuple(constant_rewrite(item, pk) for item in node.items)
+        return node if items == node.items else type(node)(items)
+    if isinstance(node, Not):
+        inner = constant_rewrite(node.expr, pk)
+        return node if inner is node.expr else Not(inner)
+    return node
 
 
 def server_rewrite(node: Expr) -> Expr:

@@ -20,13 +20,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..errors import NotSupportedError
-from ..expr import Call, Expr, IsNull, walk
+from ..expr import Arith, Call, Compare, Expr, IsNull, Like, Literal, Neg, Range, walk
 from ..functions import BM25
 from ..rows import RowBatch
 from ..schema import Schema
 from ..types import DataType
 
 Version = tuple[int, int, int]
+INT64_MAX = 2**63 - 1
 
 
 class Feature(enum.Enum):
@@ -37,6 +38,12 @@ class Feature(enum.Enum):
     HYBRID_SEARCH = ("hybrid_search", (2, 4, 0))
     GROUP_BY = ("search grouped by a field (group_by_field)", (2, 4, 0))
     JSON_VALUES = ("JSON values other than objects", (2, 4, 0))
+    # 2.3.5 stores the row, then no filtered query or get finds it (search and count do);
+    # Milvus Lite 3.2 (2.5 code) is right; 2.4 is untested, so 2.5 is claimed
+    INT64_MAX_KEY = ("the primary key 9223372036854775807 (the largest int64)", (2, 5, 0))
+    # 2.3.5 refuses these; Milvus Lite 3.2 (2.5 code) runs them; 2.4 is untested
+    LIKE_PATTERN = ("`like` patterns other than a prefix (`ab%`)", (2, 5, 0))
+    ARITH_ORDER = ("arithmetic compared with <, <=, > or >=", (2, 5, 0))
     BM25 = ("BM25 functions", (2, 5, 0))
     ANALYZER = ("analyzers", (2, 5, 0))
     TEXT_MATCH = ("text_match", (2, 5, 0))
@@ -120,7 +127,9 @@ class ServerInfo:
 
 
 NEWER_FIX = "Use a newer Milvus, or the embedded engine (vs.connect(path))."
-JSON_FIX = 'Wrap the value in an object (e.g. {"value": ...}), or use a newer Milvus.'
+ROWS_FIX = (
+    'Wrap a JSON value in an object (e.g. {"value": ...}), use another key, or a newer Milvus.'
+)
 SCHEMA_FIX = (
     "Use a newer Milvus, or keep this collection on the embedded engine "
     "(vs.connect(path)); on this server, use one dense FLOAT_VECTOR field and "
@@ -150,36 +159,62 @@ def schema_gaps(schema: Schema) -> list[tuple[Feature, str]]:
 
 
 def filter_gaps(tree: Expr) -> list[tuple[Feature, str]]:
-    """What a filter needs beyond Milvus 2.3."""
+    """What a bound filter needs beyond Milvus 2.3."""
     gaps: list[tuple[Feature, str]] = []
     for node in walk(tree):
         if isinstance(node, IsNull):
             gaps.append((Feature.IS_NULL, "it tests `is null`"))
         elif isinstance(node, Call) and node.name == "text_match":
             gaps.append((Feature.TEXT_MATCH, "it calls text_match"))
+        elif isinstance(node, Like) and not _prefix_pattern(node.pattern):
+            gaps.append((Feature.LIKE_PATTERN, "it matches a `like` pattern that is no prefix"))
+        elif _arith_order(node):
+            gaps.append((Feature.ARITH_ORDER, "it orders the result of arithmetic"))
     return list(dict.fromkeys(gaps))
 
 
-def json_gaps(schema: Schema, batch: RowBatch) -> list[tuple[Feature, str]]:
-    """The first JSON value of a batch that is not an object (Milvus 2.3 stores
-    objects only)."""
+def _prefix_pattern(pattern: Expr) -> bool:
+    """``ab%`` or ``ab``: what Milvus 2.3's `like` takes (no escapes either)."""
+    if not isinstance(pattern, Literal) or not isinstance(pattern.value, str):
+        return True  # not bound: the checker reports it
+    text = pattern.value
+    core = text[:-1] if text.endswith("%") else text
+    return not any(c in core for c in "%_\\")
+
+
+def _arith_order(node: Expr) -> bool:
+    if isinstance(node, Compare) and node.op in ("<", "<=", ">", ">="):
+        return isinstance(node.left, (Arith, Neg)) or isinstance(node.right, (Arith, Neg))
+    if isinstance(node, Range):
+        return isinstance(node.expr, (Arith, Neg))
+    return False
+
+
+def row_gaps(schema: Schema, batch: RowBatch) -> list[tuple[Feature, str]]:
+    """What a batch of rows needs beyond Milvus 2.3: the first JSON value that
+    is not an object, the largest int64 as a primary key."""
+    gaps: list[tuple[Feature, str]] = []
+    if schema.primary.dtype is DataType.INT64 and INT64_MAX in batch.pks:
+        row = list(batch.pks).index(INT64_MAX)
+        gaps.append((Feature.INT64_MAX_KEY, f"row {row} has the key {INT64_MAX}"))
     for f in schema.scalar_fields:
         if f.dtype is not DataType.JSON:
             continue
         for i, value in enumerate(batch.scalars[f.name].tolist()):
             if value is not None and not isinstance(value, Mapping):
                 kind = type(value).__name__
-                return [(Feature.JSON_VALUES, f"row {i}: field {f.name!r} holds a {kind}")]
-    return []
+                gaps.append((Feature.JSON_VALUES, f"row {i}: field {f.name!r} holds a {kind}"))
+                return gaps
+    return gaps
 
 
 __all__ = [
-    "JSON_FIX",
     "NEWER_FIX",
+    "ROWS_FIX",
     "SCHEMA_FIX",
     "Feature",
     "ServerInfo",
     "filter_gaps",
-    "json_gaps",
+    "row_gaps",
     "schema_gaps",
 ]
