@@ -27,6 +27,10 @@ from .scoring import HybridMode, Ranker, hybrid_relevance, metric_relevance, res
 DEFAULT_BATCH_SIZE = 1000  # texts embedded and written per engine call
 MIN_HYBRID_FETCH = 20  # candidates each route of a hybrid search brings, at least
 
+_DENSE_ONLY = (
+    "For dense-only search on this server: KestrelVectorStore(..., "
+    "field_names=FieldNames(sparse=None), analyzer=None)."
+)
 _NO_BM25 = (
     "hybrid search needs a BM25 sparse field {sparse!r} filled from the text; collection "
     "{name!r} has none (use hybrid=None, or a collection created by this store)"
@@ -143,7 +147,7 @@ class StoreCore:
         partition: str | None,
         hybrid: HybridMode | None,
         ranker: Ranker | None,
-        analyzer: str | Mapping[str, Any],
+        analyzer: str | Mapping[str, Any] | None,
         dimension: int | None,
         relevance_fn: Callable[[float], float] | None = None,
     ) -> None:
@@ -214,11 +218,16 @@ class StoreCore:
             params = dict(self.index_params)
             index_type = params.pop("index_type", "HNSW")
             index = vs.Index(self.names.vector, index_type, self.metric, **params)
-            col = self.client.create_collection(
-                self.name,
-                schema=build_schema(self.names, dimension, self.analyzer),
-                indexes=[index],
-            )
+            try:
+                col = self.client.create_collection(
+                    self.name,
+                    schema=build_schema(self.names, dimension, self.analyzer),
+                    indexes=[index],
+                )
+            except vs.NotSupportedError as e:
+                if self.names.sparse is None and self.analyzer is None:
+                    raise
+                raise vs.NotSupportedError(f"{e} {_DENSE_ONLY}") from e
             return self.attach(col)
 
     def drop(self) -> None:

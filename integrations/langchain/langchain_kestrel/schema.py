@@ -63,13 +63,16 @@ class FieldNames:
     metadata: str = "metadata"
 
 
-def build_schema(names: FieldNames, dimension: int, analyzer: str | Mapping[str, Any]) -> vs.Schema:
+def build_schema(
+    names: FieldNames, dimension: int, analyzer: str | Mapping[str, Any] | None
+) -> vs.Schema:
     """The schema of a new collection.
 
     Args:
         names: the field names.
         dimension: the embedding's dimension.
-        analyzer: the text field's analyzer (``"standard"``, ``"english"``...).
+        analyzer: the text field's analyzer (``"standard"``, ``"english"``...;
+            None: none, so no ``text_match``).
 
     Returns:
         The ``vectorstore.Schema``.

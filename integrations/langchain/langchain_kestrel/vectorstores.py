@@ -68,7 +68,10 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
         ranker: the default fusion (an ``RRFRanker`` or ``WeightedRanker`` whose
             weights are ``(dense, bm25)``); implies hybrid search.
         analyzer: the text field's analyzer for a new collection
-            (``"standard"``, ``"english"``, a Milvus-style dict).
+            (``"standard"``, ``"english"``, a Milvus-style dict); None: none.
+            On a Milvus server older than 2.5 (no BM25, no analyzers), pass
+            ``field_names=FieldNames(sparse=None), analyzer=None``: dense
+            search works.
         dimension: the embedding dimension, to create the collection now;
             otherwise it is learned from the first texts added.
         relevance_score_fn: maps a dense score to a relevance in [0, 1]
@@ -106,7 +109,7 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
         partition: str | None = None,
         hybrid: HybridMode | None = None,
         ranker: Ranker | None = None,
-        analyzer: str | Mapping[str, Any] = "standard",
+        analyzer: str | Mapping[str, Any] | None = "standard",
         dimension: int | None = None,
         relevance_score_fn: Callable[[float], float] | None = None,
         field_names: FieldNames | None = None,

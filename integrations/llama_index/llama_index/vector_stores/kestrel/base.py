@@ -72,6 +72,12 @@ SUPPORTED_MODES: tuple[VectorStoreQueryMode, ...] = (
 _METRICS = ("COSINE", "IP", "L2")
 
 
+DENSE_ONLY = (
+    "For dense-only queries on this server: "
+    "KestrelVectorStore(..., enable_bm25=False, analyzer=None)."
+)
+
+
 class KestrelVectorStore(BasePydanticVectorStore):
     """LlamaIndex vector store backed by a Kestrel collection (embedded, no server).
 
@@ -103,7 +109,9 @@ class KestrelVectorStore(BasePydanticVectorStore):
         search_params: dense search parameters (``{"ef": 128}``).
         enable_bm25: give new collections a BM25-indexed sparse field.
         analyzer: the text analyzer of new collections (``"standard"``,
-            ``"english"``, ``"whitespace"`` or a Milvus-style dict).
+            ``"english"``, ``"whitespace"`` or a Milvus-style dict); None:
+            none. On a Milvus server older than 2.5 (no BM25, no analyzers),
+            pass ``enable_bm25=False, analyzer=None``: dense queries work.
         bm25_k1, bm25_b: BM25 parameters of new collections.
         hybrid_ranker: ``"weighted"`` (``alpha`` weighs dense against BM25) or
             ``"rrf"`` (reciprocal rank fusion; ``alpha`` is ignored).
@@ -138,7 +146,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
     index_params: dict[str, Any] = PydanticField(default_factory=dict)
     search_params: dict[str, Any] = PydanticField(default_factory=dict)
     enable_bm25: bool = True
-    analyzer: str | dict[str, Any] = "standard"
+    analyzer: str | dict[str, Any] | None = "standard"
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     hybrid_ranker: str = "weighted"
@@ -165,7 +173,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
         index_params: Mapping[str, Any] | None = None,
         search_params: Mapping[str, Any] | None = None,
         enable_bm25: bool = True,
-        analyzer: str | Mapping[str, Any] = "standard",
+        analyzer: str | Mapping[str, Any] | None = "standard",
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
         hybrid_ranker: str = "weighted",
@@ -202,7 +210,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
             "index_params": dict(index_params or {}),
             "search_params": dict(search_params or {}),
             "enable_bm25": enable_bm25,
-            "analyzer": analyzer if isinstance(analyzer, str) else dict(analyzer),
+            "analyzer": analyzer if not isinstance(analyzer, Mapping) else dict(analyzer),
             "bm25_k1": bm25_k1,
             "bm25_b": bm25_b,
             "hybrid_ranker": hybrid_ranker,
@@ -294,9 +302,14 @@ class KestrelVectorStore(BasePydanticVectorStore):
             bm25_b=self.bm25_b,
         )
         index = vs.Index(EMBEDDING, self.index_type, metric=metric, **self.index_params)
-        collection = self._db.create_collection(
-            self.collection_name, schema=schema, indexes=[index]
-        )
+        try:
+            collection = self._db.create_collection(
+                self.collection_name, schema=schema, indexes=[index]
+            )
+        except vs.NotSupportedError as e:
+            if not self.enable_bm25 and self.analyzer is None:
+                raise
+            raise vs.NotSupportedError(f"{e} {DENSE_ONLY}") from e
         self.metric = None  # _adopt checks the collection against what was asked
         self.dim = None
         self._adopt(collection)

@@ -72,7 +72,7 @@ def node_to_row(flat_metadata: bool, has_lower: bool, node: BaseNode) -> dict[st
     node_content = metadata.pop("_node_content")
     row: dict[str, Any] = {
         ID: node.node_id,
-        DOC_ID: node.ref_doc_id,
+        DOC_ID: node.ref_doc_id or "",
         TEXT: node.get_content(metadata_mode=MetadataMode.NONE),
         EMBEDDING: node.embedding,
         METADATA: metadata,

@@ -71,7 +71,7 @@ def build_schema(
     dim: int,
     *,
     enable_bm25: bool = True,
-    analyzer: str | Mapping[str, Any] = "standard",
+    analyzer: str | Mapping[str, Any] | None = "standard",
     bm25_k1: float = 1.2,
     bm25_b: float = 0.75,
 ) -> vs.Schema:
@@ -81,7 +81,9 @@ def build_schema(
         dim: the embedding dimension.
         enable_bm25: add the ``sparse`` field and its ``BM25`` function (needed
             by the SPARSE, TEXT_SEARCH and HYBRID query modes).
-        analyzer: the text field's analyzer (``"standard"``, ``"english"``, ...).
+        analyzer: the text field's analyzer (``"standard"``, ``"english"``, ...);
+            None: none (no ``text_match``; with ``enable_bm25=False`` the
+            collection fits a Milvus server older than 2.5).
         bm25_k1, bm25_b: BM25 parameters.
 
     Returns:
@@ -92,7 +94,8 @@ def build_schema(
     """
     fields = [
         vs.Field(ID, vs.DataType.VARCHAR, is_primary=True, max_length=65535),
-        vs.Field(DOC_ID, vs.DataType.VARCHAR, max_length=65535, nullable=True),
+        # "" for a node without a source document: nullable fields need Milvus 2.5
+        vs.Field(DOC_ID, vs.DataType.VARCHAR, max_length=65535),
         vs.Field(TEXT, vs.DataType.VARCHAR, max_length=65535, analyzer=analyzer),
         vs.Field(EMBEDDING, vs.DataType.FLOAT_VECTOR, dim=dim),
         vs.Field(METADATA, vs.DataType.JSON),
