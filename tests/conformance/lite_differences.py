@@ -1,10 +1,12 @@
 """What Milvus Lite does differently, as named ``milvus_differs`` markers.
 
-Each marker turns the cases it marks into expected failures on the
-"milvus-lite" backend only (see ``tests/conftest.py``); the embedded kinds run
-them as before. The reasons are the rows of the README's "Scaling out" table;
-a strict marker that starts passing (a newer Milvus Lite) fails the suite, so
-the table stays true. Import them as ``from lite_differences import ...``.
+Each marker turns the cases it marks into expected failures on the kinds it
+names (``kinds=``, by default "milvus-lite" only; see ``tests/conftest.py``); the
+embedded kinds run them as before. What a Milvus server lacks by version is not
+here: those cases carry ``needs_milvus`` marks. The reasons are the rows of the
+README's "Scaling out" table; a strict marker that starts passing (a newer
+Milvus Lite) fails the suite, so the table stays true. Import them as
+``from lite_differences import ...``.
 
 Each names the exception it expects (``raises=``): a NotSupportedError where the
 backend refuses, a DataError where Milvus rejects the data, an AssertionError

@@ -2,7 +2,8 @@
 on an open client (``client=db``), so the same calls go through the embedded
 engine and through the Milvus backend (Milvus Lite) alike: add, search with
 filters (dict/``MetadataFilters`` and expressions), hybrid BM25 search, get and
-delete."""
+delete. Each runs with the adapters' defaults (BM25 and an analyzer: Milvus 2.5+)
+and dense-only, the way to use them on an older Milvus server."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ for _helpers in ("langchain", "llamaindex"):
 
 from kestrel_lc_fakes import TOPICS, ConceptEmbeddings  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
+from langchain_kestrel import FieldNames  # noqa: E402
 from langchain_kestrel import KestrelVectorStore as LangChainStore  # noqa: E402
 from llama_index.core.schema import TextNode  # noqa: E402
 from llama_index.core.vector_stores.types import (  # noqa: E402
@@ -46,13 +48,23 @@ TEXTS = [
 ]
 
 
+BM25 = [
+    pytest.param(True, id="bm25", marks=pytest.mark.needs_milvus("2.5", "BM25 and analyzers")),
+    pytest.param(False, id="dense-only"),
+]
+
+
 def ids_of(docs: list[Document]) -> list[str | None]:
     return [d.id for d in docs]
 
 
-def test_langchain_store(db: vs.Client) -> None:
+@pytest.mark.parametrize("bm25", BM25)
+def test_langchain_store(db: vs.Client, bm25: bool) -> None:
+    options: dict[str, Any] = {"hybrid": "rrf"}
+    if not bm25:
+        options = {"field_names": FieldNames(sparse=None), "analyzer": None}
     store = LangChainStore(
-        embedding=ConceptEmbeddings(TOPICS), client=db, collection_name="lc", hybrid="rrf"
+        embedding=ConceptEmbeddings(TOPICS), client=db, collection_name="lc", **options
     )
     ids = store.add_texts([t for t, _ in TEXTS], [m for _, m in TEXTS], ids=list("abcde"))
     assert ids == list("abcde")
@@ -72,9 +84,12 @@ def test_langchain_store(db: vs.Client) -> None:
     assert sorted(ids_of(found)) == ["a", "b"]
     scored = store.similarity_search_with_relevance_scores("rust code", k=3, hybrid=None)
     assert all(0.0 <= s <= 1.0 for _, s in scored)
-    # BM25 finds the product code the dense embedding cannot see
-    hybrid = store.similarity_search("E1234", k=1, hybrid="rrf")
-    assert ids_of(hybrid) == ["e"]
+    if bm25:  # BM25 finds the product code the dense embedding cannot see
+        hybrid = store.similarity_search("E1234", k=1, hybrid="rrf")
+        assert ids_of(hybrid) == ["e"]
+    else:
+        with pytest.raises(vs.ConfigError, match="BM25"):
+            store.similarity_search("E1234", k=1, hybrid="rrf")
     mmr = store.max_marginal_relevance_search("wings", k=2, fetch_k=5)
     assert len(mmr) == 2
 
@@ -104,8 +119,12 @@ def _query(store: LlamaStore, text: str, k: int = 5, **kwargs: Any) -> list[str]
     return list(result.ids or [])
 
 
-def test_llamaindex_store(db: vs.Client) -> None:
-    store = LlamaStore(client=db, collection_name="li")
+@pytest.mark.parametrize("bm25", BM25)
+def test_llamaindex_store(db: vs.Client, bm25: bool) -> None:
+    if bm25:
+        store = LlamaStore(client=db, collection_name="li")
+    else:
+        store = LlamaStore(client=db, collection_name="li", enable_bm25=False, analyzer=None)
     nodes = [
         _node(i, text, {"kind": meta["kind"], "year": meta["year"]}, f"doc{i % 2}")
         for i, (text, meta) in enumerate(TEXTS)
@@ -122,10 +141,14 @@ def test_llamaindex_store(db: vs.Client) -> None:
         condition=FilterCondition.OR,
     )
     assert sorted(_query(store, "code", filters=ranged)) == ["n0", "n1", "n3", "n4"]
-    bm25 = _query(store, "E1234", k=1, mode=VectorStoreQueryMode.TEXT_SEARCH)
-    assert bm25 == ["n4"]
-    hybrid = _query(store, "E1234 rust", k=2, mode=VectorStoreQueryMode.HYBRID, alpha=0.5)
-    assert hybrid[0] == "n4"
+    if bm25:
+        found = _query(store, "E1234", k=1, mode=VectorStoreQueryMode.TEXT_SEARCH)
+        assert found == ["n4"]
+        hybrid = _query(store, "E1234 rust", k=2, mode=VectorStoreQueryMode.HYBRID, alpha=0.5)
+        assert hybrid[0] == "n4"
+    else:
+        with pytest.raises(ValueError, match="enable_bm25"):
+            _query(store, "E1234", k=1, mode=VectorStoreQueryMode.TEXT_SEARCH)
 
     store.delete("doc0")  # n0, n2, n4
     assert sorted(_query(store, "code wings")) == ["n1", "n3"]

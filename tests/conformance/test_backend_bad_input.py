@@ -7,6 +7,7 @@ after a close and reopen, so a failed write cannot have reached the files either
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +27,9 @@ def vec(i: int) -> list[float]:
 
 
 def good(i: int, **extra: Any) -> dict[str, Any]:
-    return {"id": i, "vector": vec(i), "title": f"t{i}", "views": i, **extra}
+    """A valid row of ``SCHEMA`` and ``PLAIN`` (every field given)."""
+    optional = {"score": 0.25, "small": 0, "flag": False, "tags": [], "meta": {}}
+    return {"id": i, "vector": vec(i), "title": f"t{i}", "views": i, **optional, **extra}
 
 
 SCHEMA = vs.Schema(
@@ -45,17 +48,31 @@ SCHEMA = vs.Schema(
     ],
     enable_dynamic_field=False,
 )
+# SCHEMA without nullable fields, for a Milvus server before 2.5
+PLAIN = vs.Schema(
+    [dataclasses.replace(f, nullable=False) for f in SCHEMA.fields], enable_dynamic_field=False
+)
+
+
+def create(db: vs.Client, name: str, **options: Any) -> vs.Collection:
+    """A collection of ``SCHEMA``, or of ``PLAIN`` where Milvus has no nullable fields."""
+    try:
+        return db.create_collection(name, schema=SCHEMA, **options)
+    except vs.NotSupportedError:
+        return db.create_collection(name, schema=PLAIN, **options)
 
 
 @pytest.fixture
 def col(db):
     """A collection with flushed and growing rows in two partitions."""
-    c = db.create_collection("c", schema=SCHEMA, indexes=[vs.Index("vector", "FLAT", "L2")])
+    c = create(db, "c", indexes=[vs.Index("vector", "FLAT", "L2")])
     c.create_partition("p")
     c.insert([good(i, tags=["a"], meta={"k": i}) for i in range(10)])
     c.insert([good(i, score=0.5) for i in range(10, 15)], partition="p")
     c.flush()
     c.insert([good(i) for i in range(15, 20)])
+    if c.schema["score"].nullable:  # nulls too, where they exist
+        c.insert([{"id": i, "vector": vec(i), "title": "n", "views": 0} for i in (20, 21)])
     c.delete(ids=[3, 12])
     return c
 
@@ -431,7 +448,7 @@ def test_dropped_collection_handle(stores, db, col, snapshot):
     ):
         with pytest.raises(vs.ClosedError):
             call()
-    fresh = db.create_collection("c", schema=SCHEMA)
+    fresh = create(db, "c")
     with pytest.raises(vs.ClosedError):  # the old handle stays dead
         col.insert(good(100))
     assert fresh.count() == 0
@@ -492,7 +509,7 @@ def test_ill_typed_filters_raise_filter_type_error(col, snapshot):
 
 
 def test_ill_typed_filters_raise_without_data(db):
-    col = db.create_collection("empty", schema=SCHEMA)
+    col = create(db, "empty")
     col.create_partition("p")
     calls = {
         "query": lambda e: col.query(filter=e),

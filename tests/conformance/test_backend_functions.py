@@ -73,6 +73,7 @@ def bm25_hits(col: vs.Collection, query: str, limit: int = 10) -> dict[int, floa
     return {h.id: h.distance for h in col.search([query], anns_field="sparse", limit=limit)[0]}
 
 
+@pytest.mark.needs_milvus("2.5", "BM25")
 def test_bm25_scores_follow_the_formula_through_writes_and_reopen(stores: Any) -> None:
     db = stores.connect(segment_rows=2)  # many segments: statistics must not depend on them
     col = db.create_collection("docs", schema=schema(k1=1.5, b=0.6))
@@ -96,6 +97,7 @@ def test_bm25_scores_follow_the_formula_through_writes_and_reopen(stores: Any) -
     assert col.count(filter='text_match(text, "WINGS wing")') == 2
 
 
+@pytest.mark.needs_milvus("2.5", "BM25 beside a TextEmbedding field")
 def test_text_in_text_out(stores: Any) -> None:
     db = stores.connect()
     col = db.create_collection("docs", schema=schema())
@@ -121,6 +123,7 @@ def test_text_in_text_out(stores: Any) -> None:
     assert len(fused) == 3 and {h.id for h in fused} <= {1, 2, 5, 0, 3, 4}
 
 
+@pytest.mark.needs_milvus("2.5", "BM25 beside a TextEmbedding field")
 def test_bad_function_input_changes_nothing(db: vs.Client) -> None:
     col = db.create_collection("docs", schema=schema())
     col.insert([{"id": 1, "text": "a wing", "doc": 1}])

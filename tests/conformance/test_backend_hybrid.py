@@ -190,6 +190,9 @@ def loaded(stores):
 
 
 @pytest.mark.parametrize("limit", [1, 7, 50])
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_sparse_ip_matches_brute_force(loaded, limit):
     _, col, data = loaded
     queries = [data.query_for("sp") for _ in range(6)]
@@ -198,6 +201,9 @@ def test_sparse_ip_matches_brute_force(loaded, limit):
         assert_window(got, data.scores("sp", q), 0, limit, what=f"sp {q}")
 
 
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_sparse_ip_filters_partitions_and_offset(loaded):
     _, col, data = loaded
     q = data.query_for("sp")
@@ -211,6 +217,9 @@ def test_sparse_ip_filters_partitions_and_offset(loaded):
     assert_window(got, data.scores("sp", q, keep=keep), 4, 5, what="offset")
 
 
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_sparse_rows_sharing_no_term_are_not_returned(loaded):
     _, col, data = loaded
     assert col.search([{999: 1.0}], anns_field="sp", limit=10) == [[]]
@@ -228,6 +237,9 @@ def test_sparse_rows_sharing_no_term_are_not_returned(loaded):
 @pytest.mark.parametrize(
     "ratio", [0.0, *(pytest.param(r, marks=DROP_RATIO) for r in (0.2, 0.5, 0.75, 0.99))]
 )
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_drop_ratio_search_matches_reference(loaded, ratio):
     _, col, data = loaded
     rng = np.random.default_rng(5)
@@ -243,6 +255,9 @@ def test_drop_ratio_search_matches_reference(loaded, ratio):
 
 
 @DROP_RATIO
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_drop_ratio_search_nested_params_form(loaded):
     _, col, data = loaded
     q = {1: 0.1, 2: 5.0, 3: 0.2, 4: 4.0}
@@ -253,6 +268,9 @@ def test_drop_ratio_search_nested_params_form(loaded):
 
 
 @PARTITION_GHOST
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_sparse_through_writes_flush_compact_reopen(stores):
     db = stores.connect(segment_rows=16)
     col = db.create_collection("c", schema=full_schema(), indexes=full_indexes())
@@ -289,6 +307,9 @@ def test_sparse_through_writes_flush_compact_reopen(stores):
     check("reopened")
 
 
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_sparse_output_field_round_trips(loaded):
     _, col, data = loaded
     q = data.query_for("sp")
@@ -299,6 +320,7 @@ def test_sparse_output_field_round_trips(loaded):
         assert h.entity["cat"] == data.rows[h.id]["cat"]
 
 
+@pytest.mark.needs_milvus("2.4", "sparse vectors")
 def test_scipy_rows_insert_and_query(stores):
     sparse = pytest.importorskip("scipy.sparse")
     db = stores.connect()
@@ -318,6 +340,7 @@ def test_scipy_rows_insert_and_query(stores):
     ] == [(2, 5.0), (3, 5.0), (0, 2.0)]
 
 
+@pytest.mark.needs_milvus("2.4", "sparse vectors")
 def test_scipy_sparse_array_matrix_as_queries(stores):
     """A 2-D scipy sparse *array* (csr_array, scipy's current API) holds one
     query per row, like a csr_matrix."""
@@ -333,6 +356,7 @@ def test_scipy_sparse_array_matrix_as_queries(stores):
     assert [[(h.id, h.distance) for h in q] for q in hits] == [[(0, 1.0)], [(1, 2.0)]]
 
 
+@pytest.mark.needs_milvus("2.4", "sparse vectors")
 def test_scipy_coo_row_with_duplicate_entries_sums_them(stores):
     """scipy semantics: duplicate (row, col) entries of a COO matrix add up."""
     sparse = pytest.importorskip("scipy.sparse")
@@ -347,6 +371,7 @@ def test_scipy_coo_row_with_duplicate_entries_sums_them(stores):
     assert col.get(0, output_fields=["sp"])[0]["sp"] == {5: 3.0}
 
 
+@pytest.mark.needs_milvus("2.4", "sparse vectors")
 def test_scipy_multi_row_matrix_is_not_one_sparse_row(stores):
     """A 2-row matrix given as one row's vector is bad input, not a merged row."""
     sparse = pytest.importorskip("scipy.sparse")
@@ -367,6 +392,9 @@ def test_scipy_multi_row_matrix_is_not_one_sparse_row(stores):
 
 
 @BM25_STATS
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_bm25_search_matches_reference(loaded):
     _, col, data = loaded
     for _ in range(5):
@@ -379,6 +407,7 @@ def test_bm25_search_matches_reference(loaded):
 
 
 @ANALYZERS
+@pytest.mark.needs_milvus("2.5", "BM25 and analyzers")
 def test_bm25_with_english_analyzer_dict_config(stores):
     """Milvus analyzer_params as a dict; survives a reopen (kept in the manifest)."""
     db = stores.connect(segment_rows=3)
@@ -416,6 +445,7 @@ def test_bm25_with_english_analyzer_dict_config(stores):
         col = db.get_collection("c")
 
 
+@pytest.mark.needs_milvus("2.5", "BM25 and analyzers")
 def test_bm25_custom_stop_words_option(stores):
     db = stores.connect()
     schema = vs.Schema(
@@ -483,6 +513,7 @@ def _pairs(hits: list[vs.Hit]) -> list[tuple[Any, float]]:
 
 
 @FLOAT32_SCORES
+@pytest.mark.needs_milvus("2.4", "hybrid search over sparse and several dense fields")
 def test_rrf_hand_computed(tiny):
     _, col = tiny
     # dense [1,0], COSINE, limit 3: 1 (1.0), 2 (0.6), 3 (0.0)
@@ -501,6 +532,7 @@ def test_rrf_hand_computed(tiny):
     assert _pairs(got) == [(2, pytest.approx(2 / 3)), (1, pytest.approx(0.5))]
 
 
+@pytest.mark.needs_milvus("2.4", "hybrid search over sparse and several dense fields")
 def test_weighted_hand_computed_cosine_ip(tiny):
     _, col = tiny
     reqs = [
@@ -520,6 +552,7 @@ def test_weighted_hand_computed_cosine_ip(tiny):
         assert h.distance == pytest.approx(want_raw[h.id], rel=1e-6, abs=1e-7)
 
 
+@pytest.mark.needs_milvus("2.4", "hybrid search over sparse and several dense fields")
 def test_weighted_hand_computed_l2(tiny):
     _, col = tiny
     # dl2 query [0,0]: squared L2 distances 1: 0, 2: 1, 3: 4, 4: 9
@@ -539,6 +572,7 @@ def test_weighted_hand_computed_l2(tiny):
     assert_window(got, want, 0, 10, rtol=1e-6)
 
 
+@pytest.mark.needs_milvus("2.4", "hybrid search over sparse and several dense fields")
 def test_weighted_zero_weight_and_missing_rows(tiny):
     _, col = tiny
     reqs = [
@@ -554,6 +588,7 @@ def test_weighted_zero_weight_and_missing_rows(tiny):
     ]
 
 
+@pytest.mark.needs_milvus("2.4", "hybrid search over sparse and several dense fields")
 def test_hybrid_filters_per_request_partitions_output_fields(tiny):
     _, col = tiny
     reqs = [
@@ -583,6 +618,7 @@ def test_hybrid_filters_per_request_partitions_output_fields(tiny):
     assert_window(got, ref_rrf([[2], []], 10), 0, 10, rtol=1e-12)
 
 
+@pytest.mark.needs_milvus("2.4", "hybrid search over sparse and several dense fields")
 def test_hybrid_on_empty_partition_and_no_matches(tiny):
     _, col = tiny
     col.create_partition("empty")
@@ -603,6 +639,9 @@ def test_hybrid_on_empty_partition_and_no_matches(tiny):
 @pytest.mark.parametrize(
     "fields",
     [("dense", "bm"), ("dl2", "sp"), ("dip", "bm", "sp"), ("dense", "dl2", "dip", "sp", "bm")],
+)
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
 )
 def test_hybrid_matches_reference_fusion_on_random_data(loaded, fields):
     """Each route brute-forced; RRF and weighted fused by the reference; several
@@ -705,6 +744,9 @@ NOT_MULTIPLE_OF_3 = f"doc not in {list(range(0, 25, 3))}"  # doc % 3 != 0 (doc <
 # on BM25, with and without range_filter
 @pytest.mark.parametrize("field", ["dense", "dl2", "dip", "sp", pytest.param("bm", marks=RANGE)])
 @pytest.mark.parametrize("skip", [0, 1, 40])
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_range_search_matches_brute_force(loaded, field, skip):
     _, col, data = loaded
     metric = METRIC_OF[field]
@@ -751,6 +793,7 @@ def test_range_search_matches_brute_force(loaded, field, skip):
 
 
 @EMPTY_SPARSE
+@pytest.mark.needs_milvus("2.4", "several vector fields and sparse vectors")
 def test_range_bounds_are_exact(stores):
     """L2: range_filter <= d < radius; IP/COSINE: radius < d <= range_filter."""
     db = stores.connect()
@@ -879,6 +922,9 @@ def assert_groups(
         ("cat", 2, 1, 1),
     ],
 )
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_group_by_matches_brute_force(loaded, field, group_field, limit, size, offset):
     _, col, data = loaded
     key_of = lambda k: data.rows[k][group_field]  # noqa: E731
@@ -911,6 +957,9 @@ def test_group_by_matches_brute_force(loaded, field, group_field, limit, size, o
 
 
 @GROUP_BY
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_group_by_with_range(loaded):
     _, col, data = loaded
     key_of = lambda k: data.rows[k]["doc"]  # noqa: E731
@@ -929,6 +978,9 @@ def test_group_by_with_range(loaded):
     assert_groups(got, want, key_of, 4, 2, 0, "dl2", "group + range")
 
 
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_group_by_nullable_field_and_output_fields(loaded):
     """Rows whose group value is null form one group (and are returned)."""
     _, col, data = loaded
@@ -948,6 +1000,7 @@ def test_group_by_nullable_field_and_output_fields(loaded):
         assert h.entity == {"n": data.rows[h.id]["n"], "doc": data.rows[h.id]["doc"]}
 
 
+@pytest.mark.needs_milvus("2.5", "group_size")
 def test_group_by_hnsw_large(stores):
     db = stores.connect()
     rng = np.random.default_rng(4)
@@ -999,6 +1052,9 @@ def ref_text_match(text: str | None, words: str, tokens) -> bool | None:
 
 @NOT_NULL
 @pytest.mark.parametrize("field", ["text", "title"])  # BM25 input, plain VARCHAR
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_text_match_standard_matches_reference(loaded, field):
     _, col, data = loaded
     for words in ("alpha", "beta gamma", "ALPHA, Kappa!", "nothing", "", "eta eta iota"):
@@ -1026,6 +1082,7 @@ def test_text_match_standard_matches_reference(loaded, field):
         assert {h.id for h in hits} == want2
 
 
+@pytest.mark.needs_milvus("2.5", "text_match on a nullable analyzed field")
 def test_text_match_after_writes_flush_and_reopen(stores):
     db = stores.connect(segment_rows=5)
     schema = vs.Schema(
@@ -1062,6 +1119,7 @@ def test_text_match_after_writes_flush_and_reopen(stores):
 
 
 @ANALYZERS
+@pytest.mark.needs_milvus("2.5", "text_match on a nullable analyzed field")
 def test_text_match_english_analyzer(stores):
     db = stores.connect(segment_rows=4)
     schema = vs.Schema(
@@ -1094,6 +1152,9 @@ def test_text_match_english_analyzer(stores):
     assert {r["id"] for r in col.query('text_match(body, "running")')} == {1, 2}
 
 
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_text_match_with_filter_params_and_bad_uses(loaded):
     _, col, data = loaded
     want = {k for k, r in data.rows.items() if ref_text_match(r["text"], "zeta", standard_tokens)}
@@ -1107,6 +1168,9 @@ def test_text_match_with_filter_params_and_bad_uses(loaded):
         col.query('text_match(nosuch, "alpha")')
 
 
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_text_match_does_not_confuse_distinct_words(stores):
     """'plumless' and 'buckeroo' are different words (they share a CRC-32)."""
     db = stores.connect()
@@ -1290,6 +1354,9 @@ def guarded(stores):
     return db, col, data
 
 
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_bad_input_raises_and_changes_nothing(guarded, stores):
     db, col, data = guarded
     before = state(col)
@@ -1339,6 +1406,7 @@ def test_bad_sparse_indexes_create_nothing(stores):
 # =====================================================================
 
 
+@pytest.mark.needs_milvus("2.4", "sparse vectors")
 def test_sparse_weight_beyond_float32_is_rejected(stores):
     """Sparse weights are stored as float32: 1e39 would become inf (and scores
     inf or NaN), so it is bad input, as it is for FLOAT and dense vectors."""
@@ -1356,6 +1424,7 @@ def test_sparse_weight_beyond_float32_is_rejected(stores):
 
 
 @ANALYZERS
+@pytest.mark.needs_milvus("2.5", "BM25 and analyzers")
 def test_english_analyzer_follows_milvus_filter_order(stores):
     """Milvus's "english" stems before it drops stop words: "its" -> "it",
     "theirs" -> "their", "willing" -> "will", "being" -> "be" are then stop
@@ -1409,6 +1478,9 @@ def _fold(token: str) -> str:
         ),
     ],
 )
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_analyzer_options_drive_text_match_and_bm25(stores, analyzer, tokens):
     db = stores.connect(segment_rows=3)
     schema = vs.Schema(
@@ -1440,6 +1512,7 @@ def test_analyzer_options_drive_text_match_and_bm25(stores, analyzer, tokens):
         col = db.get_collection("c")
 
 
+@pytest.mark.needs_milvus("2.5", "BM25 and analyzers")
 def test_two_bm25_functions_on_one_text(stores):
     db = stores.connect(segment_rows=4)
     schema = vs.Schema(
@@ -1466,6 +1539,7 @@ def test_two_bm25_functions_on_one_text(stores):
 
 
 @DROP_RATIO
+@pytest.mark.needs_milvus("2.5", "BM25 and analyzers")
 def test_bm25_drop_ratio_drops_the_lowest_idf_terms(stores):
     """On a BM25 field the query weights are qtf * idf: drop_ratio_search ignores
     the smallest of them (every query term occurs in the corpus here)."""
@@ -1500,6 +1574,9 @@ def test_bm25_drop_ratio_drops_the_lowest_idf_terms(stores):
         assert_window(got, bm25_scores(texts, kept), 0, 10, what=str(ratio))
 
 
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_range_search_several_queries(loaded):
     """One range over several queries: each query gets its own in-range rows
     (some many, some none), padded independently."""
@@ -1525,6 +1602,9 @@ def test_range_search_several_queries(loaded):
 
 @GROUP_BY
 @BM25_STATS
+@pytest.mark.needs_milvus(
+    "2.5", "the shared schema: BM25, analyzers, nullable and several vector fields"
+)
 def test_group_by_several_queries_and_short_groups(loaded):
     _, col, data = loaded
     key_of = lambda k: data.rows[k]["cat"]  # noqa: E731
@@ -1554,6 +1634,7 @@ def test_group_by_several_queries_and_short_groups(loaded):
 
 
 @RANGE
+@pytest.mark.needs_milvus("2.4", "hybrid search over sparse and several dense fields")
 def test_hybrid_with_range_route_same_field_twice_and_one_vector(loaded):
     _, col, data = loaded
     q1, q2 = data.query_for("dense"), data.query_for("dense")
@@ -1578,6 +1659,7 @@ def test_hybrid_with_range_route_same_field_twice_and_one_vector(loaded):
 
 
 @BM25_STATS_TIMING
+@pytest.mark.needs_milvus("2.5", "BM25 and analyzers")
 def test_bm25_exact_after_concurrent_writes_and_searches(stores):
     """Writers (disjoint keys) and searchers run at once; searches never fail and
     every hit is a row that shares a query term; at the end the scores are exact."""

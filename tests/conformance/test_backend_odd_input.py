@@ -16,13 +16,13 @@ def col(db):
         [
             vs.Field("id", DT.INT64, is_primary=True),
             vs.Field("v", DT.FLOAT_VECTOR, dim=3),
-            vs.Field("f", DT.FLOAT, nullable=True),
-            vs.Field("meta", DT.JSON, nullable=True),
+            vs.Field("f", DT.FLOAT),  # no nullable fields: they need Milvus 2.5
+            vs.Field("meta", DT.JSON),
         ],
         enable_dynamic_field=True,
     )
     col = db.create_collection("odd", schema=schema)
-    col.insert([{"id": 1, "v": [1.0, 0.0, 0.0], "f": 1.5}])
+    col.insert([{"id": 1, "v": [1.0, 0.0, 0.0], "f": 1.5, "meta": {}}])
     return col
 
 
@@ -46,7 +46,7 @@ def nested(depth: int) -> object:
 )
 def test_bad_rows_are_data_errors_and_change_nothing(col, row, match):
     with pytest.raises(vs.DataError, match=match):
-        col.insert([row])
+        col.insert([{"f": 0.5, "meta": {}, **row}])
     assert col.count() == 1 and col.get([2]) == []
 
 

@@ -196,3 +196,27 @@ def test_create_partition_on_read_paths_is_isolated(db):
     assert b.list_partitions() == ["_default"]
     with pytest.raises(vs.PartitionNotFoundError):
         b.insert(rows([1]), partition="p")
+
+
+def test_unbounded_reads_return_every_row_across_partitions_and_segments(stores):
+    """More rows than one Milvus page (4,096), in several partitions and segments
+    whose keys interleave: a read without a limit returns each row once. (A
+    server ends a page early where a segment runs out; reading stopped there.)"""
+    db = stores.connect(segment_rows=1000)
+    col = db.create_collection("paged", dimension=2, metric="L2")
+    col.create_partition("p")
+    keys = {"_default": list(range(0, 9000, 2)), "p": list(range(1, 9000, 2))}
+    for part, ks in keys.items():
+        for half in (ks[: len(ks) // 2], ks[len(ks) // 2 :]):
+            col.insert([{"id": k, "vector": [float(k % 7), 1.0], "n": k % 3} for k in half], part)
+            col.flush()
+    everything = sorted(keys["_default"] + keys["p"])
+    got = [r["id"] for r in col.query(output_fields=["id"])]
+    assert sorted(got) == everything and len(got) == len(set(got))
+    got = [r["id"] for r in col.query(filter="n == 1", output_fields=["id"])]
+    assert sorted(got) == [k for k in everything if k % 3 == 1]
+    got = [r["id"] for r in col.query(output_fields=["id"], partitions=["p"])]
+    assert sorted(got) == keys["p"]
+    got = [r["id"] for r in col.query(output_fields=["id"], offset=4100)]
+    assert len(got) == len(everything) - 4100 and set(got) <= set(everything)
+    assert col.count() == len(everything)
