@@ -71,9 +71,11 @@ def query_vectors(field: str, dim: int, data: Any) -> np.ndarray:
             arr = np.asarray(data, dtype=np.float32)
         except (TypeError, ValueError):
             raise DataError("search data must be a list of numeric vectors") from None
+        if arr.size == 0:  # [] and [[]]: nothing to search for, not a zero-wide vector
+            raise DataError("search data must be a non-empty list of vectors")
         if arr.ndim == 1:
             arr = arr[None, :]
-        if arr.ndim != 2 or arr.shape[0] == 0:
+        if arr.ndim != 2:
             raise DataError("search data must be a non-empty list of vectors")
         if arr.shape[1] != dim:
             raise DimensionMismatchError(

@@ -104,3 +104,10 @@ def test_query_vectors_shapes_and_errors():
         query_vectors("v", 3, [[1, 2]])
     with pytest.raises(vs.DataError):
         query_vectors("v", 3, [[1, float("nan"), 2]])
+
+
+@pytest.mark.parametrize("data", [[], [[]], np.empty((0, 3), dtype=np.float32)])
+def test_empty_query_data_is_reported_as_empty(data: object) -> None:
+    with pytest.raises(vs.DataError, match="non-empty") as info:
+        query_vectors("v", 3, data)
+    assert type(info.value) is vs.DataError  # not a dimension mismatch of 0
