@@ -125,8 +125,3 @@ TERMINAL_NAMES: dict[str, str] = {
 VALUE_START: frozenset[str] = frozenset(
     {"NAME", "META", "INT", "FLOAT", "STRING", "TRUE", "FALSE", "LPAR", "LSQB", "LBRACE"}
 )
-
-#: Words that cannot be used as bare field names (write ``$meta["in"]`` instead).
-KEYWORDS: frozenset[str] = frozenset(
-    {"and", "or", "not", "in", "like", "is", "null", "exists", "true", "false"}
-)
