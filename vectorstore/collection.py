@@ -81,7 +81,7 @@ class Collection:
         self._state = CollectionState(
             name, schema, indexes, segment_rows=segment_rows, spill_dir=spill
         )
-        self._router = Router(schema, self._state.metric, self._state.term_stats)
+        self._router = Router(schema, self._state.indexes.get, self._state.term_stats)
         self._storage = storage
         self._read_only = read_only
         self._lock = RWLock()

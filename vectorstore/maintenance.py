@@ -41,7 +41,7 @@ def freeze(state: CollectionState, rotate: Callable[[], int] | None) -> Frozen:
     for segments in state.partitions.values():
         if segments and not segments[-1].sealed:
             if segments[-1].num_rows:
-                segments[-1].sealed = True
+                segments[-1].seal()
             else:
                 segments.pop().close()
     state.needs_checkpoint = False

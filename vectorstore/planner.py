@@ -33,6 +33,10 @@ EXACT_MIN_ROWS = 2_000  # ... and always up to this many ...
 CACHED_FACTOR = 4  # ... or 4x that when the rows' vectors are cached (one matmul)
 OVERSAMPLE_FACTOR = 2.0  # ask the graph for OVERSAMPLE_FACTOR * k / fraction (+ margin)
 OVERSAMPLE_MARGIN = 10
+# Quantized IVF indexes fetch refine_k * k candidates and re-rank them by exact
+# distance (the segment keeps the float32 vectors anyway): see benchmarks/ivf.py.
+DEFAULT_NPROBE = 8  # IVF lists searched, as Milvus
+DEFAULT_REFINE = {"IVF_FLAT": 1.0, "IVF_SQ8": 2.0, "IVF_PQ": 10.0}
 
 
 class Strategy(enum.Enum):

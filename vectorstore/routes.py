@@ -19,7 +19,7 @@ from .expr import Expr
 from .functions import BM25, TextEmbedding
 from .index.sparse import SparseQuery
 from .ranking import Ranker, fuse_keys
-from .schema import Schema
+from .schema import Index, Schema
 from .search import (
     Route,
     Rows,
@@ -46,7 +46,7 @@ class Router:
 
     Args:
         schema: the collection's schema.
-        metric_of: the metric of a vector field (its index's).
+        index_of: the index of a vector field (None: none, exact search).
         term_stats: the live BM25 statistics per BM25 field (shared with the
             collection, which updates them under its write lock).
     """
@@ -54,11 +54,11 @@ class Router:
     def __init__(
         self,
         schema: Schema,
-        metric_of: Callable[[str], Metric],
+        index_of: Callable[[str], Index | None],
         term_stats: Mapping[str, TermStats],
     ):
         self._schema = schema
-        self._metric_of = metric_of
+        self._index_of = index_of
         self._term_stats = term_stats
         self._vector_fields = [f.name for f in schema.vector_fields]
         self._bm25 = {fn.output: fn for fn in schema.functions if isinstance(fn, BM25)}
@@ -86,10 +86,12 @@ class Router:
         """
         field = self.anns_field(anns_field)
         f = self._schema[field]
-        metric = self._metric_of(field)
+        index = self._index_of(field)
+        metric = index.metric if index is not None else Metric.COSINE
+        index_type = index.index_type if index is not None else "FLAT"
         texts = query_texts(field, data)
         sparse = f.dtype is DataType.SPARSE_FLOAT_VECTOR
-        checked = search_params(field, params, k, metric, sparse)
+        checked = search_params(field, params, k, metric, sparse, index_type)
         if sparse:
             bm25 = self._bm25.get(field)
             if bm25 is not None:
@@ -136,7 +138,16 @@ class Router:
             ef = max(route.params.ef, k)
             for seg in segments:
                 selection = None if compiled is None else seg.select(compiled)
-                offsets, dist = seg.search(field, route.dense, k, route.metric, ef, selection)
+                offsets, dist = seg.search(
+                    field,
+                    route.dense,
+                    k,
+                    route.metric,
+                    ef,
+                    selection,
+                    nprobe=route.params.nprobe,
+                    refine_k=route.params.refine_k,
+                )
                 parts.append(SegmentHits(seg, offsets, dist))
             return parts
         assert route.sparse is not None

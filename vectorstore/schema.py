@@ -322,10 +322,34 @@ class Schema:
         )
 
 
-DENSE_INDEX_TYPES = ("FLAT", "HNSW")
+IVF_INDEX_TYPES = ("IVF_FLAT", "IVF_SQ8", "IVF_PQ")
+DENSE_INDEX_TYPES = ("FLAT", "HNSW", *IVF_INDEX_TYPES)
 SPARSE_INDEX_TYPES = ("SPARSE_INVERTED_INDEX", "SPARSE_WAND")
 INDEX_TYPES = DENSE_INDEX_TYPES + SPARSE_INDEX_TYPES
 _HNSW_DEFAULTS = {"M": 16, "ef_construction": 200}
+_IVF_DEFAULTS: dict[str, Any] = {"nlist": 128}  # Milvus's
+_PQ_DEFAULTS: dict[str, Any] = {"nlist": 128, "m": None, "nbits": 8}
+MAX_NLIST = 65_536
+# Milvus index types Kestrel does not build (GPU-only, dropped by Milvus, binary or
+# disk-based), and the CPU index to use instead.
+INSTEAD = {
+    "ANNOY": "HNSW",
+    "NSG": "HNSW",
+    "RHNSW_FLAT": "HNSW",
+    "RHNSW_SQ": "IVF_SQ8",
+    "RHNSW_PQ": "IVF_PQ",
+    "IVF_HNSW": "HNSW",
+    "HNSW_SQ": "HNSW or IVF_SQ8",
+    "HNSW_PQ": "HNSW or IVF_PQ",
+    "HNSW_PRQ": "HNSW or IVF_PQ",
+    "IVF_RABITQ": "IVF_SQ8",
+    "SCANN": "IVF_PQ",
+    "DISKANN": "IVF_SQ8 or IVF_PQ (a fraction of the memory of HNSW)",
+    "GPU_IVF_FLAT": "IVF_FLAT",
+    "GPU_IVF_PQ": "IVF_PQ",
+    "GPU_CAGRA": "HNSW",
+    "GPU_BRUTE_FORCE": "FLAT",
+}
 
 
 @dataclass(frozen=True, init=False)
@@ -334,15 +358,18 @@ class Index:
 
     Args:
         field: the vector field to index.
-        index_type: for FLOAT_VECTOR fields ``"HNSW"`` (hnswlib; default) or
-            ``"FLAT"`` (exact search); for SPARSE_FLOAT_VECTOR fields
+        index_type: for FLOAT_VECTOR fields ``"HNSW"`` (hnswlib; default),
+            ``"FLAT"`` (exact search), or ``"IVF_FLAT"``, ``"IVF_SQ8"``, ``"IVF_PQ"``
+            (faiss; built per sealed segment); for SPARSE_FLOAT_VECTOR fields
             ``"SPARSE_INVERTED_INDEX"`` (``"SPARSE_WAND"`` is accepted and means the
             same). ``"AUTOINDEX"`` picks HNSW or the inverted index by field type.
         metric: dense fields ``"COSINE"`` (default), ``"IP"`` or ``"L2"`` (squared
             Euclidean); sparse fields ``"IP"``, or ``"BM25"`` for the output of a
             BM25 function (the defaults).
         params: ``M`` (2..100, default 16) and ``ef_construction`` (default 200)
-            for HNSW; also accepted nested as ``params={"M": 32}`` like pymilvus.
+            for HNSW; ``nlist`` (1..65536, default 128) for IVF, and ``m`` (a
+            divisor of the dimension, required) and ``nbits`` (1..16, default 8)
+            for IVF_PQ; also accepted nested as ``params={"M": 32}`` like pymilvus.
 
     Raises:
         IndexConfigError: unknown type, metric or parameter, or out-of-range values.
@@ -373,6 +400,11 @@ class Index:
             kind = "HNSW"
         if kind == "SPARSE_WAND":
             kind = "SPARSE_INVERTED_INDEX"
+        if kind in INSTEAD:
+            raise IndexConfigError(
+                f"index type {kind} is not built by Kestrel (a GPU, disk or retired Milvus "
+                f"index); use {INSTEAD[kind]}"
+            )
         if kind not in INDEX_TYPES:
             raise IndexConfigError(
                 f"unknown index type {index_type!r}; supported: {', '.join(INDEX_TYPES)}"
@@ -400,6 +432,8 @@ class Index:
             if not _is_int(efc) or not 1 <= efc <= 100_000:
                 raise IndexConfigError(f"HNSW ef_construction must be 1..100000, got {efc!r}")
             merged = {"M": int(m), "ef_construction": int(efc)}
+        elif kind in IVF_INDEX_TYPES:
+            merged = _ivf_params(kind, merged)
         elif merged:
             raise IndexConfigError(f"{kind} takes no parameters, got {sorted(merged)}")
         if kind in DENSE_INDEX_TYPES and metric_value is Metric.BM25 and not auto_type:
@@ -424,8 +458,13 @@ class Index:
         if f.dtype is DataType.FLOAT_VECTOR:
             if self.index_type not in DENSE_INDEX_TYPES or self.metric is Metric.BM25:
                 raise IndexConfigError(
-                    f"index on {self.field!r}: a FLOAT_VECTOR field takes HNSW or FLAT with "
-                    "COSINE, IP or L2"
+                    f"index on {self.field!r}: a FLOAT_VECTOR field takes "
+                    f"{', '.join(DENSE_INDEX_TYPES)} with COSINE, IP or L2"
+                )
+            m = self.params.get("m")
+            if self.index_type == "IVF_PQ" and f.dim is not None and m and f.dim % m:
+                raise IndexConfigError(
+                    f"IVF_PQ on {self.field!r}: m must divide the dimension {f.dim}, got {m}"
                 )
             return self
         bm25 = schema.functions_by_output.get(f.name)
@@ -455,6 +494,31 @@ class Index:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Index:
         return cls(data["field"], data["index_type"], data["metric"], data.get("params"))
+
+
+def _ivf_params(kind: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """IVF build parameters, checked against Milvus's names and ranges."""
+    defaults = _PQ_DEFAULTS if kind == "IVF_PQ" else _IVF_DEFAULTS
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise IndexConfigError(
+            f"unknown {kind} parameter(s) {sorted(unknown)}; use {', '.join(defaults)}"
+        )
+    merged = {**defaults, **given}
+    nlist = merged["nlist"]
+    if not _is_int(nlist) or not 1 <= nlist <= MAX_NLIST:
+        raise IndexConfigError(f"{kind} nlist must be an integer in 1..{MAX_NLIST}, got {nlist!r}")
+    out = {"nlist": int(nlist)}
+    if kind == "IVF_PQ":
+        m, nbits = merged["m"], merged["nbits"]
+        if m is None:
+            raise IndexConfigError("IVF_PQ needs m (sub-vectors per vector, a divisor of dim)")
+        if not _is_int(m) or not 1 <= m <= 65_536:
+            raise IndexConfigError(f"IVF_PQ m must be a positive integer, got {m!r}")
+        if not _is_int(nbits) or not 1 <= nbits <= 16:
+            raise IndexConfigError(f"IVF_PQ nbits must be an integer in 1..16, got {nbits!r}")
+        out.update(m=int(m), nbits=int(nbits))
+    return out
 
 
 def quick_schema(

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import DataError, DimensionMismatchError, IndexConfigError, NotSupportedError
+from .planner import DEFAULT_NPROBE
 from .rows import check_sparse
 from .schema import Field
 from .segment import Segment
@@ -24,6 +25,8 @@ MAX_TOPK = 16384
 # Default HNSW beam: recall@10 >= 0.95 even on isotropic data, where 64 gives ~0.93.
 DEFAULT_EF = 128
 MAX_EF = 32768
+MAX_NPROBE = 65_536
+MAX_REFINE_K = 1000
 
 
 class SegmentHits(NamedTuple):
@@ -118,21 +121,32 @@ def query_texts(field: str, data: Any) -> list[str] | None:
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Checked ``search_params``: the HNSW beam, the sparse drop ratio, the range."""
+    """Checked ``search_params``: the HNSW beam, the sparse drop ratio, the range,
+    the IVF lists probed and the re-ranking factor (None: the index type's default)."""
 
     ef: int
     drop_ratio: float = 0.0
     radius: float | None = None
     range_filter: float | None = None
+    nprobe: int = DEFAULT_NPROBE
+    refine_k: float | None = None
 
 
 def search_params(
-    field: str, params: Mapping[str, object] | None, k: int, metric: Metric, sparse: bool
+    field: str,
+    params: Mapping[str, object] | None,
+    k: int,
+    metric: Metric,
+    sparse: bool,
+    index_type: str = "HNSW",
 ) -> SearchParams:
     """Check ``search_params`` (also pymilvus's nested ``{"params": {...}}``).
 
-    Dense fields take ``ef`` (never below ``k``), sparse ones
-    ``drop_ratio_search`` in [0, 1); both take Milvus's range search:
+    Dense fields take ``ef`` (never below ``k``), or for IVF indexes ``nprobe``
+    (lists searched, default 8) and ``refine_k`` (Kestrel's: re-rank ``refine_k
+    * limit`` candidates of a quantized index by exact distance; default 2 for
+    IVF_SQ8, 10 for IVF_PQ); sparse ones ``drop_ratio_search`` in [0, 1); all
+    take Milvus's range search:
     ``radius`` (the outer bound) and ``range_filter`` (the inner one): for L2
     ``range_filter <= distance < radius``, for the others
     ``radius < distance <= range_filter``. ``metric_type`` must match the index.
@@ -160,17 +174,25 @@ def search_params(
             raise IndexConfigError(f"for {metric.value}, range_filter must be larger than radius")
     ef = params.pop("ef", None)
     drop = params.pop("drop_ratio_search", None)
+    nprobe = params.pop("nprobe", None)
+    refine_k = params.pop("refine_k", None)
+    ivf = index_type.startswith("IVF_")
     wrong = sorted(params)
-    if sparse and ef is not None:
-        wrong.append("ef")
-    if not sparse and drop is not None:
-        wrong.append("drop_ratio_search")
+    given = {"ef": ef, "drop_ratio_search": drop, "nprobe": nprobe, "refine_k": refine_k}
+    allowed = ("drop_ratio_search",) if sparse else ("nprobe", "refine_k") if ivf else ("ef",)
+    wrong += [name for name, value in given.items() if value is not None and name not in allowed]
     if wrong:
-        allowed = "drop_ratio_search" if sparse else "ef"
         raise IndexConfigError(
-            f"unknown search parameter(s) {wrong} for {field!r}; use {allowed}, radius, "
-            "range_filter"
+            f"unknown search parameter(s) {wrong} for {field!r} ({index_type}); use "
+            f"{', '.join(allowed)}, radius, range_filter"
         )
+    if nprobe is None:
+        nprobe = DEFAULT_NPROBE
+    elif not isinstance(nprobe, int) or isinstance(nprobe, bool) or not 1 <= nprobe <= MAX_NPROBE:
+        raise IndexConfigError(f"nprobe must be an integer in 1..{MAX_NPROBE}, got {nprobe!r}")
+    refine = _number(refine_k, "refine_k")
+    if refine is not None and not 1 <= refine <= MAX_REFINE_K:
+        raise IndexConfigError(f"refine_k must be in 1..{MAX_REFINE_K}, got {refine_k!r}")
     ratio = _number(drop, "drop_ratio_search") or 0.0
     if not 0 <= ratio < 1:
         raise IndexConfigError(f"drop_ratio_search must be in [0, 1), got {drop!r}")
@@ -178,7 +200,7 @@ def search_params(
         ef = max(DEFAULT_EF, k)
     elif not isinstance(ef, int) or isinstance(ef, bool) or not 1 <= ef <= MAX_EF:
         raise IndexConfigError(f"ef must be an integer in 1..{MAX_EF}, got {ef!r}")
-    return SearchParams(max(ef, k), ratio, radius, range_filter)
+    return SearchParams(max(ef, k), ratio, radius, range_filter, nprobe, refine)
 
 
 def _number(value: Any, name: str) -> float | None:

@@ -3,7 +3,9 @@
 A segment holds rows column by column, a tombstone per row, and one index per
 dense vector field. A *growing* segment takes appends; a *sealed* one is
 immutable but for its tombstones (its columns may be memory-mapped files).
-Row offsets inside a segment are the hnswlib labels.
+Row offsets inside a segment are the index labels. HNSW grows with the rows;
+an IVF index is trained when the segment is sealed (``seal``), and a segment
+without one (growing, or smaller than ``MIN_IVF_ROWS``) is searched exactly.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from .expr import Expr, evaluate
 from .functions import FunctionType
 from .index import flat
 from .index.hnsw import HnswIndex, IncompleteSearchError
+from .index.ivf import IvfIndex
 from .index.sparse import Scorer, SparseColumn, SparseQuery
 from .rows import RowBatch, object_column
 from .schema import Index, Schema
 from .types import DataType, Metric
+
+MIN_IVF_ROWS = 1024  # smaller sealed segments keep no IVF index (as Milvus): exact search
 
 SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row each)
 
@@ -133,7 +138,8 @@ class Segment:
         self.persisted = False  # its folder is written (path stores)
         self.persisted_deleted = 0  # deletes that folder's tombstones hold
         self.index_dirty: set[str] = set()  # indexes rebuilt since the folder was written
-        self.indexes: dict[str, HnswIndex] = {}
+        self.index_specs: dict[str, Index] = dict(indexes)
+        self.indexes: dict[str, HnswIndex | IvfIndex] = {}
         for name, spec in indexes.items():
             self.indexes.update(self._new_index(name, spec))
         self._selections: OrderedDict[tuple[Expr | None, int, int], Selection] = OrderedDict()
@@ -146,12 +152,31 @@ class Segment:
         }
         self._field_types = schema.field_types()
 
-    def _new_index(self, name: str, spec: Index) -> dict[str, HnswIndex]:
-        if spec.index_type != "HNSW":
-            return {}
-        dim = self.schema[name].dim
-        assert dim is not None
-        return {name: HnswIndex(dim, spec.metric, spec.params["M"], spec.params["ef_construction"])}
+    def _new_index(self, name: str, spec: Index) -> dict[str, HnswIndex | IvfIndex]:
+        """An empty HNSW index, or an IVF index trained on every row of a sealed
+        segment big enough for one (else nothing: exact search)."""
+        if spec.index_type == "HNSW":
+            dim = self.schema[name].dim
+            assert dim is not None
+            return {
+                name: HnswIndex(dim, spec.metric, spec.params["M"], spec.params["ef_construction"])
+            }
+        if spec.index_type.startswith("IVF_") and self.sealed and self.num_rows >= MIN_IVF_ROWS:
+            vectors = np.ascontiguousarray(self.vectors[name].view)
+            return {name: IvfIndex.build(vectors, spec.metric, spec.index_type, dict(spec.params))}
+        return {}
+
+    def seal(self) -> None:
+        """Take no more appends; train the IVF indexes (now that the rows are known)."""
+        if self.sealed:
+            return
+        self.sealed = True
+        for name, spec in self.index_specs.items():
+            if name not in self.indexes:
+                built = self._new_index(name, spec)
+                if built:
+                    self.indexes.update(built)
+                    self.index_dirty.add(name)
 
     def close(self) -> None:
         """Release file-backed columns (the segment is being dropped or replaced)."""
@@ -196,6 +221,7 @@ class Segment:
             sparse.append(batch.sparse[name])
         labels = np.arange(start, start + n, dtype=np.int64)
         for name, index in self.indexes.items():
+            assert isinstance(index, HnswIndex)  # IVF indexes are in sealed segments only
             index.add(batch.vectors[name], labels)
         self.deleted.append(np.zeros(n, dtype=bool))
         return start
@@ -207,18 +233,20 @@ class Segment:
         self.deleted.view[offsets] = True
         self.num_deleted += len(offsets)
         for index in self.indexes.values():
-            index.mark_deleted(offsets)
+            if isinstance(index, HnswIndex):  # IVF skips deleted rows by the live mask
+                index.mark_deleted(offsets)
 
     def set_index(self, name: str, spec: Index) -> None:
         """Rebuild the index of a vector field over all rows (none for FLAT)."""
         self.indexes.pop(name, None)
         self.index_dirty.add(name)
+        self.index_specs[name] = spec
         built = self._new_index(name, spec)
         for index in built.values():
-            vectors = np.ascontiguousarray(self.vectors[name].view)
-            index.add(vectors, np.arange(self.num_rows, dtype=np.int64))
-            dead = np.flatnonzero(self.deleted.view)
-            index.mark_deleted(dead)
+            if isinstance(index, HnswIndex):
+                vectors = np.ascontiguousarray(self.vectors[name].view)
+                index.add(vectors, np.arange(self.num_rows, dtype=np.int64))
+                index.mark_deleted(np.flatnonzero(self.deleted.view))
         self.indexes.update(built)
 
     # ------------------------------------------------------------------ reads
@@ -378,14 +406,22 @@ class Segment:
         metric: Metric,
         ef: int,
         selection: Selection | None,
+        *,
+        nprobe: int = planner.DEFAULT_NPROBE,
+        refine_k: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Best ``k`` live rows per query, restricted to ``selection`` when given.
+
+        ``ef`` is HNSW's beam; ``nprobe`` the IVF lists searched and ``refine_k``
+        how many times ``k`` candidates a quantized IVF index re-ranks exactly.
 
         Returns:
             ``(offsets, distances)``, both (q, min(k, selected rows)), best first.
         """
         num_live = len(self.deleted) - self.num_deleted
         index = self.indexes.get(field)
+        if isinstance(index, IvfIndex):
+            return self._search_ivf(index, field, queries, k, metric, selection, nprobe, refine_k)
         # The common case, kept short: no filter, a big indexed segment.
         if (
             selection is None
@@ -418,13 +454,7 @@ class Segment:
                 return index.search(queries, k, ef, filter_fn=lambda label: bool(mask[label]))
             except IncompleteSearchError:
                 pass  # too few rows reachable in the graph: exact is both right and cheap
-        selection = selection or self.select(None)
-        vectors = selection.vectors(self, field, metric)
-        scoring = Metric.IP if metric is Metric.COSINE else metric  # rows pre-normalised
-        if scoring is not metric:
-            queries = flat.normalize(queries)
-        found_rows, dist = flat.top_k(queries, vectors, k, scoring)
-        return selection.rows[found_rows], dist
+        return self._search_exact(field, queries, k, metric, selection or self.select(None))
 
     def search_sparse(
         self,
@@ -442,6 +472,78 @@ class Segment:
         """
         allowed = self.live_mask() if selection is None else selection.mask
         return self.sparse[field].search(queries, k, allowed, scorers)
+
+    def _search_ivf(
+        self,
+        index: IvfIndex,
+        field: str,
+        queries: np.ndarray,
+        k: int,
+        metric: Metric,
+        selection: Selection | None,
+        nprobe: int,
+        refine_k: float | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """IVF search: deleted and filtered-out rows are skipped inside the lists;
+        a filter that keeps a fraction of the rows probes 1/fraction more lists
+        (few passing rows: exact search). Quantized distances are re-ranked."""
+        num_live = self.num_live
+        live = num_live if selection is None else len(selection.rows)
+        k = min(k, live)
+        q = queries.shape[0]
+        if k == 0:
+            return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
+        if (
+            selection is not None
+            and planner.choose(has_index=True, num_rows=num_live, num_allowed=live, k=k)
+            is planner.Strategy.EXACT
+        ):
+            return self._search_exact(field, queries, k, metric, selection)
+        allowed = None
+        if selection is not None:
+            allowed = selection.mask
+            nprobe = int(np.ceil(nprobe * num_live / live))
+        elif self.num_deleted:
+            allowed = self.live_mask()
+        factor = 1.0 if index.exact else (refine_k or planner.DEFAULT_REFINE[index.index_type])
+        wanted = min(live, max(k, int(np.ceil(k * factor))))
+        labels, dist = index.search(queries, wanted, nprobe, allowed)
+        if (labels[:, :k] < 0).any():  # the probed lists held too few rows: probe them all
+            labels, dist = index.search(queries, wanted, index.nlist, allowed)
+        if index.exact:
+            return labels[:, :k], dist[:, :k]
+        return self._rerank(field, queries, labels, k, metric)
+
+    def _rerank(
+        self, field: str, queries: np.ndarray, labels: np.ndarray, k: int, metric: Metric
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` of each query's candidate ``labels`` by exact distance."""
+        safe = np.where(labels < 0, 0, labels)
+        vectors = np.asarray(self.vectors[field].view)[safe]  # (q, c, dim)
+        if metric is Metric.L2:
+            diff = vectors - queries[:, None, :]
+            dist = np.einsum("qcd,qcd->qc", diff, diff)
+            dist[labels < 0] = np.inf
+            order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        else:
+            if metric is Metric.COSINE:
+                queries = flat.normalize(queries)
+                vectors = vectors / np.maximum(self.norms(field)[safe], 1e-30)[..., None]
+            dist = np.einsum("qcd,qd->qc", vectors, queries)
+            dist[labels < 0] = -np.inf
+            order = np.argsort(-dist, axis=1, kind="stable")[:, :k]
+        top = np.take_along_axis(labels, order, axis=1)
+        return top, np.take_along_axis(dist, order, axis=1).astype(np.float32)
+
+    def _search_exact(
+        self, field: str, queries: np.ndarray, k: int, metric: Metric, selection: Selection
+    ) -> tuple[np.ndarray, np.ndarray]:
+        vectors = selection.vectors(self, field, metric)
+        scoring = Metric.IP if metric is Metric.COSINE else metric  # rows pre-normalised
+        if scoring is not metric:
+            queries = flat.normalize(queries)
+        found_rows, dist = flat.top_k(queries, vectors, k, scoring)
+        return selection.rows[found_rows], dist
 
     def _search_oversampled(
         self,

@@ -275,7 +275,7 @@ class CollectionState:
         while done < batch.num_rows:
             if not segments or segments[-1].sealed or segments[-1].num_rows >= self.segment_rows:
                 if segments and not segments[-1].sealed:
-                    segments[-1].sealed = True  # full: persisted by the next checkpoint
+                    segments[-1].seal()  # full: persisted by the next checkpoint
                     self.needs_checkpoint = True
                 segments.append(self._new_segment(partition))
             seg = segments[-1]

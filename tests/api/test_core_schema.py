@@ -121,7 +121,7 @@ def test_schema_dict_round_trip():
 @pytest.mark.parametrize(
     "args, kwargs",
     [
-        (("v", "IVF_FLAT"), {}),
+        (("v", "IVF_PQ"), {}),  # m is required
         (("v", "HNSW"), {"metric": "HAMMING"}),
         (("v", "HNSW"), {"M": 1}),
         (("v", "HNSW"), {"M": 101}),

@@ -243,3 +243,18 @@ def test_constant_conditions_select_the_same_rows(text: str) -> None:
     assert render_filter('j["x"] == true', None, OLD, "id").text == 'j["x"] == true'
     assert render_filter(And(()), None, OLD, "id").text == "(id == id)"
     assert render_filter(Or(()), None, OLD, "id").text == "(id != id)"
+
+
+def test_ivf_search_parameters_for_milvus() -> None:
+    from vectorstore.backends._milvus_query import search_params
+    from vectorstore.search import search_params as check
+    from vectorstore.types import Metric
+
+    checked = check("v", {"nprobe": 16}, 10, Metric.L2, False, "IVF_SQ8")
+    assert search_params(checked, Metric.L2, "IVF_SQ8", False) == {
+        "metric_type": "L2",
+        "params": {"nprobe": 16},
+    }
+    refined = check("v", {"refine_k": 4}, 10, Metric.L2, False, "IVF_SQ8")
+    with pytest.raises(NotSupportedError, match="refine_k is Kestrel's"):
+        search_params(refined, Metric.L2, "IVF_SQ8", False)

@@ -34,8 +34,7 @@ from . import _milvus_query as mq
 from . import _milvus_reads as reads
 from ._milvus_conn import MilvusConnection
 from ._milvus_rows import FilterChecker, check_lite_json, chunks, plain, wire_rows
-from ._milvus_schema import metric_of
-from ._milvus_version import NEWER_FIX, ROWS_FIX, Feature, row_gaps
+from ._milvus_version import NEWER_FIX, ROWS_FIX, Feature, check_lite_index, row_gaps
 
 
 class MilvusCollection:
@@ -63,7 +62,7 @@ class MilvusCollection:
         self._schema = schema
         self._pk_name = schema.primary.name
         self._indexes: dict[str, Index] = {i.field: i for i in indexes}
-        self._router = Router(schema, lambda field: metric_of(self._indexes, field), {})
+        self._router = Router(schema, lambda field: self._indexes.get(field), {})
         self._checker = FilterChecker(schema)
         self._partitions = reads.Partitions(name, self._rpc)
         self._read_only = conn.read_only
@@ -556,6 +555,7 @@ class MilvusCollection:
         """
         spec = field if isinstance(field, Index) else Index(field, index_type, metric, **params)
         spec = spec.fit(self._schema)
+        check_lite_index(self._server, spec.index_type, spec.field)
         self._check_write()
         self._replace_index(spec)
 

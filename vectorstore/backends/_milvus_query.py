@@ -325,7 +325,7 @@ def search_params(
     """Milvus ``search_params`` from Kestrel's checked ones.
 
     ``ef`` goes to HNSW indexes (Kestrel's default: at least 128 and ``limit +
-    offset``), ``drop_ratio_search`` to sparse ones, ``radius`` /
+    offset``), ``nprobe`` to IVF ones, ``drop_ratio_search`` to sparse ones, ``radius`` /
     ``range_filter`` to any.
 
     Raises:
@@ -334,6 +334,13 @@ def search_params(
     params: dict[str, Any] = {}
     if index_type == "HNSW":
         params["ef"] = checked.ef
+    if index_type.startswith("IVF_"):
+        params["nprobe"] = checked.nprobe
+        if checked.refine_k is not None:
+            raise NotSupportedError(
+                "refine_k is Kestrel's (re-ranking by exact vectors); Milvus's IVF indexes "
+                "take nprobe only"
+            )
     if checked.drop_ratio:
         if lite:
             raise NotSupportedError("Milvus Lite has no drop_ratio_search (a Milvus server has)")

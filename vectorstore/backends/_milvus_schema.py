@@ -142,8 +142,8 @@ def index_spec(schema: Schema, index: Index) -> IndexSpec:
     if index.index_type == "HNSW":
         params = {"M": index.params["M"], "efConstruction": index.params["ef_construction"]}
         return IndexSpec(index.field, "HNSW", index.metric.value, params)
-    if index.index_type == "FLAT":
-        return IndexSpec(index.field, "FLAT", index.metric.value, {})
+    if index.index_type in ("FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ"):  # the same names
+        return IndexSpec(index.field, index.index_type, index.metric.value, dict(index.params))
     fn = schema.functions_by_output.get(index.field)
     params = {}
     if isinstance(fn, BM25):
@@ -277,7 +277,12 @@ def from_milvus(
             out_indexes.append(Index(f.name, "SPARSE_INVERTED_INDEX", metric))
         elif kind == "FLAT":
             out_indexes.append(Index(f.name, "FLAT", metric))
-        else:  # HNSW, or a Milvus-only type (IVF, DiskANN...): described as HNSW
+        elif kind in ("IVF_FLAT", "IVF_SQ8", "IVF_PQ"):
+            ivf = {"nlist": _int(spec.get("nlist")) or 128}
+            if kind == "IVF_PQ":
+                ivf.update(m=_int(spec.get("m")) or 1, nbits=_int(spec.get("nbits")) or 8)
+            out_indexes.append(Index(f.name, kind, metric, params=ivf))
+        else:  # HNSW, or a Milvus-only type (DiskANN, SCANN...): described as HNSW
             hnsw = {
                 "M": _int(spec.get("M")) or 16,
                 "ef_construction": _int(spec.get("efConstruction")) or 200,

@@ -130,6 +130,23 @@ NEWER_FIX = "Use a newer Milvus, or the embedded engine (vs.connect(path))."
 ROWS_FIX = (
     'Wrap a JSON value in an object (e.g. {"value": ...}), use another key, or a newer Milvus.'
 )
+LITE_INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8", "SPARSE_INVERTED_INDEX")
+
+
+def check_lite_index(server: ServerInfo, index_type: str, field: str) -> None:
+    """Milvus Lite 3.2 builds fewer index types than a server (IVF_PQ it calls
+    "reserved for a future phase"): refuse the others before sending.
+
+    Raises:
+        NotSupportedError: on Milvus Lite, an index type it does not build.
+    """
+    if server.lite and index_type not in LITE_INDEXES:
+        raise NotSupportedError(
+            f"{server.name} has no {index_type} index (for {field!r}); it builds "
+            f"{', '.join(LITE_INDEXES)}: use IVF_SQ8, or a Milvus server"
+        )
+
+
 SCHEMA_FIX = (
     "Use a newer Milvus, or keep this collection on the embedded engine "
     "(vs.connect(path)); on this server, use one dense FLOAT_VECTOR field and "
@@ -214,6 +231,7 @@ __all__ = [
     "SCHEMA_FIX",
     "Feature",
     "ServerInfo",
+    "check_lite_index",
     "filter_gaps",
     "row_gaps",
     "schema_gaps",

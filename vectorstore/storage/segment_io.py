@@ -18,6 +18,7 @@ import numpy as np
 from ..columns import Column, FileColumn
 from ..errors import StorageError
 from ..index.hnsw import HnswIndex
+from ..index.ivf import IvfIndex
 from ..index.sparse import SparseColumn
 from ..rows import object_column
 from ..schema import Index, Schema
@@ -35,8 +36,11 @@ def tombstones_name(version: int) -> str:
     return f"tombstones-{version}.npy"
 
 
-def index_name(field: str, version: int) -> str:
-    return f"{field}-{version}.hnsw"
+INDEX_SUFFIXES = (".hnsw", ".ivf")
+
+
+def index_name(field: str, version: int, index: HnswIndex | IvfIndex) -> str:
+    return f"{field}-{version}{'.hnsw' if isinstance(index, HnswIndex) else '.ivf'}"
 
 
 def write_segment(seg: Segment, folder: str, version: int) -> dict[str, Any]:
@@ -90,14 +94,15 @@ def write_indexes(seg: Segment, folder: str, entry: dict[str, Any], version: int
     """Write the graphs rebuilt since the segment's files were written, under new names."""
     files: dict[str, int] = entry["files"]
     for name in sorted(seg.index_dirty):
-        for old in [f for f in files if f.startswith(f"{name}-") and f.endswith(".hnsw")]:
+        for old in [f for f in files if f.startswith(f"{name}-") and f.endswith(INDEX_SUFFIXES)]:
             del files[old]  # the file itself goes once the manifest no longer names it
         index = seg.indexes.get(name)
-        if index is not None:  # else dropped to FLAT
-            path = os.path.join(folder, index_name(name, version))
+        if index is not None:  # else FLAT, or IVF on too few rows: exact search
+            file = index_name(name, version, index)
+            path = os.path.join(folder, file)
             index.save(path)
             fsync_file(path)
-            files[index_name(name, version)] = file_crc(path)
+            files[file] = file_crc(path)
     fsync_dir(folder)
     seg.index_dirty.clear()
 
@@ -198,16 +203,25 @@ def read_segment(
     seg.deleted = Column(None, data=deleted)
     seg.num_deleted = int(deleted.sum())
     seg.persisted_deleted = seg.num_deleted
+    seg.index_specs = dict(indexes)
     for name, spec in indexes.items():
-        if spec.index_type != "HNSW":
+        index: HnswIndex | IvfIndex
+        if spec.index_type == "HNSW":
+            dim = schema[name].dim
+            assert dim is not None
+            path = os.path.join(folder, _current(files, f"{name}-", ".hnsw"))
+            index = HnswIndex.load(path, dim, spec.metric)
+            index.mark_deleted(np.flatnonzero(deleted))
+        elif spec.index_type.startswith("IVF_"):
+            found = [f for f in files if f.startswith(f"{name}-") and f.endswith(".ivf")]
+            if not found:
+                continue  # too few rows for one when it was sealed: exact search
+            path = os.path.join(folder, _current(files, f"{name}-", ".ivf"))
+            index = IvfIndex.load(path, spec.metric, spec.index_type)
+        else:
             continue
-        dim = schema[name].dim
-        assert dim is not None
-        path = os.path.join(folder, _current(files, f"{name}-", ".hnsw"))
-        index = HnswIndex.load(path, dim, spec.metric)
         if len(index) != n:
             raise StorageError(f"index file {path} holds {len(index)} rows, not {n}")
-        index.mark_deleted(np.flatnonzero(deleted))
         seg.indexes[name] = index
     return seg
 
