@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -173,7 +174,19 @@ class Segment:
         self.sealed = True
         for name, spec in self.index_specs.items():
             if name not in self.indexes:
-                built = self._new_index(name, spec)
+                try:
+                    built = self._new_index(name, spec)
+                except (MemoryError, RuntimeError) as exc:
+                    # Sealing happens inside an acknowledged write or a checkpoint: it
+                    # must not fail them. Without its index the segment is searched
+                    # exactly (right, only slower); create_index() retries the training.
+                    warnings.warn(
+                        f"could not train the {spec.index_type} index of {name!r} on "
+                        f"segment {self.id} ({exc}); it is searched exactly",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                    continue
                 if built:
                     self.indexes.update(built)
                     self.index_dirty.add(name)

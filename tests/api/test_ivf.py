@@ -271,3 +271,31 @@ def test_bad_search_parameters(index_type: str, search_params: dict[str, Any], m
     col.insert(rows(range(10)))
     with pytest.raises(vs.IndexConfigError, match=match):
         col.search(QUERIES[:1], limit=3, search_params=search_params)
+
+
+def test_a_failed_training_leaves_exact_search_and_loses_nothing(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def out_of_memory(*args: Any, **kwargs: Any) -> IvfIndex:
+        raise MemoryError("faiss could not allocate the lists")
+
+    path = str(tmp_path / "store")
+    with vs.connect(path, segment_rows=3000) as db:
+        col = db.create_collection(
+            "c", dimension=DIM, indexes=[vs.Index("vector", "IVF_FLAT", "L2", nlist=64)]
+        )
+        monkeypatch.setattr(IvfIndex, "build", out_of_memory)
+        with pytest.warns(RuntimeWarning, match="could not train the IVF_FLAT index"):
+            assert col.insert(rows(range(N))) == list(range(N))  # seals a full segment
+            col.flush()
+        assert all(s.indexes == {} for s in col._state.partitions["_default"])
+        want, _ = exact("L2", np.ones(N, bool))
+        assert recall(col.search(QUERIES, limit=10), want) == 1.0
+        monkeypatch.undo()
+        col.create_index("vector", "IVF_FLAT", "L2", nlist=64)  # trains now
+        assert all(isinstance(s.indexes["vector"], IvfIndex) for s in col._state.segments(None))
+    with vs.connect(path) as db:
+        col = db.get_collection("c")
+        assert col.count() == N
+        hits = col.search(QUERIES, limit=10, search_params={"nprobe": 64})
+        assert recall(hits, want) == 1.0
