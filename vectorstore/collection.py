@@ -507,7 +507,8 @@ class Collection:
         metric: str | None = None,
         **params: Any,
     ) -> None:
-        """(Re)build the index of a vector field over every segment.
+        """(Re)build the index of a field over every segment (a scalar index is
+        built on sealed segments; growing ones are scanned).
 
         Args:
             field: the field name, or an ``Index``.
@@ -516,7 +517,7 @@ class Collection:
                 defaults to COSINE, or IP / BM25 for sparse fields).
 
         Raises:
-            IndexConfigError: not a vector field, or a type, metric or parameter
+            IndexConfigError: no such field, or a type, metric or parameter
                 that does not suit it.
         """
         spec = field if isinstance(field, Index) else Index(field, index_type, metric, **params)
@@ -525,7 +526,8 @@ class Collection:
             self._commit(CreateIndex(spec))
 
     def drop_index(self, field: str) -> None:
-        """Drop a dense field's index; searches on it become exact (FLAT) until rebuilt.
+        """Drop a field's index: searches on a dense field become exact (FLAT)
+        until rebuilt; filters on a scalar field scan it.
 
         Raises:
             IndexConfigError: no index on that field, or a sparse field (whose

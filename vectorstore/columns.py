@@ -11,6 +11,10 @@ Column conventions (per declared scalar field):
   or ``None`` where the field is null).
 - ARRAY: an object array of Python lists (``None`` where null).
 Vector fields are not part of a ``ColumnBatch``.
+
+A batch may also carry scalar indexes (``ScalarLookup``) of some fields: the
+evaluator answers the comparisons they can answer from them, and scans for the
+rest, with the same result either way.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ import logging
 import os
 import shutil
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -40,6 +44,24 @@ class FieldType:
     nullable: bool = False
 
 
+class ScalarLookup(Protocol):
+    """A scalar index of one field, as the filter evaluator uses it (see
+    ``index.scalar.ScalarIndex``). Each method returns the row offsets that
+    match (possibly repeated), or None when the index cannot answer exactly."""
+
+    def compare(self, op: str, value: Any) -> np.ndarray | None: ...
+
+    def between(
+        self, lo: Any, lo_inclusive: bool, hi: Any, hi_inclusive: bool
+    ) -> np.ndarray | None: ...
+
+    def isin(self, values: Sequence[Any]) -> np.ndarray | None: ...
+
+    def prefix(self, text: str) -> np.ndarray | None: ...
+
+    def contains(self, needles: Sequence[Any], mode: str) -> np.ndarray | None: ...
+
+
 @dataclass(frozen=True)
 class ColumnBatch:
     """Rows ``0 .. num_rows-1`` of a segment, column by column.
@@ -54,6 +76,8 @@ class ColumnBatch:
             not declared fields, or None when the schema has no dynamic field.
         text_match: ``(field, words) -> mask`` of the rows whose analysed text
             holds any of the analysed words (None: no row matches).
+        indexes: field name -> scalar index over these rows, for the fields
+            that have one.
     """
 
     num_rows: int
@@ -62,6 +86,7 @@ class ColumnBatch:
     nulls: Mapping[str, np.ndarray] = field(default_factory=dict)
     dynamic: np.ndarray | None = None
     text_match: Callable[[str, str], np.ndarray] | None = None
+    indexes: Mapping[str, ScalarLookup] = field(default_factory=dict)
 
 
 class Column:

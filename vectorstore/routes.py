@@ -87,7 +87,7 @@ class Router:
         field = self.anns_field(anns_field)
         f = self._schema[field]
         index = self._index_of(field)
-        metric = index.metric if index is not None else Metric.COSINE
+        metric = index.vector_metric if index is not None else Metric.COSINE
         index_type = index.index_type if index is not None else "FLAT"
         texts = query_texts(field, data)
         sparse = f.dtype is DataType.SPARSE_FLOAT_VECTOR

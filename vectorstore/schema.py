@@ -325,7 +325,19 @@ class Schema:
 IVF_INDEX_TYPES = ("IVF_FLAT", "IVF_SQ8", "IVF_PQ")
 DENSE_INDEX_TYPES = ("FLAT", "HNSW", *IVF_INDEX_TYPES)
 SPARSE_INDEX_TYPES = ("SPARSE_INVERTED_INDEX", "SPARSE_WAND")
-INDEX_TYPES = DENSE_INDEX_TYPES + SPARSE_INDEX_TYPES
+# Milvus's scalar index names (one structure in Kestrel: index/scalar.py), the
+# field types each takes, and its spelling by upper-case name
+SCALAR_INDEX_TYPES = ("INVERTED", "STL_SORT", "Trie", "BITMAP")
+_SCALAR_BY_UPPER = {t.upper(): t for t in SCALAR_INDEX_TYPES}
+_INTEGERS = (DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64)
+_NUMBERS = (*_INTEGERS, DataType.FLOAT, DataType.DOUBLE)
+SCALAR_INDEX_FIELDS: dict[str, tuple[DataType, ...]] = {
+    "INVERTED": (DataType.BOOL, *_NUMBERS, DataType.VARCHAR, DataType.ARRAY),
+    "STL_SORT": _NUMBERS,
+    "Trie": (DataType.VARCHAR,),
+    "BITMAP": (DataType.BOOL, *_INTEGERS, DataType.VARCHAR, DataType.ARRAY),
+}
+INDEX_TYPES = DENSE_INDEX_TYPES + SPARSE_INDEX_TYPES + SCALAR_INDEX_TYPES
 _HNSW_DEFAULTS = {"M": 16, "ef_construction": 200}
 _IVF_DEFAULTS: dict[str, Any] = {"nlist": 128}  # Milvus's
 _PQ_DEFAULTS: dict[str, Any] = {"nlist": 128, "m": None, "nbits": 8}
@@ -354,18 +366,24 @@ INSTEAD = {
 
 @dataclass(frozen=True, init=False)
 class Index:
-    """A vector index on one field.
+    """An index on one field: a vector index, or a scalar index for filters.
 
     Args:
-        field: the vector field to index.
+        field: the field to index.
         index_type: for FLOAT_VECTOR fields ``"HNSW"`` (hnswlib; default),
             ``"FLAT"`` (exact search), or ``"IVF_FLAT"``, ``"IVF_SQ8"``, ``"IVF_PQ"``
             (faiss; built per sealed segment); for SPARSE_FLOAT_VECTOR fields
             ``"SPARSE_INVERTED_INDEX"`` (``"SPARSE_WAND"`` is accepted and means the
-            same). ``"AUTOINDEX"`` picks HNSW or the inverted index by field type.
+            same). For scalar fields Milvus's ``"INVERTED"`` (BOOL, numbers,
+            VARCHAR, ARRAY), ``"STL_SORT"`` (numbers), ``"Trie"`` (VARCHAR) and
+            ``"BITMAP"`` (BOOL, integers, VARCHAR, ARRAY): one sorted index in
+            Kestrel, built per sealed segment, that answers ``==``, ``in``,
+            ranges, prefix ``like`` and ``array_contains`` in filters.
+            ``"AUTOINDEX"`` picks HNSW, the sparse inverted index or INVERTED by
+            field type.
         metric: dense fields ``"COSINE"`` (default), ``"IP"`` or ``"L2"`` (squared
             Euclidean); sparse fields ``"IP"``, or ``"BM25"`` for the output of a
-            BM25 function (the defaults).
+            BM25 function (the defaults); none for scalar indexes.
         params: ``M`` (2..100, default 16) and ``ef_construction`` (default 200)
             for HNSW; ``nlist`` (1..65536, default 128) for IVF, and ``m`` (a
             divisor of the dimension, required) and ``nbits`` (1..16, default 8)
@@ -380,7 +398,7 @@ class Index:
 
     field: str
     index_type: str
-    metric: Metric
+    metric: Metric | None  # None for scalar indexes
     params: Mapping[str, Any]
     # what was left to the field type (AUTOINDEX, no metric): see ``fit``
     auto_type: bool = dataclass_field(default=False, compare=False, repr=False)
@@ -400,6 +418,18 @@ class Index:
             kind = "HNSW"
         if kind == "SPARSE_WAND":
             kind = "SPARSE_INVERTED_INDEX"
+        kind = _SCALAR_BY_UPPER.get(kind, kind)
+        if kind in SCALAR_INDEX_TYPES:
+            merged = {**(params or {}), **kwargs}
+            if metric is not None or merged:
+                what = f"metric {metric!r}" if metric is not None else f"{sorted(merged)}"
+                raise IndexConfigError(f"a {kind} index takes no metric or parameters, got {what}")
+            for name, value in (("field", field), ("index_type", kind), ("metric", None)):
+                object.__setattr__(self, name, value)
+            object.__setattr__(self, "params", {})
+            object.__setattr__(self, "auto_type", False)
+            object.__setattr__(self, "auto_metric", False)
+            return
         if kind in INSTEAD:
             raise IndexConfigError(
                 f"index type {kind} is not built by Kestrel (a GPU, disk or retired Milvus "
@@ -453,8 +483,15 @@ class Index:
                 that does not suit it.
         """
         f = schema.get(self.field)
-        if f is None or not f.is_vector:
-            raise IndexConfigError(f"index on {self.field!r}: no vector field of that name")
+        if f is None:
+            raise IndexConfigError(f"index on {self.field!r}: no field of that name")
+        if not f.is_vector:
+            return self._fit_scalar(f)
+        if self.is_scalar:
+            raise IndexConfigError(
+                f"index on {self.field!r}: {self.index_type} is a scalar index; a vector "
+                f"field takes {', '.join(DENSE_INDEX_TYPES)} or SPARSE_INVERTED_INDEX"
+            )
         if f.dtype is DataType.FLOAT_VECTOR:
             if self.index_type not in DENSE_INDEX_TYPES or self.metric is Metric.BM25:
                 raise IndexConfigError(
@@ -479,15 +516,61 @@ class Index:
             raise IndexConfigError(
                 f"index on {self.field!r}: the metric of "
                 f"{'a BM25 output field' if is_bm25 else 'a sparse field'} is {want.value}, "
-                f"not {self.metric.value}"
+                f"not {self.vector_metric.value}"
             )
         return Index(self.field, "SPARSE_INVERTED_INDEX", want)
+
+    def _fit_scalar(self, f: Field) -> Index:
+        if self.auto_type:
+            if not self.auto_metric:
+                raise IndexConfigError(f"index on {f.name!r}: a scalar index takes no metric")
+            spec = Index(f.name, "INVERTED")
+        elif self.is_scalar:
+            spec = self
+        else:
+            raise IndexConfigError(
+                f"index on {f.name!r}: {self.index_type} is a vector index; a scalar field "
+                f"takes {', '.join(SCALAR_INDEX_TYPES)} (or AUTOINDEX)"
+            )
+        takes = SCALAR_INDEX_FIELDS[spec.index_type]
+        if f.dtype not in takes:
+            fit = [t for t in SCALAR_INDEX_TYPES if f.dtype in SCALAR_INDEX_FIELDS[t]]
+            hint = (
+                f"; use {' or '.join(fit)}"
+                if fit
+                else " (JSON fields are not indexed: filters on them scan)"
+            )
+            raise IndexConfigError(
+                f"a {spec.index_type} index cannot be built on {f.dtype.name} field "
+                f"{f.name!r}{hint}"
+            )
+        if f.dtype is DataType.ARRAY:
+            assert f.element_type is not None
+            if f.element_type not in takes or f.element_type is DataType.ARRAY:
+                raise IndexConfigError(
+                    f"a {spec.index_type} index cannot be built on ARRAY field {f.name!r} "
+                    f"of {f.element_type.name}"
+                )
+        if spec.index_type == "BITMAP" and f.is_primary:
+            raise IndexConfigError(f"a BITMAP index cannot be built on primary key {f.name!r}")
+        return spec
+
+    @property
+    def is_scalar(self) -> bool:
+        """Whether this is a scalar (filter) index, not a vector index."""
+        return self.index_type in SCALAR_INDEX_TYPES
+
+    @property
+    def vector_metric(self) -> Metric:
+        """The metric of a vector index (a scalar index has none)."""
+        assert self.metric is not None, f"{self.index_type} index has no metric"
+        return self.metric
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "field": self.field,
             "index_type": self.index_type,
-            "metric": self.metric.value,
+            "metric": self.metric.value if self.metric is not None else None,
             "params": dict(self.params),
         }
 

@@ -27,6 +27,7 @@ from .functions import FunctionType
 from .index import flat
 from .index.hnsw import HnswIndex, IncompleteSearchError
 from .index.ivf import IvfIndex
+from .index.scalar import ScalarIndex
 from .index.sparse import Scorer, SparseColumn, SparseQuery
 from .rows import RowBatch, object_column
 from .schema import Index, Schema
@@ -143,6 +144,7 @@ class Segment:
         self.indexes: dict[str, HnswIndex | IvfIndex] = {}
         for name, spec in indexes.items():
             self.indexes.update(self._new_index(name, spec))
+        self.scalar_indexes: dict[str, ScalarIndex] = {}  # built when sealed
         self._selections: OrderedDict[tuple[Expr | None, int, int], Selection] = OrderedDict()
         self._norms: dict[str, np.ndarray] = {}
         self._token_columns: dict[str, SparseColumn] = {}  # text_match on non-BM25 fields
@@ -160,20 +162,35 @@ class Segment:
             dim = self.schema[name].dim
             assert dim is not None
             return {
-                name: HnswIndex(dim, spec.metric, spec.params["M"], spec.params["ef_construction"])
+                name: HnswIndex(
+                    dim, spec.vector_metric, spec.params["M"], spec.params["ef_construction"]
+                )
             }
         if spec.index_type.startswith("IVF_") and self.sealed and self.num_rows >= MIN_IVF_ROWS:
             vectors = np.ascontiguousarray(self.vectors[name].view)
-            return {name: IvfIndex.build(vectors, spec.metric, spec.index_type, dict(spec.params))}
+            return {
+                name: IvfIndex.build(
+                    vectors, spec.vector_metric, spec.index_type, dict(spec.params)
+                )
+            }
         return {}
 
+    def build_scalar_index(self, name: str) -> ScalarIndex:
+        """The scalar index of a field over this segment's rows."""
+        null = self.nulls[name].view if name in self.nulls else None
+        return ScalarIndex.build(self.columns[name].view, null, self.schema[name].dtype)
+
     def seal(self) -> None:
-        """Take no more appends; train the IVF indexes (now that the rows are known)."""
+        """Take no more appends; train the IVF indexes and sort the scalar ones
+        (now that the rows are known)."""
         if self.sealed:
             return
         self.sealed = True
         for name, spec in self.index_specs.items():
-            if name not in self.indexes:
+            if spec.is_scalar:
+                self.scalar_indexes[name] = self.build_scalar_index(name)
+                self.index_dirty.add(name)
+            elif name not in self.indexes:
                 try:
                     built = self._new_index(name, spec)
                 except (MemoryError, RuntimeError) as exc:
@@ -250,10 +267,16 @@ class Segment:
                 index.mark_deleted(offsets)
 
     def set_index(self, name: str, spec: Index) -> None:
-        """Rebuild the index of a vector field over all rows (none for FLAT)."""
-        self.indexes.pop(name, None)
+        """Rebuild the index of a field over all rows (none for FLAT; a growing
+        segment builds a scalar index when it is sealed)."""
         self.index_dirty.add(name)
         self.index_specs[name] = spec
+        if spec.is_scalar:
+            self.scalar_indexes.pop(name, None)
+            if self.sealed:
+                self.scalar_indexes[name] = self.build_scalar_index(name)
+            return
+        self.indexes.pop(name, None)
         built = self._new_index(name, spec)
         for index in built.values():
             if isinstance(index, HnswIndex):
@@ -261,6 +284,12 @@ class Segment:
                 index.add(vectors, np.arange(self.num_rows, dtype=np.int64))
                 index.mark_deleted(np.flatnonzero(self.deleted.view))
         self.indexes.update(built)
+
+    def drop_scalar_index(self, name: str) -> None:
+        """Forget a scalar field's index: filters on it scan again."""
+        self.index_specs.pop(name, None)
+        self.scalar_indexes.pop(name, None)
+        self.index_dirty.add(name)
 
     # ------------------------------------------------------------------ reads
     def select(self, expr: Expr | None) -> Selection:
@@ -326,6 +355,7 @@ class Segment:
             nulls=nulls,
             dynamic=self.dynamic.view if self.dynamic is not None else None,
             text_match=self.text_match,
+            indexes=self.scalar_indexes,
         )
 
     def text_match(self, field: str, words: str) -> np.ndarray:

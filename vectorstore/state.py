@@ -113,7 +113,7 @@ class CollectionState:
     def metric(self, field: str) -> Metric:
         """The metric a field is searched with (its index's; COSINE if none)."""
         spec = self.indexes.get(field)
-        return spec.metric if spec is not None else Metric.COSINE
+        return spec.vector_metric if spec is not None else Metric.COSINE
 
     def partition(self, name: str) -> list[Segment]:
         """The segments of one partition.
@@ -256,11 +256,15 @@ class CollectionState:
                     del self.locations[pk]
                 self._count_terms(seg, np.flatnonzero(live), -1)
                 seg.close()
+        elif isinstance(record, DropIndex) and self.indexes[record.field].is_scalar:
+            del self.indexes[record.field]
+            for seg in self.segments(None):
+                seg.drop_scalar_index(record.field)
         elif isinstance(record, (CreateIndex, DropIndex)):
             if isinstance(record, CreateIndex):
                 spec = record.index
-            else:
-                spec = Index(record.field, "FLAT", self.indexes[record.field].metric)
+            else:  # a vector field without an index is searched exactly
+                spec = Index(record.field, "FLAT", self.indexes[record.field].vector_metric)
             self.indexes[spec.field] = spec
             for seg in self.segments(None):
                 seg.set_index(spec.field, spec)

@@ -12,6 +12,7 @@ evaluate: only Kestrel's own errors may come out.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -46,6 +47,7 @@ from vectorstore.expr import (
     evaluate,
     parse,
 )
+from vectorstore.index.scalar import ScalarIndex
 from vectorstore.types import DataType as D
 
 # ----------------------------------------------------------------------------- schema
@@ -692,3 +694,82 @@ def test_binding_a_rendered_literal_equals_parsing_it(value: Any) -> None:
     rnd = random.Random(0)
     as_text = parse(f"x == {render(tuple(value) if isinstance(value, list) else value, rnd)}")
     assert bind(parse("x == {p}"), {"p": value}) == as_text
+
+
+INDEXABLE = ["id", "v", "small", "f", "b", "name", "tags", "nums"]
+
+
+@st.composite
+def indexable_leaf(draw: st.DrawFn) -> Expr:
+    """A condition a scalar index answers: a plain field against constants."""
+    choice = draw(st.integers(0, 5))
+    if choice == 0:
+        left, right = draw(num_field), Literal(draw(num_const))
+        if draw(st.booleans()):
+            left, right = right, left
+        return Compare(draw(st.sampled_from(ALL_OPS)), left, right)
+    if choice == 1:
+        return Compare(draw(st.sampled_from(ALL_OPS)), Field("name"), Literal(draw(str_const)))
+    if choice == 2:
+        target, items = draw(
+            st.sampled_from(
+                [
+                    (num_field, st.lists(num_const, max_size=4)),
+                    (st.just(Field("name")), st.lists(str_const, max_size=4)),
+                    (st.just(Field("b")), st.lists(st.booleans(), max_size=2)),
+                ]
+            )
+        )
+        return In(draw(target), ListLiteral(tuple(draw(items))), draw(st.booleans()))
+    if choice == 3:
+        pattern = draw(st.text(alphabet="ab%_x", max_size=3))
+        return Like(Field("name"), Literal(draw(st.sampled_from([pattern, pattern + "%"]))))
+    if choice == 4:
+        lo, hi = sorted(draw(st.lists(num_const, min_size=2, max_size=2)))
+        return Range(
+            draw(num_field), Literal(lo), Literal(hi), draw(st.booleans()), draw(st.booleans())
+        )
+    name = draw(st.sampled_from(["array_contains", "array_contains_all", "array_contains_any"]))
+    if draw(st.booleans()):
+        needles = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+        arg: Expr = (
+            ListLiteral(needles)
+            if name != "array_contains"
+            else Literal(needles[0] if needles else 1)
+        )
+        return Call(name, (Field("nums"), arg))
+    words = tuple(draw(st.lists(st.sampled_from("xyq"), max_size=3)))
+    arg = ListLiteral(words) if name != "array_contains" else Literal(words[0] if words else "x")
+    return Call(name, (Field("tags"), arg))
+
+
+indexable_expressions = st.recursive(
+    st.one_of(indexable_leaf(), indexable_leaf(), leaf()),
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=2, max_size=3).map(lambda xs: And(tuple(xs))),
+        st.lists(inner, min_size=2, max_size=3).map(lambda xs: Or(tuple(xs))),
+        inner.map(Not),
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    expr=indexable_expressions,
+    data=rows(),
+    indexed=st.lists(st.sampled_from(INDEXABLE), unique=True, min_size=1),
+)
+def test_scalar_indexes_never_change_an_answer(
+    expr: Expr, data: list[dict[str, Any]], indexed: list[str]
+) -> None:
+    """A filter over fields with scalar indexes (which answer ==, in, ranges,
+    prefix like and array_contains from sorted entries) keeps exactly the rows
+    the reference keeps."""
+    batch = to_batch(data)
+    indexes = {
+        name: ScalarIndex.build(batch.values[name], batch.nulls.get(name), TYPES[name].dtype)
+        for name in indexed
+    }
+    mask = evaluate(expr, dataclasses.replace(batch, indexes=indexes))
+    assert mask.tolist() == reference_mask(expr, data), repr(expr)

@@ -23,7 +23,9 @@ from vectorstore.backends._milvus_version import (
     NEWER_FIX,
     Feature,
     ServerInfo,
+    check_index,
     filter_gaps,
+    milvus_scalar_type,
     schema_gaps,
 )
 from vectorstore.columns import ColumnBatch, FieldType
@@ -258,3 +260,48 @@ def test_ivf_search_parameters_for_milvus() -> None:
     refined = check("v", {"refine_k": 4}, 10, Metric.L2, False, "IVF_SQ8")
     with pytest.raises(NotSupportedError, match="refine_k is Kestrel's"):
         search_params(refined, Metric.L2, "IVF_SQ8", False)
+
+
+SCALAR_SCHEMA = vs.Schema(
+    [
+        vs.Field("id", D.INT64, is_primary=True),
+        vs.Field("vector", D.FLOAT_VECTOR, dim=2),
+        vs.Field("tag", D.VARCHAR, max_length=8),
+        vs.Field("n", D.INT32),
+        vs.Field("x", D.DOUBLE),
+        vs.Field("flag", D.BOOL),
+        vs.Field("nums", D.ARRAY, element_type=D.INT64, max_capacity=4),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("server", "field", "kind", "sent"),
+    [
+        (OLD, "tag", "INVERTED", "Trie"),
+        (OLD, "tag", "BITMAP", "Trie"),
+        (OLD, "n", "INVERTED", "STL_SORT"),
+        (OLD, "x", "STL_SORT", "STL_SORT"),
+        (OLD, "flag", "INVERTED", None),
+        (OLD, "nums", "BITMAP", None),
+        (V24, "tag", "Trie", "Trie"),
+        (V24, "flag", "BITMAP", "INVERTED"),
+        (V24, "nums", "INVERTED", "INVERTED"),
+        (NEW, "flag", "BITMAP", "BITMAP"),
+        (LITE, "n", "STL_SORT", "INVERTED"),
+        (LITE, "tag", "Trie", "INVERTED"),
+        (LITE, "nums", "INVERTED", None),
+    ],
+)
+def test_scalar_indexes_are_sent_as_what_the_server_builds(
+    server: ServerInfo, field: str, kind: str, sent: str | None
+) -> None:
+    """Kestrel's four scalar index names are one index; each Milvus builds some of
+    them: the one it has for the field's type is sent, or the call is refused."""
+    index = vs.Index(field, kind).fit(SCALAR_SCHEMA)
+    if sent is None:
+        with pytest.raises(NotSupportedError, match=f"field {field!r}"):
+            check_index(server, SCALAR_SCHEMA, index)
+    else:
+        check_index(server, SCALAR_SCHEMA, index)
+        assert milvus_scalar_type(server, SCALAR_SCHEMA, index) == sent

@@ -34,7 +34,7 @@ from . import _milvus_query as mq
 from . import _milvus_reads as reads
 from ._milvus_conn import MilvusConnection
 from ._milvus_rows import FilterChecker, check_lite_json, chunks, plain, wire_rows
-from ._milvus_version import NEWER_FIX, ROWS_FIX, Feature, check_lite_index, row_gaps
+from ._milvus_version import NEWER_FIX, ROWS_FIX, Feature, check_index, row_gaps
 
 
 class MilvusCollection:
@@ -542,7 +542,7 @@ class MilvusCollection:
         metric: str | None = None,
         **params: Any,
     ) -> None:
-        """(Re)build the index of a vector field.
+        """(Re)build the index of a field (vector, or scalar for filters).
 
         Milvus rebuilds an index on a released collection: the collection is
         released, its index dropped and created again, then loaded; searches
@@ -555,14 +555,15 @@ class MilvusCollection:
         """
         spec = field if isinstance(field, Index) else Index(field, index_type, metric, **params)
         spec = spec.fit(self._schema)
-        check_lite_index(self._server, spec.index_type, spec.field)
+        check_index(self._server, self._schema, spec)
         self._check_write()
         self._replace_index(spec)
 
     def drop_index(self, field: str) -> None:
-        """Drop a dense field's index. Milvus cannot search a field without an
-        index, so, as on the embedded engine, searches on it become exact: the
-        index is replaced by FLAT with the same metric.
+        """Drop a field's index. Milvus cannot search a field without an index,
+        so, as on the embedded engine, searches on a dense field become exact:
+        its index is replaced by FLAT with the same metric. A scalar field's
+        index is dropped (filters on it scan).
 
         Raises:
             IndexConfigError: no index on that field, or a sparse field.
@@ -572,7 +573,11 @@ class MilvusCollection:
             raise IndexConfigError(f"field {field!r} has no index")
         if self._indexes[field].index_type == "SPARSE_INVERTED_INDEX":
             raise IndexConfigError(f"sparse field {field!r} always keeps its inverted index")
-        self._replace_index(Index(field, "FLAT", self._indexes[field].metric))
+        if self._indexes[field].is_scalar:
+            with self._index_lock:
+                self._conn.drop_scalar_index(self._name, self._schema, self._indexes, field)
+            return
+        self._replace_index(Index(field, "FLAT", self._indexes[field].vector_metric))
 
     def _replace_index(self, spec: Index) -> None:
         self._check_open()

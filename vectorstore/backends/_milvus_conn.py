@@ -15,7 +15,7 @@ from ..schema import Index, Schema
 from ._milvus_errors import SentFilter, milvus_errors
 from ._milvus_rows import wait_until
 from ._milvus_schema import PROPERTY, encode, index_spec
-from ._milvus_version import ServerInfo
+from ._milvus_version import ServerInfo, milvus_scalar_type
 
 
 class MilvusConnection:
@@ -79,6 +79,10 @@ class MilvusConnection:
         """
         params = self.mc.prepare_index_params()
         for index in indexes:
+            if index.is_scalar:  # no metric, no parameters
+                kind = milvus_scalar_type(self.server, schema, index)
+                params.add_index(field_name=index.field, index_type=kind, index_name=index.field)
+                continue
             spec = index_spec(schema, index)
             # A server reads build parameters as flat keys; Milvus Lite only from a
             # nested "params" JSON (pymilvus sends a nested dict as one key).
@@ -129,10 +133,28 @@ class MilvusConnection:
         properties = {PROPERTY: encode(schema, list(indexes.values()))}
         self.call("alter_collection_properties", name, properties=properties)
 
-    def _rebuild(self, name: str, schema: Schema, spec: Index) -> None:
-        names = self.call("list_indexes", name, field_name=spec.field, default=IndexConfigError)
+    def drop_scalar_index(
+        self, name: str, schema: Schema, indexes: dict[str, Index], field: str
+    ) -> None:
+        """Drop a scalar field's index (Milvus drops indexes of a released
+        collection: release, drop, load) and record it in the ``"kestrel"``
+        property."""
+        self.call("release_collection", name, default=IndexConfigError)
+        try:
+            self._drop_field_indexes(name, field)
+        finally:
+            self.call("load_collection", name, default=IndexConfigError)
+        del indexes[field]
+        properties = {PROPERTY: encode(schema, list(indexes.values()))}
+        self.call("alter_collection_properties", name, properties=properties)
+
+    def _drop_field_indexes(self, name: str, field: str) -> None:
+        names = self.call("list_indexes", name, field_name=field, default=IndexConfigError)
         for index_name in names or ():
             self.call("drop_index", name, index_name, default=IndexConfigError)
+
+    def _rebuild(self, name: str, schema: Schema, spec: Index) -> None:
+        self._drop_field_indexes(name, spec.field)
         self.build_indexes(name, schema, [spec])
 
 

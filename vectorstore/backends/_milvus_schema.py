@@ -10,15 +10,16 @@ property) is read from Milvus's own description.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..analyzers import ENGLISH_STOP_WORDS, _chain
-from ..errors import NotSupportedError, SchemaError, StorageError
+from ..errors import IndexConfigError, NotSupportedError, SchemaError, StorageError
 from ..functions import BM25, TextEmbedding
-from ..schema import Field, Index, Schema
+from ..schema import SCALAR_INDEX_TYPES, Field, Index, Schema
 from ..types import DataType, Metric
 
 PROPERTY = "kestrel"
@@ -141,14 +142,16 @@ def index_spec(schema: Schema, index: Index) -> IndexSpec:
     sparse index, where Milvus reads them)."""
     if index.index_type == "HNSW":
         params = {"M": index.params["M"], "efConstruction": index.params["ef_construction"]}
-        return IndexSpec(index.field, "HNSW", index.metric.value, params)
+        return IndexSpec(index.field, "HNSW", index.vector_metric.value, params)
     if index.index_type in ("FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ"):  # the same names
-        return IndexSpec(index.field, index.index_type, index.metric.value, dict(index.params))
+        return IndexSpec(
+            index.field, index.index_type, index.vector_metric.value, dict(index.params)
+        )
     fn = schema.functions_by_output.get(index.field)
     params = {}
     if isinstance(fn, BM25):
         params = {"bm25_k1": fn.k1, "bm25_b": fn.b}
-    return IndexSpec(index.field, "SPARSE_INVERTED_INDEX", index.metric.value, params)
+    return IndexSpec(index.field, "SPARSE_INVERTED_INDEX", index.vector_metric.value, params)
 
 
 def encode(schema: Schema, indexes: Sequence[Index]) -> str:
@@ -288,6 +291,12 @@ def from_milvus(
                 "ef_construction": _int(spec.get("efConstruction")) or 200,
             }
             out_indexes.append(Index(f.name, "HNSW", metric, params=hnsw))
+    for f in schema.scalar_fields:
+        kind = str(indexes.get(f.name, {}).get("index_type") or "")
+        if kind.upper() in {t.upper() for t in SCALAR_INDEX_TYPES}:
+            # a Milvus index Kestrel does not build on that type: its filters scan
+            with contextlib.suppress(IndexConfigError):
+                out_indexes.append(Index(f.name, kind).fit(schema))
     return schema, out_indexes
 
 
@@ -303,7 +312,7 @@ def embedding_functions(schema: Schema) -> dict[str, TextEmbedding]:
 def metric_of(indexes: Mapping[str, Index], field: str) -> Metric:
     """The metric of a vector field's index (COSINE when it has none)."""
     spec = indexes.get(field)
-    return spec.metric if spec is not None else Metric.COSINE
+    return spec.vector_metric if spec is not None else Metric.COSINE
 
 
 __all__ = [

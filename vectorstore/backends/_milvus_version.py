@@ -23,7 +23,7 @@ from ..errors import NotSupportedError
 from ..expr import Arith, Call, Compare, Expr, IsNull, Like, Literal, Neg, Range, walk
 from ..functions import BM25
 from ..rows import RowBatch
-from ..schema import Schema
+from ..schema import Index, Schema
 from ..types import DataType
 
 Version = tuple[int, int, int]
@@ -52,6 +52,9 @@ class Feature(enum.Enum):
     IS_NULL = ("`is null` filters", (2, 5, 0))
     GROUP_SIZE = ("group_size above 1", (2, 5, 0))
     TEMPLATING = ("filter templating", (2, 5, 0))
+    # 2.3 builds Trie (VARCHAR) and STL_SORT (numbers) only; INVERTED came in 2.4
+    INVERTED_INDEX = ("INVERTED scalar indexes (on BOOL and ARRAY fields)", (2, 4, 0))
+    BITMAP_INDEX = ("BITMAP scalar indexes", (2, 5, 0))
 
     def __init__(self, label: str, needs: Version):
         self.label = label
@@ -147,6 +150,53 @@ def check_lite_index(server: ServerInfo, index_type: str, field: str) -> None:
         )
 
 
+def milvus_scalar_type(server: ServerInfo, schema: Schema, index: Index) -> str:
+    """The Milvus index type to build for a Kestrel scalar index on this Milvus.
+
+    Kestrel's four scalar index names are one sorted index, and an index never
+    changes what a filter returns; Milvus versions build different ones (2.3:
+    Trie on VARCHAR, STL_SORT on numbers; Milvus Lite 3.2: INVERTED only; 2.4:
+    INVERTED and the older two; BITMAP later). So the type asked for is sent
+    where the server has it, and the one it has for that field type otherwise.
+
+    Raises:
+        NotSupportedError: no scalar index of this Milvus takes the field's type.
+    """
+    f = schema[index.field]
+    subject = f"index {f.dtype.name} field {f.name!r}"
+    if server.lite:
+        if f.dtype is DataType.ARRAY:
+            raise NotSupportedError(
+                f"{server.name} at {server.uri} cannot {subject}: its INVERTED index takes "
+                "no ARRAY field. Leave the field unindexed (filters on it still work), or "
+                "use a Milvus server >= 2.4 or the embedded engine."
+            )
+        return "INVERTED"
+    if server.has(Feature.INVERTED_INDEX):
+        if index.index_type == "BITMAP" and not server.has(Feature.BITMAP_INDEX):
+            return "INVERTED"
+        return index.index_type
+    if f.dtype is DataType.VARCHAR:
+        return "Trie"
+    if f.dtype in (DataType.BOOL, DataType.ARRAY):
+        gap = (Feature.INVERTED_INDEX, f"field {f.name!r} is {f.dtype.name}")
+        fix = "Leave the field unindexed (filters on it still work), or use a newer Milvus."
+        server.require(subject, [gap], fix)
+    return "STL_SORT"
+
+
+def check_index(server: ServerInfo, schema: Schema, index: Index) -> None:
+    """Refuse, before anything is sent, an index this Milvus cannot build.
+
+    Raises:
+        NotSupportedError: as ``check_lite_index`` and ``milvus_scalar_type``.
+    """
+    if index.is_scalar:
+        milvus_scalar_type(server, schema, index)
+    else:
+        check_lite_index(server, index.index_type, index.field)
+
+
 SCHEMA_FIX = (
     "Use a newer Milvus, or keep this collection on the embedded engine "
     "(vs.connect(path)); on this server, use one dense FLOAT_VECTOR field and "
@@ -231,8 +281,10 @@ __all__ = [
     "SCHEMA_FIX",
     "Feature",
     "ServerInfo",
+    "check_index",
     "check_lite_index",
     "filter_gaps",
+    "milvus_scalar_type",
     "row_gaps",
     "schema_gaps",
 ]

@@ -47,7 +47,7 @@ from ._milvus_collection import MilvusCollection
 from ._milvus_conn import MilvusConnection
 from ._milvus_errors import milvus_errors
 from ._milvus_schema import PROPERTY, decode, encode, from_milvus, milvus_schema
-from ._milvus_version import SCHEMA_FIX, ServerInfo, check_lite_index, schema_gaps
+from ._milvus_version import SCHEMA_FIX, ServerInfo, check_index, schema_gaps
 
 if TYPE_CHECKING:
     from ..embeddings.base import EmbeddingProvider
@@ -335,7 +335,7 @@ class MilvusBackendClient:
                 return existing
             self._conn.server.require(f"hold collection {name!r}", schema_gaps(schema), SCHEMA_FIX)
             for index in full:
-                check_lite_index(self._conn.server, index.index_type, index.field)
+                check_index(self._conn.server, schema, index)
             wire = milvus_schema(self._conn.pm, schema, self.lite)
             self._conn.call(
                 "create_collection",

@@ -153,7 +153,7 @@ def _create(
     )
     note(
         f"created collection {name!r}: {fields}, dynamic fields; {index.index_type} "
-        f"{index.metric.value}{embedded}"
+        f"{index.vector_metric.value}{embedded}"
     )
     return col
 
@@ -180,7 +180,7 @@ def _check_existing(col: Collection, opts: ImportOptions) -> dict[str, str]:
         dims = {name: schema[name].dim for name in dense}
         raise CliError(f"collection {col.name!r} exists with vector dimensions {dims}")
     if opts.metric is not None:
-        metrics = {i.field: i.metric.value for i in col.indexes if i.field in dense}
+        metrics = {i.field: i.vector_metric.value for i in col.indexes if i.field in dense}
         if target is None or metrics.get(target) != opts.metric.upper():
             raise CliError(f"collection {col.name!r} exists with metrics {metrics}")
     if opts.provider is not None:

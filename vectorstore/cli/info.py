@@ -108,7 +108,8 @@ def render_collection(info: dict[str, Any], schema: Schema) -> str:
         (
             "indexes",
             [
-                f"{i['field']}: {i['index_type']} {i['metric']}"
+                f"{i['field']}: {i['index_type']}"
+                + (f" {i['metric']}" if i["metric"] else "")
                 + "".join(f" {k}={v}" for k, v in i["params"].items())
                 for i in info["indexes"]
             ],

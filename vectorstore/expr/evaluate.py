@@ -139,6 +139,9 @@ class _Evaluator(Predicates):
             return self.compare(node.op, self.value(node.left), self.value(node.right))
         if isinstance(node, Range):
             x = self.value(node.expr)
+            found = self.indexed_range(x, node)
+            if found is not None:
+                return found
             lo = self.compare(">=" if node.lower_inclusive else ">", x, self.value(node.lower))
             hi = self.compare("<=" if node.upper_inclusive else "<", x, self.value(node.upper))
             return tri_and(lo, hi)
@@ -217,20 +220,21 @@ class _Evaluator(Predicates):
         col = self.batch.values[name]
         null = self.batch.nulls.get(name)
         label = f"{dtype.name} field {name!r}"
+        index = self.batch.indexes.get(name)
         if dtype == DataType.BOOL:
-            return Num(col, null, "bool", label, pos, dtype)
+            return Num(col, null, "bool", label, pos, dtype, index)
         if dtype.is_integer:
-            return Num(col, null, "int", label, pos, dtype)
+            return Num(col, null, "int", label, pos, dtype, index)
         if dtype.is_float:
-            return Num(col, null, "float", label, pos, dtype)
+            return Num(col, null, "float", label, pos, dtype, index)
         if dtype == DataType.VARCHAR:
-            return Str(col, null, label, pos)
+            return Str(col, null, label, pos, index)
         if dtype in (DataType.JSON, DataType.ARRAY):
             if null is None:
                 null = np.fromiter((v is None for v in col), bool, self.n)
             if dtype == DataType.JSON:
                 return Obj(col, null, label, pos)
-            return Arr(col, null, ftype.element_type, label, pos)
+            return Arr(col, null, ftype.element_type, label, pos, index)
         raise FilterTypeError(f"{label} cannot be filtered on{where(pos)}", position=pos)
 
     def path(self, node: Path) -> Value:
@@ -427,14 +431,53 @@ class _Evaluator(Predicates):
         elif kind is not None and not fits(kind, c.value):
             raise mismatch(v, c, op)
 
+    def indexed(self, v: Num | Str, op: str, value: Any) -> np.ndarray | None:
+        """``v op value`` as a mask from the field's scalar index (None: scan)."""
+        if v.index is None:
+            return None
+        rows = v.index.compare("==" if op == "!=" else op, value)
+        if rows is None:
+            return None
+        mask = self.mask_of(rows)
+        return ~mask if op == "!=" else mask
+
+    def indexed_range(self, x: Value, node: Range) -> Tri | None:
+        """``lo < x < hi`` from the field's scalar index in one lookup (None: no
+        index, or bounds it cannot answer: each side is then compared alone)."""
+        if not isinstance(x, (Num, Str)) or x.index is None:
+            return None
+        lo, hi = self.value(node.lower), self.value(node.upper)
+        if not isinstance(lo, Const) or not isinstance(hi, Const):
+            return None
+        self.check_const(x, lo, ">=" if node.lower_inclusive else ">")  # as compare() would
+        self.check_const(x, hi, "<=" if node.upper_inclusive else "<")
+        lo_value, hi_value = lo.value, hi.value
+        if isinstance(x, Num) and x.dtype == DataType.FLOAT:
+            lo_value, hi_value = (
+                np.float32(v) if type(v) is float else v for v in (lo_value, hi_value)
+            )
+        rows = x.index.between(lo_value, node.lower_inclusive, hi_value, node.upper_inclusive)
+        return None if rows is None else tri(self.mask_of(rows), x.null)
+
+    def mask_of(self, rows: np.ndarray) -> np.ndarray:
+        mask = np.zeros(self.n, bool)
+        mask[rows] = True
+        return mask
+
     def num_const(self, op: str, a: Num, value: Any) -> Tri:
         if a.dtype == DataType.FLOAT and type(value) is float:
             value = np.float32(value)
+        found = self.indexed(a, op, value)
+        if found is not None:
+            return tri(found, a.null)
         with np.errstate(all="ignore"):
             result = OPS[op](a.values, value)
         return tri(np.asarray(result, dtype=bool), a.null)
 
     def str_const(self, op: str, a: Str, value: str) -> Tri:
+        found = self.indexed(a, op, value)
+        if found is not None:
+            return tri(found, a.null)
         col = a.values
         if op in ("==", "!="):
             result = col == value if op == "==" else col != value
@@ -500,15 +543,21 @@ class _Evaluator(Predicates):
             if bad or kind == "array":
                 raise mismatch(v, Const(bad[0] if bad else items, values.pos), "in")
         if isinstance(v, Num):
-            if not items:
+            # the needles in the column's terms (float32 for FLOAT; one numpy type)
+            dtype = np.float32 if v.dtype == DataType.FLOAT else None
+            needles = np.array(items, dtype=bool if kind == "bool" else dtype)
+            rows = v.index.isin(needles.tolist()) if v.index is not None else None
+            if rows is not None:
+                result = self.mask_of(rows)
+            elif not items:
                 result = np.zeros(self.n, bool)
             else:
-                dtype = np.float32 if v.dtype == DataType.FLOAT else None
-                needles = np.array(items, dtype=bool if kind == "bool" else dtype)
                 result = np.isin(v.values, needles)
             res = tri(result, v.null)
         elif isinstance(v, Str):
-            res = tri(self.str_in(v, items), v.null)
+            rows = v.index.isin(items) if v.index is not None else None
+            result = self.mask_of(rows) if rows is not None else self.str_in(v, items)
+            res = tri(result, v.null)
         else:
             res = tri(self.rows_in(self.rows(v), items), null_of(v))
         return tri_not(res) if node.negated else res

@@ -34,6 +34,7 @@ from .values import (
     kind_of,
     label_of,
     like_column,
+    like_plan,
     null_of,
     short,
     tri,
@@ -51,6 +52,9 @@ class Predicates:
         raise NotImplementedError
 
     def rows(self, v: Value) -> Any:
+        raise NotImplementedError
+
+    def mask_of(self, rows: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def like(self, node: Like) -> Tri:
@@ -72,6 +76,15 @@ class Predicates:
                 f"'like' needs a string, not {label_of(v, node.expr)}{where(node.pos)}",
                 position=node.pos,
             )
+        if isinstance(v, Str) and v.index is not None:
+            kind, text = like_plan(pattern.value)
+            rows = None
+            if kind == "prefix":
+                rows = v.index.prefix(text)
+            elif kind == "eq":
+                rows = v.index.compare("==", text)
+            if rows is not None:
+                return tri(self.mask_of(rows), v.null)
         if isinstance(v, Str):
             column = v.values if v.null is None else np.where(v.null, "", v.values)
             try:
@@ -154,6 +167,10 @@ class Predicates:
                         f" values, not {describe_const(x)}{where(node.pos)}",
                         position=node.pos,
                     )
+        if isinstance(target, Arr) and target.index is not None:
+            found = target.index.contains(needles, mode)
+            if found is not None:
+                return tri(self.mask_of(found), target.null)
         rows = self.rows(target)
         typed = isinstance(target, Arr) and target.elem is not None
         if typed or all(type(x) is str for x in needles):

@@ -18,6 +18,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from ..columns import ScalarLookup
 from ..errors import FilterSyntaxError, FilterTypeError
 from ..types import DataType
 from .ast import Expr, to_text
@@ -60,6 +61,7 @@ class Num:
     label: str
     pos: int | None
     dtype: DataType | None = None
+    index: ScalarLookup | None = None  # of the declared field itself (not arithmetic)
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Str:
     null: np.ndarray | None
     label: str
     pos: int | None
+    index: ScalarLookup | None = None
 
 
 @dataclass
@@ -92,6 +95,7 @@ class Arr:
     elem: DataType | None
     label: str
     pos: int | None
+    index: ScalarLookup | None = None
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Sealed segment folders: columns as ``.npy`` (memory-mapped on open), text,
-JSON and arrays as JSON lines, the tombstone bitmap, and the hnswlib index.
+JSON and arrays as JSON lines, the tombstone bitmap, and the indexes (hnswlib's
+graph, faiss's IVF, the sort order of a scalar index).
 
 No file can carry Python objects: every one is plain ``.npy`` (loaded with
 ``allow_pickle=False``), JSON, or hnswlib's own index format.
@@ -19,6 +20,7 @@ from ..columns import Column, FileColumn
 from ..errors import StorageError
 from ..index.hnsw import HnswIndex
 from ..index.ivf import IvfIndex
+from ..index.scalar import ScalarIndex
 from ..index.sparse import SparseColumn
 from ..rows import object_column
 from ..schema import Index, Schema
@@ -36,11 +38,13 @@ def tombstones_name(version: int) -> str:
     return f"tombstones-{version}.npy"
 
 
-INDEX_SUFFIXES = (".hnsw", ".ivf")
+INDEX_SUFFIXES = (".hnsw", ".ivf", ".sidx")
 
 
-def index_name(field: str, version: int, index: HnswIndex | IvfIndex) -> str:
-    return f"{field}-{version}{'.hnsw' if isinstance(index, HnswIndex) else '.ivf'}"
+def index_name(field: str, version: int, index: HnswIndex | IvfIndex | ScalarIndex) -> str:
+    if isinstance(index, HnswIndex):
+        return f"{field}-{version}.hnsw"
+    return f"{field}-{version}{'.ivf' if isinstance(index, IvfIndex) else '.sidx'}"
 
 
 def write_segment(seg: Segment, folder: str, version: int) -> dict[str, Any]:
@@ -81,7 +85,7 @@ def write_segment(seg: Segment, folder: str, version: int) -> dict[str, Any]:
         seg.sparse[name] = SparseColumn(mapped[0], mapped[1], mapped[2])
     files = {name: file_crc(os.path.join(folder, name)) for name in sorted(os.listdir(folder))}
     entry = {"partition": seg.partition, "rows": seg.num_rows, "files": files}
-    seg.index_dirty = set(seg.indexes)
+    seg.index_dirty = set(seg.indexes) | set(seg.scalar_indexes)
     write_indexes(seg, folder, entry, version)
     write_tombstones(seg, folder, entry, version)
     fsync_dir(folder)
@@ -91,13 +95,13 @@ def write_segment(seg: Segment, folder: str, version: int) -> dict[str, Any]:
 
 
 def write_indexes(seg: Segment, folder: str, entry: dict[str, Any], version: int) -> None:
-    """Write the graphs rebuilt since the segment's files were written, under new names."""
+    """Write the indexes rebuilt since the segment's files were written, under new names."""
     files: dict[str, int] = entry["files"]
     for name in sorted(seg.index_dirty):
         for old in [f for f in files if f.startswith(f"{name}-") and f.endswith(INDEX_SUFFIXES)]:
             del files[old]  # the file itself goes once the manifest no longer names it
-        index = seg.indexes.get(name)
-        if index is not None:  # else FLAT, or IVF on too few rows: exact search
+        index = seg.indexes.get(name) or seg.scalar_indexes.get(name)
+        if index is not None:  # else FLAT, IVF on too few rows, or dropped
             file = index_name(name, version, index)
             path = os.path.join(folder, file)
             index.save(path)
@@ -206,24 +210,38 @@ def read_segment(
     seg.index_specs = dict(indexes)
     for name, spec in indexes.items():
         index: HnswIndex | IvfIndex
+        if spec.is_scalar:
+            seg.scalar_indexes[name] = _read_scalar_index(seg, folder, files, name)
+            continue
         if spec.index_type == "HNSW":
             dim = schema[name].dim
             assert dim is not None
             path = os.path.join(folder, _current(files, f"{name}-", ".hnsw"))
-            index = HnswIndex.load(path, dim, spec.metric)
+            index = HnswIndex.load(path, dim, spec.vector_metric)
             index.mark_deleted(np.flatnonzero(deleted))
         elif spec.index_type.startswith("IVF_"):
             found = [f for f in files if f.startswith(f"{name}-") and f.endswith(".ivf")]
             if not found:
                 continue  # too few rows for one when it was sealed: exact search
             path = os.path.join(folder, _current(files, f"{name}-", ".ivf"))
-            index = IvfIndex.load(path, spec.metric, spec.index_type)
+            index = IvfIndex.load(path, spec.vector_metric, spec.index_type)
         else:
             continue
         if len(index) != n:
             raise StorageError(f"index file {path} holds {len(index)} rows, not {n}")
         seg.indexes[name] = index
     return seg
+
+
+def _read_scalar_index(seg: Segment, folder: str, files: dict[str, int], name: str) -> ScalarIndex:
+    """A scalar index from its file, or built now if the segment has none yet
+    (written by the next checkpoint)."""
+    if not any(f.startswith(f"{name}-") and f.endswith(".sidx") for f in files):
+        seg.index_dirty.add(name)
+        return seg.build_scalar_index(name)
+    path = os.path.join(folder, _current(files, f"{name}-", ".sidx"))
+    null = seg.nulls[name].view if name in seg.nulls else None
+    return ScalarIndex.load(path, seg.columns[name].view, null, seg.schema[name].dtype)
 
 
 def _expect(
