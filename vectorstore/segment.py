@@ -571,7 +571,10 @@ class Segment:
         else:
             if metric is Metric.COSINE:
                 queries = flat.normalize(queries)
-                vectors = vectors / np.maximum(self.norms(field)[safe], 1e-30)[..., None]
+                # the candidates' own norms: the segment-wide cache would read
+                # (and keep resident) every vector of a memory-mapped segment
+                norms = np.linalg.norm(vectors, axis=2)
+                vectors = vectors / np.maximum(norms, 1e-30)[..., None]
             dist = np.einsum("qcd,qd->qc", vectors, queries)
             dist[labels < 0] = -np.inf
             order = np.argsort(-dist, axis=1, kind="stable")[:, :k]
