@@ -384,10 +384,11 @@ class Index:
         metric: dense fields ``"COSINE"`` (default), ``"IP"`` or ``"L2"`` (squared
             Euclidean); sparse fields ``"IP"``, or ``"BM25"`` for the output of a
             BM25 function (the defaults); none for scalar indexes.
-        params: ``M`` (2..100, default 16) and ``ef_construction`` (default 200)
-            for HNSW; ``nlist`` (1..65536, default 128) for IVF, and ``m`` (a
-            divisor of the dimension, required) and ``nbits`` (1..16, default 8)
-            for IVF_PQ; also accepted nested as ``params={"M": 32}`` like pymilvus.
+        params: ``M`` (2..100, default 16) and ``ef_construction`` (default 200;
+            Milvus's ``efConstruction`` too) for HNSW; ``nlist`` (1..65536,
+            default 128) for IVF, and ``m`` (a divisor of the dimension,
+            required) and ``nbits`` (1..16, default 8) for IVF_PQ; also
+            accepted nested as ``params={"M": 32}`` like pymilvus.
 
     Raises:
         IndexConfigError: unknown type, metric or parameter, or out-of-range values.
@@ -450,6 +451,8 @@ class Index:
             ) from None
         merged = {**(params or {}), **kwargs}
         if kind == "HNSW":
+            if "efConstruction" in merged:  # Milvus's spelling
+                merged["ef_construction"] = merged.pop("efConstruction")
             unknown = set(merged) - set(_HNSW_DEFAULTS)
             if unknown:
                 raise IndexConfigError(

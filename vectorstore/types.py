@@ -92,7 +92,7 @@ class Metric(str, enum.Enum):
 class Hit(Mapping[str, Any]):
     """One search result: the primary key, the metric's raw distance, and fields.
 
-    A hit reads like pymilvus's: ``hit.id``, ``hit.distance``, ``hit.entity`` or
+    A hit reads like pymilvus's: ``hit.id``, ``hit.distance`` (``hit.score``), ``hit.entity`` or
     ``hit["id"]``, ``hit["distance"]``, ``hit["entity"]``; ``hit["text"]`` reads an
     output field directly.
     """
@@ -112,6 +112,11 @@ class Hit(Mapping[str, Any]):
         if key == "entity":
             return self.entity
         return self.entity[key]
+
+    @property
+    def score(self) -> float:
+        """The distance (pymilvus's alias)."""
+        return self.distance
 
     def __iter__(self) -> Iterator[str]:
         return iter(("id", "distance", "entity"))

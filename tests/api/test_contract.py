@@ -168,8 +168,9 @@ def test_the_backends_do_not_import_each_other() -> None:
 def test_nothing_below_the_contract_imports_it() -> None:
     above = {"vectorstore.api", "vectorstore.connect"}
     allowed = {PACKAGE / "__init__.py", PACKAGE / "connect.py", PACKAGE / "api.py"}
+    above_the_contract = PACKAGE / "pymilvus"  # pymilvus's API, built on the contract
     for path in PACKAGE.rglob("*.py"):
-        if path not in allowed:
+        if path not in allowed and above_the_contract not in path.parents:
             assert not imports_of(path) & above, path
 
 

@@ -128,7 +128,6 @@ def test_schema_dict_round_trip():
         (("v", "HNSW"), {"M": "16"}),
         (("v", "HNSW"), {"M": True}),
         (("v", "HNSW"), {"ef_construction": 0}),
-        (("v", "HNSW"), {"efConstruction": 100}),
         (("v", "HNSW"), {"params": {"nlist": 4}}),
         (("v", "FLAT"), {"M": 16}),
     ],

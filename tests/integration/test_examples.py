@@ -109,3 +109,11 @@ def test_agent_memory_llamaindex(tmp_path: Path) -> None:
     after = out.split("after a restart, ana 'seats?':")[1].splitlines()[0]
     assert "window seats" not in after  # forgotten, and still forgotten after a restart
     assert "after a restart, ana 'school?': ['My daughter starts school in September']" in out
+
+
+def test_pymilvus_port(tmp_path: Path) -> None:
+    out = run("pymilvus_port.py", str(tmp_path / "milvus_demo.db"))
+    assert "inserted 3 rows: ids [0, 1, 2]" in out
+    assert "hit 1 distance 1.000: Alan Turing" in out  # the query is row 1's vector
+    assert "query: 3 rows about history" in out and "get: [0, 2]" in out
+    assert out.rstrip().endswith("[{'count(*)': 1}]")

@@ -101,3 +101,11 @@ def test_output_entity_fields():
     )
     with pytest.raises(vs.DataError, match="'k'"):
         output_entity_fields(strict, ["k"], default_all=False)
+
+
+def test_milvus_spellings_are_aliases() -> None:
+    """Code written for Milvus says efConstruction and hit.score."""
+    assert vs.Index("v", "HNSW", efConstruction=64) == vs.Index("v", "HNSW", ef_construction=64)
+    assert vs.Index("v", "HNSW", params={"efConstruction": 64}).params["ef_construction"] == 64
+    hit = vs.Hit(1, 0.25, {})
+    assert hit.score == hit.distance == 0.25

@@ -1,0 +1,589 @@
+"""``MilvusClient``: pymilvus's client API over Kestrel's (embedded, or a Milvus
+server through Kestrel's Milvus backend).
+
+Names, arguments and result shapes follow pymilvus (2.5/2.6); each method
+translates its arguments to the contract (``vectorstore.api``) and the answer
+back. Where Milvus Lite and a Milvus server disagree, the server is followed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+from .. import __version__
+from ..api import ClientAPI as Client
+from ..api import CollectionAPI as Collection
+from ..connect import connect
+from ..names import DEFAULT_PARTITION
+from ..schema import Index
+from ..search import AnnRequest
+from ..types import Hit
+from .exceptions import (
+    COLLECTION_NOT_LOADED,
+    MilvusException,
+    ParamError,
+    milvus_errors,
+)
+from .schema import CollectionSchema, IndexParams
+
+COUNT = "count(*)"
+
+
+class LoadState(enum.IntEnum):
+    """pymilvus's load states. Kestrel always holds a collection ready; the state
+    is kept so programs that release, load and wait behave as on Milvus."""
+
+    NotExist = 0
+    NotLoad = 1
+    Loading = 2
+    Loaded = 3
+
+    def __repr__(self) -> str:
+        return f"<LoadState: {self.name}>"
+
+    __str__ = __repr__
+
+
+class OmitZeroDict(dict):
+    """pymilvus's mutation result: a dict whose printed form omits zero values
+    (``cost``); ``==`` and ``[]`` see every key."""
+
+    def __str__(self) -> str:
+        return str({k: v for k, v in self.items() if v or k.endswith("_count")})
+
+    def __repr__(self) -> str:
+        return str(dict(self))
+
+
+class MilvusHit(dict):
+    """One hit as pymilvus returns it: the dict ``{<key field>, "distance", "entity"}``,
+    where ``hit["color"]``, ``hit.get("color")`` and ``hit.color`` also read an
+    output field, ``hit.id`` / ``hit.pk``, ``hit.distance`` / ``hit.score`` and
+    ``hit.fields`` (the entity) are attributes, and ``hit.entity`` is the hit
+    itself (pymilvus's ORM patch), so ``hit.entity.get("color")`` works."""
+
+    def __init__(self, hit: Hit, pk_name: str):
+        super().__init__({pk_name: hit.id, "distance": float(hit.distance), "entity": hit.entity})
+        self._pk_name = pk_name
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return super().__getitem__(key)
+        except KeyError:
+            return super().__getitem__("entity")[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def id(self) -> Any:
+        return super().__getitem__(self._pk_name)
+
+    pk = id
+
+    @property
+    def distance(self) -> float:
+        return float(super().__getitem__("distance"))
+
+    score = distance
+
+    @property
+    def entity(self) -> MilvusHit:
+        return self
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = super().__getitem__("entity")
+        return fields
+
+    def to_dict(self) -> dict[str, Any]:
+        return self
+
+
+class Hits(list):
+    """The hits of one query (a list of ``MilvusHit``), with ``ids`` and ``distances``."""
+
+    @property
+    def ids(self) -> list[Any]:
+        return [h.id for h in self]
+
+    @property
+    def distances(self) -> list[float]:
+        return [h.distance for h in self]
+
+
+def _hits(found: list[list[Hit]], pk_name: str) -> list[Hits]:
+    return [Hits(MilvusHit(h, pk_name) for h in row) for row in found]
+
+
+def _one_or_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _search_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """pymilvus's ``{"metric_type": ..., "params": {"ef": ...}}`` as Kestrel's
+    (which also reads a nested ``params``)."""
+    return dict(params or {})
+
+
+class MilvusClient:
+    """pymilvus's ``MilvusClient`` on Kestrel.
+
+    Args:
+        uri: ``":memory:"``; a path (a Kestrel store there; a Milvus Lite style
+            ``"./milvus_demo.db"`` names a store folder); or ``http(s)://host:port``
+            for a Milvus server (Kestrel's Milvus backend).
+        user, password, token, db_name, timeout: for a Milvus server.
+    """
+
+    def __init__(
+        self,
+        uri: str = "http://localhost:19530",
+        user: str = "",
+        password: str = "",
+        db_name: str = "",
+        token: str = "",
+        timeout: float | None = None,
+        **kwargs: Any,
+    ):
+        remote = uri.startswith(("http://", "https://", "tcp://"))
+        options: dict[str, Any] = {}
+        if remote:
+            options = {"token": token, "db_name": db_name or None, "timeout": timeout}
+            if user:
+                options.update(user=user, password=password)
+            options = {k: v for k, v in options.items() if v not in (None, "")}
+        self._db: Client = milvus_errors(connect)(uri, **options)
+        self._released: set[str] = set()
+
+    # ------------------------------------------------------------ helpers
+    def _col(self, name: str, loaded: bool = False) -> Collection:
+        if not isinstance(name, str) or not name:
+            raise ParamError(message=f"collection_name must be a non-empty str, got {name!r}")
+        col: Collection = milvus_errors(self._db.get_collection)(name)
+        if loaded and name in self._released:
+            raise MilvusException(
+                COLLECTION_NOT_LOADED,
+                f"collection {name!r} is not loaded: call load_collection() first",
+            )
+        return col
+
+    @staticmethod
+    def create_schema(**kwargs: Any) -> CollectionSchema:
+        return CollectionSchema(**kwargs)
+
+    @staticmethod
+    def prepare_index_params(field_name: str = "", **kwargs: Any) -> IndexParams:
+        return IndexParams(field_name, **kwargs)
+
+    # -------------------------------------------------------- collections
+    @milvus_errors
+    def create_collection(
+        self,
+        collection_name: str,
+        dimension: int | None = None,
+        primary_field_name: str = "id",
+        id_type: str = "int",
+        vector_field_name: str = "vector",
+        metric_type: str = "COSINE",
+        auto_id: bool = False,
+        timeout: float | None = None,
+        schema: CollectionSchema | None = None,
+        index_params: IndexParams | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Quick setup (``dimension``: an ``id`` key, a ``vector`` field, dynamic
+        fields) or a ``schema`` with ``index_params``. A collection created from a
+        schema without index parameters is not loaded until ``create_index`` and
+        ``load_collection``, as on Milvus."""
+        if schema is None:
+            if dimension is None:
+                raise ParamError(message="create_collection needs dimension or schema")
+            id_kind = str(getattr(id_type, "name", id_type)).lower()
+            self._db.create_collection(
+                collection_name,
+                dimension,
+                metric=metric_type,
+                primary_field=primary_field_name,
+                id_type="str" if id_kind in ("string", "str", "varchar") else "int",
+                vector_field=vector_field_name,
+                auto_id=auto_id,
+            )
+            self._released.discard(collection_name)
+            return
+        indexes = index_params.to_indexes() if index_params is not None else []
+        self._db.create_collection(collection_name, schema=schema.to_schema(), indexes=indexes)
+        if index_params is None:
+            self._released.add(collection_name)
+        else:
+            self._released.discard(collection_name)
+
+    @milvus_errors
+    def has_collection(self, collection_name: str, **kwargs: Any) -> bool:
+        return self._db.has_collection(collection_name)
+
+    @milvus_errors
+    def list_collections(self, **kwargs: Any) -> list[str]:
+        return self._db.list_collections()
+
+    @milvus_errors
+    def drop_collection(self, collection_name: str, **kwargs: Any) -> None:
+        if self._db.has_collection(collection_name):  # Milvus: dropping nothing is fine
+            self._db.drop_collection(collection_name)
+        self._released.discard(collection_name)
+
+    @milvus_errors
+    def describe_collection(self, collection_name: str, **kwargs: Any) -> dict[str, Any]:
+        col = self._col(collection_name)
+        schema = col.schema
+        fields = []
+        for i, f in enumerate(schema.fields):
+            params: dict[str, Any] = {}
+            for key in ("max_length", "dim", "max_capacity"):
+                if getattr(f, key) is not None:
+                    params[key] = getattr(f, key)
+            d: dict[str, Any] = {
+                "field_id": 100 + i,
+                "name": f.name,
+                "description": f.description,
+                "type": f.dtype,
+                "params": params,
+            }
+            if f.element_type is not None:
+                d["element_type"] = f.element_type
+            if f.is_primary:
+                d["is_primary"] = True
+            if f.auto_id:
+                d["auto_id"] = True
+            if f.nullable:
+                d["nullable"] = True
+            if f.default_value is not None:
+                d["default_value"] = f.default_value
+            fields.append(d)
+        return {
+            "collection_name": collection_name,
+            "auto_id": schema.primary.auto_id,
+            "num_shards": 1,
+            "description": schema.description,
+            "fields": fields,
+            "functions": [
+                {
+                    "name": fn.name,
+                    "type": "BM25",
+                    "input_field_names": list(fn.inputs),
+                    "output_field_names": [fn.output],
+                }
+                for fn in schema.functions
+            ],
+            "aliases": [],
+            "consistency_level": 0,
+            "consistency_level_name": "Strong",
+            "properties": {},
+            "num_partitions": len(col.list_partitions()),
+            "enable_dynamic_field": schema.enable_dynamic_field,
+        }
+
+    @milvus_errors
+    def get_collection_stats(self, collection_name: str, **kwargs: Any) -> dict[str, int]:
+        return {"row_count": self._col(collection_name).count()}
+
+    # ---------------------------------------------------------- load state
+    def load_collection(self, collection_name: str, **kwargs: Any) -> None:
+        self._col(collection_name)
+        self._released.discard(collection_name)
+
+    def release_collection(self, collection_name: str, **kwargs: Any) -> None:
+        self._col(collection_name)
+        self._released.add(collection_name)
+
+    def get_load_state(
+        self, collection_name: str, partition_name: str = "", **kwargs: Any
+    ) -> dict[str, LoadState]:
+        if not self._db.has_collection(collection_name):
+            return {"state": LoadState.NotExist}
+        released = collection_name in self._released
+        return {"state": LoadState.NotLoad if released else LoadState.Loaded}
+
+    def refresh_load(self, collection_name: str, **kwargs: Any) -> None:
+        self._col(collection_name)
+
+    # ---------------------------------------------------------- partitions
+    @milvus_errors
+    def create_partition(self, collection_name: str, partition_name: str, **kwargs: Any) -> None:
+        self._col(collection_name).create_partition(partition_name)
+
+    @milvus_errors
+    def drop_partition(self, collection_name: str, partition_name: str, **kwargs: Any) -> None:
+        self._col(collection_name).drop_partition(partition_name)
+
+    @milvus_errors
+    def has_partition(self, collection_name: str, partition_name: str, **kwargs: Any) -> bool:
+        return self._col(collection_name).has_partition(partition_name)
+
+    @milvus_errors
+    def list_partitions(self, collection_name: str, **kwargs: Any) -> list[str]:
+        return self._col(collection_name).list_partitions()
+
+    def load_partitions(self, collection_name: str, partition_names: Any, **kwargs: Any) -> None:
+        self._col(collection_name)
+
+    def release_partitions(self, collection_name: str, partition_names: Any, **kwargs: Any) -> None:
+        self._col(collection_name)
+
+    # ------------------------------------------------------------- indexes
+    @milvus_errors
+    def create_index(self, collection_name: str, index_params: IndexParams, **kwargs: Any) -> None:
+        col = self._col(collection_name)
+        for index in index_params.to_indexes():
+            col.create_index(index)
+
+    @milvus_errors
+    def list_indexes(self, collection_name: str, field_name: str = "", **kwargs: Any) -> list[str]:
+        # Milvus names an index after its field unless told otherwise; Kestrel
+        # keeps one index per field, named so
+        return [
+            i.field
+            for i in self._indexed(collection_name)
+            if i.field == field_name or not field_name
+        ]
+
+    def _indexed(self, collection_name: str) -> list[Index]:
+        col = self._col(collection_name)
+        sparse_bm25 = set(col.schema.functions_by_output)
+        return [i for i in col.indexes if i.index_type != "FLAT" or i.field in sparse_bm25]
+
+    @milvus_errors
+    def describe_index(
+        self, collection_name: str, index_name: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        found = {i.field: i for i in self._indexed(collection_name)}
+        index = found.get(index_name)
+        if index is None:
+            raise MilvusException(700, f"index not found[indexName={index_name}]")
+        out: dict[str, Any] = {"index_type": index.index_type}
+        if index.metric is not None:
+            out["metric_type"] = index.metric.value
+        out.update({k: v for k, v in index.params.items()})
+        out.update(field_name=index.field, index_name=index.field, state="Finished")
+        return out
+
+    @milvus_errors
+    def drop_index(self, collection_name: str, index_name: str, **kwargs: Any) -> None:
+        self._col(collection_name).drop_index(index_name)
+
+    # -------------------------------------------------------------- writes
+    @milvus_errors
+    def insert(
+        self,
+        collection_name: str,
+        data: dict[str, Any] | list[dict[str, Any]],
+        timeout: float | None = None,
+        partition_name: str | None = "",
+        **kwargs: Any,
+    ) -> OmitZeroDict:
+        rows = [data] if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            raise TypeError(
+                "wrong type of argument 'data',expected 'Dict' or list of 'Dict', "
+                f"got '{type(data).__name__}'"
+            )
+        col = self._col(collection_name)
+        if not rows:
+            return OmitZeroDict(insert_count=0, ids=[])
+        ids = col.insert(rows, partition=partition_name or DEFAULT_PARTITION)
+        return OmitZeroDict(insert_count=len(ids), ids=ids, cost=0)
+
+    @milvus_errors
+    def upsert(
+        self,
+        collection_name: str,
+        data: dict[str, Any] | list[dict[str, Any]],
+        timeout: float | None = None,
+        partition_name: str | None = "",
+        **kwargs: Any,
+    ) -> OmitZeroDict:
+        rows = [data] if isinstance(data, dict) else data
+        col = self._col(collection_name)
+        if not rows:
+            return OmitZeroDict(upsert_count=0, ids=[])
+        ids = col.upsert(rows, partition=partition_name or DEFAULT_PARTITION)
+        return OmitZeroDict(upsert_count=len(ids), cost=0, ids=ids)
+
+    @milvus_errors
+    def delete(
+        self,
+        collection_name: str,
+        ids: Any = None,
+        timeout: float | None = None,
+        filter: str | None = None,
+        partition_name: str | None = None,
+        **kwargs: Any,
+    ) -> OmitZeroDict:
+        """Delete by ``ids`` or ``filter``; ``{"delete_count": n}`` as a Milvus
+        server answers (n: the rows deleted; Milvus Lite returns the keys asked)."""
+        pks = _one_or_list(ids)
+        if filter and pks:
+            raise ParamError(
+                message="Ambiguous filter parameter, only one deletion condition can be specified."
+            )
+        col = self._col(collection_name)
+        partition = partition_name or None
+        params = kwargs.get("filter_params")
+        if pks:
+            count = col.delete(ids=pks, partition=partition)
+        else:
+            count = col.delete(filter=filter or "", filter_params=params, partition=partition)
+        return OmitZeroDict(delete_count=count, cost=0)
+
+    # --------------------------------------------------------------- reads
+    @milvus_errors
+    def get(
+        self,
+        collection_name: str,
+        ids: Any,
+        output_fields: list[str] | None = None,
+        timeout: float | None = None,
+        partition_names: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[dict[str, Any]]:
+        col = self._col(collection_name, loaded=True)
+        pks = _one_or_list(ids)
+        if not pks:
+            return []
+        return col.get(pks, output_fields=output_fields or ["*"], partitions=partition_names)
+
+    @milvus_errors
+    def query(
+        self,
+        collection_name: str,
+        filter: str = "",
+        output_fields: list[str] | None = None,
+        timeout: float | None = None,
+        ids: Any = None,
+        partition_names: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[dict[str, Any]]:
+        if filter and ids is not None:
+            raise ParamError(
+                message="Ambiguous parameter, either ids or filter should be specified, "
+                "cannot support both."
+            )
+        col = self._col(collection_name, loaded=True)
+        params = kwargs.get("filter_params")
+        fields = list(output_fields or ["*"])
+        if COUNT in fields:
+            if len(fields) > 1:
+                raise ParamError(message="count(*) cannot be combined with other output fields")
+            pks = _one_or_list(ids)
+            if pks:
+                n = len(
+                    col.get(
+                        pks, output_fields=[col.schema.primary.name], partitions=partition_names
+                    )
+                )
+            else:
+                n = col.count(filter=filter or "", filter_params=params, partitions=partition_names)
+            return [{COUNT: n}]
+        if ids is not None:
+            rows = col.get(_one_or_list(ids), output_fields=fields, partitions=partition_names)
+            offset, limit = kwargs.get("offset", 0), kwargs.get("limit")
+            return rows[offset : None if limit is None else offset + limit]
+        return col.query(
+            filter=filter,
+            output_fields=fields,
+            limit=kwargs.get("limit"),
+            offset=kwargs.get("offset", 0),
+            partitions=partition_names,
+            filter_params=params,
+        )
+
+    @milvus_errors
+    def search(
+        self,
+        collection_name: str,
+        data: Any = None,
+        filter: str = "",
+        limit: int = 10,
+        output_fields: list[str] | None = None,
+        search_params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        partition_names: list[str] | None = None,
+        anns_field: str | None = None,
+        **kwargs: Any,
+    ) -> list[Hits]:
+        col = self._col(collection_name, loaded=True)
+        params = _search_params(search_params)
+        offset = kwargs.get("offset", params.pop("offset", 0))
+        found = col.search(
+            data,
+            anns_field=anns_field or None,
+            limit=limit,
+            filter=filter or "",
+            offset=offset,
+            output_fields=output_fields,
+            search_params=params,
+            partitions=partition_names,
+            filter_params=kwargs.get("filter_params"),
+            group_by_field=kwargs.get("group_by_field"),
+            group_size=kwargs.get("group_size") or 1,
+        )
+        return _hits(found, col.schema.primary.name)
+
+    @milvus_errors
+    def hybrid_search(
+        self,
+        collection_name: str,
+        reqs: Sequence[Any],
+        ranker: Any,
+        limit: int = 10,
+        output_fields: list[str] | None = None,
+        timeout: float | None = None,
+        partition_names: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[Hits]:
+        col = self._col(collection_name, loaded=True)
+        requests = [r if isinstance(r, AnnRequest) else r.to_request() for r in reqs]
+        found = col.hybrid_search(
+            requests,
+            ranker,
+            limit=limit,
+            offset=kwargs.get("offset", 0),
+            output_fields=output_fields,
+            partitions=partition_names,
+        )
+        return _hits(found, col.schema.primary.name)
+
+    # --------------------------------------------------------- maintenance
+    @milvus_errors
+    def flush(self, collection_name: str, **kwargs: Any) -> None:
+        self._col(collection_name).flush()
+
+    @milvus_errors
+    def compact(self, collection_name: str, **kwargs: Any) -> int:
+        """Compact now (synchronously); returns a job id as Milvus does."""
+        self._col(collection_name).compact()
+        return 0
+
+    def get_server_version(self, **kwargs: Any) -> str:
+        return f"kestrel-{__version__}"
+
+    def close(self) -> None:
+        self._db.close()
+
+
+__all__ = ["Hits", "LoadState", "MilvusClient", "MilvusHit", "OmitZeroDict"]
