@@ -213,7 +213,7 @@ def hybrid(
 def index_metric(collection: vs.CollectionAPI) -> str:
     for index in collection.indexes:
         if index.field == EMBEDDING:
-            return str(index.metric.value)
+            return str(index.vector_metric.value)
     return "COSINE"  # a vector field without an index entry is searched with COSINE
 
 
