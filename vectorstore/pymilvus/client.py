@@ -141,6 +141,39 @@ def _search_params(params: dict[str, Any] | None) -> dict[str, Any]:
     return dict(params or {})
 
 
+class QueryIterator:
+    """Rows passing a filter, ``batch_size`` at a time in primary-key order, as
+    pymilvus's: call ``next()`` until it returns ``[]``, then ``close()``. The
+    matching keys are taken when it is created; rows deleted since are skipped.
+    No 16,384-row ceiling: this is how to read a whole collection."""
+
+    def __init__(
+        self,
+        col: Collection,
+        batch_size: int,
+        keys: list[Any],
+        output_fields: list[str],
+        partitions: list[str] | None,
+    ):
+        self._col = col
+        self._batch_size = batch_size
+        self._keys = keys
+        self._fields = output_fields
+        self._partitions = partitions
+        self._at = 0
+
+    @milvus_errors
+    def next(self) -> list[dict[str, Any]]:
+        batch = self._keys[self._at : self._at + self._batch_size]
+        self._at += len(batch)
+        if not batch:
+            return []
+        return self._col.get(batch, output_fields=self._fields, partitions=self._partitions)
+
+    def close(self) -> None:
+        self._keys = []
+
+
 class MilvusClient:
     """pymilvus's ``MilvusClient`` on Kestrel.
 
@@ -513,6 +546,31 @@ class MilvusClient:
         )
 
     @milvus_errors
+    def query_iterator(
+        self,
+        collection_name: str,
+        batch_size: int = 1000,
+        limit: int = -1,
+        filter: str = "",
+        output_fields: list[str] | None = None,
+        partition_names: list[str] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> QueryIterator:
+        """Every row passing ``filter`` (``limit`` -1: all; ``offset`` skips), in
+        primary-key order, ``batch_size`` rows per ``next()``."""
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ParamError(message=f"batch_size must be a positive integer, got {batch_size!r}")
+        col = self._col(collection_name, loaded=True)
+        pk = col.schema.primary.name
+        found = col.query(filter=filter or "", output_fields=[pk], partitions=partition_names)
+        keys = sorted(r[pk] for r in found)
+        offset = int(kwargs.get("offset", 0))
+        keys = keys[offset:] if limit is None or limit < 0 else keys[offset : offset + limit]
+        fields = list(output_fields or ["*"])
+        return QueryIterator(col, batch_size, keys, fields, partition_names)
+
+    @milvus_errors
     def search(
         self,
         collection_name: str,
@@ -586,4 +644,4 @@ class MilvusClient:
         self._db.close()
 
 
-__all__ = ["Hits", "LoadState", "MilvusClient", "MilvusHit", "OmitZeroDict"]
+__all__ = ["Hits", "LoadState", "MilvusClient", "MilvusHit", "OmitZeroDict", "QueryIterator"]
