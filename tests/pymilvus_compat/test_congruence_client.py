@@ -262,6 +262,8 @@ def hybrid_setup(pm: types.ModuleType, uri: str) -> dict[str, Any]:
                 "h", reqs, pm.WeightedRanker(0.7, 0.3), limit=5, output_fields=["tag"]
             )
         ),
+        "indexes": sorted(client.list_indexes("h")),
+        "flat": client.describe_index("h", "a")["index_type"],
     }
     client.close()
     return out

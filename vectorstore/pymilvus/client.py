@@ -396,9 +396,9 @@ class MilvusClient:
         ]
 
     def _indexed(self, collection_name: str) -> list[Index]:
-        col = self._col(collection_name)
-        sparse_bm25 = set(col.schema.functions_by_output)
-        return [i for i in col.indexes if i.index_type != "FLAT" or i.field in sparse_bm25]
+        # a FLAT index is listed, as Milvus lists one (Kestrel cannot tell it from a
+        # dense index dropped with drop_index, which leaves the field FLAT)
+        return list(self._col(collection_name).indexes)
 
     @milvus_errors
     def describe_index(
