@@ -40,9 +40,10 @@ from .errors import (
     VectorStoreError,
 )
 from .functions import BM25, TextEmbedding
+from .index_spec import Index
 from .ranking import Ranker, RRFRanker, WeightedRanker
 from .ranking import normalize as normalize_score
-from .schema import Field, Index, Schema
+from .schema import Field, Schema
 from .search import MAX_TOPK, AnnRequest
 from .types import DataType, Hit, Metric
 

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from .checks import DEFAULT_PARTITION, PrimaryKey
 from .expr import Expr
+from .index_spec import Index
 from .ranking import Ranker
-from .schema import Index, Schema
+from .schema import Schema
 from .search import AnnRequest
 from .types import Hit
 

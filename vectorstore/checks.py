@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import CollectionExistsError, ConfigError, DataError, SchemaError
 from .functions import TextEmbedding
+from .index_spec import Index, default_indexes
 from .names import DEFAULT_PARTITION
 from .ranking import Ranker, WeightedRanker
 from .rows import PrimaryKey
-from .schema import Index, Schema, default_indexes, quick_schema, validate_name
+from .schema import Schema, quick_schema, validate_name
 from .search import MAX_TOPK, AnnRequest, check_window
 
 if TYPE_CHECKING:

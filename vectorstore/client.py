@@ -21,7 +21,8 @@ from .errors import (
     ReadOnlyError,
     StorageError,
 )
-from .schema import Index, Schema
+from .index_spec import Index
+from .schema import Schema
 from .storage.store import CollectionStorage, DirectoryStore
 from .storage.wal import DURABILITY_MODES
 

@@ -24,10 +24,11 @@ from .errors import (
 )
 from .expr import Expr
 from .expr.check import FilterChecker
+from .index_spec import Index
 from .ranking import Ranker
 from .routes import Router
 from .rows import PrimaryKey, check_keys, prepare_rows
-from .schema import Index, Schema, output_entity_fields, validate_name
+from .schema import Schema, output_entity_fields, validate_name
 from .search import MAX_TOPK, AnnRequest, check_window
 from .segment import Segment
 from .state import DEFAULT_PARTITION, DEFAULT_SEGMENT_ROWS, CollectionState
@@ -537,8 +538,7 @@ class Collection:
             indexes = self._state.indexes
             if field not in indexes:
                 raise IndexConfigError(f"field {field!r} has no index")
-            if indexes[field].index_type == "SPARSE_INVERTED_INDEX":
-                raise IndexConfigError(f"sparse field {field!r} always keeps its inverted index")
+            indexes[field].after_drop()  # raises for a sparse field
             self._commit(DropIndex(field))
 
     # ------------------------------------------------------------ description

@@ -18,8 +18,9 @@ from .errors import DataError
 from .expr import Expr
 from .functions import BM25, TextEmbedding
 from .index.sparse import SparseQuery
+from .index_spec import Index
 from .ranking import Ranker, fuse_keys
-from .schema import Index, Schema
+from .schema import Schema
 from .search import (
     Route,
     Rows,

@@ -26,11 +26,12 @@ from .expr import Expr, evaluate
 from .functions import FunctionType
 from .index import flat
 from .index.hnsw import HnswIndex, IncompleteSearchError
-from .index.ivf import IvfIndex
+from .index.ivf import IvfIndex, rerank
 from .index.scalar import ScalarIndex
 from .index.sparse import Scorer, SparseColumn, SparseQuery
+from .index_spec import Index
 from .rows import RowBatch, object_column
-from .schema import Index, Schema
+from .schema import Schema
 from .types import DataType, Metric
 
 MIN_IVF_ROWS = 1024  # smaller sealed segments keep no IVF index (as Milvus): exact search
@@ -555,31 +556,7 @@ class Segment:
             labels, dist = index.search(queries, wanted, index.nlist, allowed)
         if index.exact:
             return labels[:, :k], dist[:, :k]
-        return self._rerank(field, queries, labels, k, metric)
-
-    def _rerank(
-        self, field: str, queries: np.ndarray, labels: np.ndarray, k: int, metric: Metric
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The best ``k`` of each query's candidate ``labels`` by exact distance."""
-        safe = np.where(labels < 0, 0, labels)
-        vectors = np.asarray(self.vectors[field].view)[safe]  # (q, c, dim)
-        if metric is Metric.L2:
-            diff = vectors - queries[:, None, :]
-            dist = np.einsum("qcd,qcd->qc", diff, diff)
-            dist[labels < 0] = np.inf
-            order = np.argsort(dist, axis=1, kind="stable")[:, :k]
-        else:
-            if metric is Metric.COSINE:
-                queries = flat.normalize(queries)
-                # the candidates' own norms: the segment-wide cache would read
-                # (and keep resident) every vector of a memory-mapped segment
-                norms = np.linalg.norm(vectors, axis=2)
-                vectors = vectors / np.maximum(norms, 1e-30)[..., None]
-            dist = np.einsum("qcd,qd->qc", vectors, queries)
-            dist[labels < 0] = -np.inf
-            order = np.argsort(-dist, axis=1, kind="stable")[:, :k]
-        top = np.take_along_axis(labels, order, axis=1)
-        return top, np.take_along_axis(dist, order, axis=1).astype(np.float32)
+        return rerank(np.asarray(self.vectors[field].view), queries, labels, k, metric)
 
     def _search_exact(
         self, field: str, queries: np.ndarray, k: int, metric: Metric, selection: Selection

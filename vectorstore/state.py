@@ -23,9 +23,10 @@ from .bm25 import TermStats
 from .errors import DuplicateKeyError, PartitionNotFoundError
 from .expr import Expr
 from .functions import BM25
+from .index_spec import Index
 from .names import DEFAULT_PARTITION
 from .rows import PrimaryKey, RowBatch
-from .schema import Index, Schema
+from .schema import Schema
 from .segment import Segment
 from .storage.records import (
     CreateIndex,
@@ -256,18 +257,21 @@ class CollectionState:
                     del self.locations[pk]
                 self._count_terms(seg, np.flatnonzero(live), -1)
                 seg.close()
-        elif isinstance(record, DropIndex) and self.indexes[record.field].is_scalar:
-            del self.indexes[record.field]
-            for seg in self.segments(None):
-                seg.drop_scalar_index(record.field)
-        elif isinstance(record, (CreateIndex, DropIndex)):
-            if isinstance(record, CreateIndex):
-                spec = record.index
-            else:  # a vector field without an index is searched exactly
-                spec = Index(record.field, "FLAT", self.indexes[record.field].vector_metric)
-            self.indexes[spec.field] = spec
-            for seg in self.segments(None):
-                seg.set_index(spec.field, spec)
+        elif isinstance(record, CreateIndex):
+            self._set_index(record.index)
+        elif isinstance(record, DropIndex):
+            after = self.indexes[record.field].after_drop()
+            if after is not None:  # a dense field: searched exactly (FLAT)
+                self._set_index(after)
+            else:  # a scalar field: filters scan it again
+                del self.indexes[record.field]
+                for seg in self.segments(None):
+                    seg.drop_scalar_index(record.field)
+
+    def _set_index(self, spec: Index) -> None:
+        self.indexes[spec.field] = spec
+        for seg in self.segments(None):
+            seg.set_index(spec.field, spec)
 
     def insert(self, batch: RowBatch, partition: str, moved: bool = False) -> None:
         """Append a validated batch whose keys are all absent.

@@ -24,17 +24,18 @@ from ..errors import (
     VectorStoreError,
 )
 from ..expr import Expr, parse
+from ..index_spec import Index
 from ..ranking import Ranker
 from ..routes import Router
 from ..rows import RowBatch, check_keys, prepare_rows
-from ..schema import Index, Schema, validate_name
+from ..schema import Schema, validate_name
 from ..search import MAX_TOPK, AnnRequest, Route, check_window
 from ..types import Hit
 from . import _milvus_query as mq
 from . import _milvus_reads as reads
 from ._milvus_conn import MilvusConnection
 from ._milvus_rows import FilterChecker, check_lite_json, chunks, plain, wire_rows
-from ._milvus_version import NEWER_FIX, ROWS_FIX, Feature, check_index, row_gaps
+from ._milvus_version import NEWER_FIX, ROWS_FIX, Feature, check_index, row_gaps, search_gaps
 
 
 class MilvusCollection:
@@ -452,12 +453,7 @@ class MilvusCollection:
         check_window(limit, offset, cap=MAX_TOPK)
         route = self._router.route(data, anns_field, search_params, limit + offset)
         group = self._router.group_field(group_by_field, group_size)
-        gaps = []
-        if group is not None:
-            gaps.append((Feature.GROUP_BY, f"it groups by {group!r}"))
-            if group_size > 1:
-                gaps.append((Feature.GROUP_SIZE, f"group_size is {group_size}"))
-        self._server.require("run this search", gaps, NEWER_FIX)
+        self._server.require("run this search", search_gaps(group, group_size), NEWER_FIX)
         flt = self._filter(filter, filter_params)
         out = mq.output(self._schema, output_fields, default_all=False)
         parts = self._partitions.require(partitions)
@@ -466,7 +462,7 @@ class MilvusCollection:
             kwargs.update(group_by_field=group, group_size=group_size)
         result = self._read(
             "search",
-            data=self._query_data(route, data),
+            data=mq.query_data(self._schema, route, data),
             anns_field=route.field,
             limit=limit,
             output_fields=list(out.request),
@@ -499,7 +495,7 @@ class MilvusCollection:
         parts = self._partitions.require(partitions)
         requests = [
             self._pm.AnnSearchRequest(
-                data=self._query_data(route, req.data),
+                data=mq.query_data(self._schema, route, req.data),
                 anns_field=route.field,
                 param=self._search_params(route),
                 limit=req.limit,
@@ -520,15 +516,6 @@ class MilvusCollection:
             **kwargs,
         )
         return mq.to_hits(result, out, None)
-
-    def _query_data(
-        self, route: Route, data: Any
-    ) -> list[str] | list[Mapping[int, float]] | list[list[float]]:
-        field = self._schema[route.field]
-        texts = None
-        if route.bm25 is not None:
-            texts = [data] if isinstance(data, str) else list(data)
-        return mq.query_data(field.dtype, route.dense, route.sparse, texts)
 
     def _search_params(self, route: Route) -> dict[str, Any]:
         index = self._indexes[route.field]
@@ -557,7 +544,8 @@ class MilvusCollection:
         spec = spec.fit(self._schema)
         check_index(self._server, self._schema, spec)
         self._check_write()
-        self._replace_index(spec)
+        with self._index_lock:
+            self._conn.replace_index(self._name, self._schema, self._indexes, spec)
 
     def drop_index(self, field: str) -> None:
         """Drop a field's index. Milvus cannot search a field without an index,
@@ -571,18 +559,12 @@ class MilvusCollection:
         self._check_write()
         if field not in self._indexes:
             raise IndexConfigError(f"field {field!r} has no index")
-        if self._indexes[field].index_type == "SPARSE_INVERTED_INDEX":
-            raise IndexConfigError(f"sparse field {field!r} always keeps its inverted index")
-        if self._indexes[field].is_scalar:
-            with self._index_lock:
-                self._conn.drop_scalar_index(self._name, self._schema, self._indexes, field)
-            return
-        self._replace_index(Index(field, "FLAT", self._indexes[field].vector_metric))
-
-    def _replace_index(self, spec: Index) -> None:
-        self._check_open()
+        after = self._indexes[field].after_drop()
         with self._index_lock:
-            self._conn.replace_index(self._name, self._schema, self._indexes, spec)
+            if after is None:
+                self._conn.drop_scalar_index(self._name, self._schema, self._indexes, field)
+            else:
+                self._conn.replace_index(self._name, self._schema, self._indexes, after)
 
     # ------------------------------------------------------------ description
     def describe(self) -> dict[str, Any]:

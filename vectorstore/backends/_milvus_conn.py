@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import IndexConfigError, StorageError, VectorStoreError
-from ..schema import Index, Schema
+from ..index_spec import Index
+from ..schema import Schema
 from ._milvus_errors import SentFilter, milvus_errors
 from ._milvus_rows import wait_until
 from ._milvus_schema import PROPERTY, encode, index_spec

@@ -36,7 +36,7 @@ from ..expr.ast import CompareOp, transform_children
 from ..functions import BM25
 from ..ranking import Ranker, RRFRanker, WeightedRanker
 from ..schema import DYNAMIC_FIELD, Schema, output_entity_fields
-from ..search import SearchParams
+from ..search import Route, SearchParams
 from ..types import DataType, Hit, Metric
 from ._milvus_version import NEWER_FIX, ServerInfo, filter_gaps
 
@@ -383,17 +383,16 @@ def to_hits(result: Any, out: Output, metric: Metric | None) -> list[list[Hit]]:
 
 
 def query_data(
-    field_type: DataType,
-    route_dense: np.ndarray | None,
-    route_sparse: Sequence[Mapping[int, float]] | None,
-    texts: Sequence[str] | None,
+    schema: Schema, route: Route, data: Any
 ) -> list[str] | list[Mapping[int, float]] | list[list[float]]:
-    """The ``data`` of a search: vectors, sparse dicts, or texts for a BM25 field."""
-    if texts is not None:
-        return list(texts)
-    if field_type is DataType.SPARSE_FLOAT_VECTOR:
-        return list(route_sparse or ())
-    vectors: list[list[float]] = np.asarray(route_dense, dtype=np.float32).tolist()
+    """The ``data`` of a search on ``route``: vectors, sparse dicts, or the query
+    texts for a BM25 field (Milvus scores them)."""
+    if route.bm25 is not None:
+        return [data] if isinstance(data, str) else list(data)
+    if schema[route.field].dtype is DataType.SPARSE_FLOAT_VECTOR:
+        sparse: list[Mapping[int, float]] = list(route.sparse or ())
+        return sparse
+    vectors: list[list[float]] = np.asarray(route.dense, dtype=np.float32).tolist()
     return vectors
 
 

@@ -19,7 +19,8 @@ from typing import Any
 from ..analyzers import ENGLISH_STOP_WORDS, _chain
 from ..errors import IndexConfigError, NotSupportedError, SchemaError, StorageError
 from ..functions import BM25, TextEmbedding
-from ..schema import SCALAR_INDEX_TYPES, Field, Index, Schema
+from ..index_spec import SCALAR_INDEX_TYPES, Index
+from ..schema import Field, Schema
 from ..types import DataType, Metric
 
 PROPERTY = "kestrel"

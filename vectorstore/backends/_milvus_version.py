@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from ..errors import NotSupportedError
 from ..expr import Arith, Call, Compare, Expr, IsNull, Like, Literal, Neg, Range, walk
 from ..functions import BM25
+from ..index_spec import Index
 from ..rows import RowBatch
-from ..schema import Index, Schema
+from ..schema import Schema
 from ..types import DataType
 
 Version = tuple[int, int, int]
@@ -257,6 +258,16 @@ def _arith_order(node: Expr) -> bool:
     return False
 
 
+def search_gaps(group: str | None, group_size: int) -> list[tuple[Feature, str]]:
+    """What a search needs beyond Milvus 2.3 (grouping)."""
+    gaps = []
+    if group is not None:
+        gaps.append((Feature.GROUP_BY, f"it groups by {group!r}"))
+        if group_size > 1:
+            gaps.append((Feature.GROUP_SIZE, f"group_size is {group_size}"))
+    return gaps
+
+
 def row_gaps(schema: Schema, batch: RowBatch) -> list[tuple[Feature, str]]:
     """What a batch of rows needs beyond Milvus 2.3: the first JSON value that
     is not an object, the largest int64 as a primary key."""
@@ -287,4 +298,5 @@ __all__ = [
     "milvus_scalar_type",
     "row_gaps",
     "schema_gaps",
+    "search_gaps",
 ]

@@ -41,7 +41,8 @@ from ..errors import (
     SchemaError,
     StorageError,
 )
-from ..schema import Index, Schema
+from ..index_spec import Index
+from ..schema import Schema
 from . import LITE_SCHEME, MILVUS_SCHEMES
 from ._milvus_collection import MilvusCollection
 from ._milvus_conn import MilvusConnection

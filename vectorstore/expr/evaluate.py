@@ -39,7 +39,6 @@ Semantics (Milvus's, checked against its source and documentation):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -90,7 +89,6 @@ from .values import (
     describe_const,
     fits,
     is_int,
-    key_of,
     kind_of,
     label_of,
     mismatch,
@@ -103,7 +101,6 @@ from .values import (
     tri_not,
     tri_or,
     typed_cmp,
-    typed_eq,
     union,
     walk_keys,
     where,
@@ -459,11 +456,6 @@ class _Evaluator(Predicates):
         rows = x.index.between(lo_value, node.lower_inclusive, hi_value, node.upper_inclusive)
         return None if rows is None else tri(self.mask_of(rows), x.null)
 
-    def mask_of(self, rows: np.ndarray) -> np.ndarray:
-        mask = np.zeros(self.n, bool)
-        mask[rows] = True
-        return mask
-
     def num_const(self, op: str, a: Num, value: Any) -> Tri:
         if a.dtype == DataType.FLOAT and type(value) is float:
             value = np.float32(value)
@@ -528,72 +520,6 @@ class _Evaluator(Predicates):
         return v.values
 
     # ------------------------------------------------------------- predicates
-
-    def in_(self, node: In) -> Tri:
-        values = node.values
-        if isinstance(values, Param):
-            self.value(values)  # raises: unbound template
-        if not isinstance(values, ListLiteral):
-            raise FilterTypeError(f"'in' needs a list{where(values.pos)}", position=values.pos)
-        items = values.values
-        v = self.value(node.expr)
-        kind = declared_kind(v)
-        if kind is not None:
-            bad = [x for x in items if not fits(kind, x)]
-            if bad or kind == "array":
-                raise mismatch(v, Const(bad[0] if bad else items, values.pos), "in")
-        if isinstance(v, Num):
-            # the needles in the column's terms (float32 for FLOAT; one numpy type)
-            dtype = np.float32 if v.dtype == DataType.FLOAT else None
-            needles = np.array(items, dtype=bool if kind == "bool" else dtype)
-            rows = v.index.isin(needles.tolist()) if v.index is not None else None
-            if rows is not None:
-                result = self.mask_of(rows)
-            elif not items:
-                result = np.zeros(self.n, bool)
-            else:
-                result = np.isin(v.values, needles)
-            res = tri(result, v.null)
-        elif isinstance(v, Str):
-            rows = v.index.isin(items) if v.index is not None else None
-            result = self.mask_of(rows) if rows is not None else self.str_in(v, items)
-            res = tri(result, v.null)
-        else:
-            res = tri(self.rows_in(self.rows(v), items), null_of(v))
-        return tri_not(res) if node.negated else res
-
-    def str_in(self, v: Str, items: tuple[Any, ...]) -> np.ndarray:
-        if len(items) <= 2:
-            result = np.zeros(self.n, bool)
-            for x in items:
-                result |= v.values == x
-            return result
-        wanted = frozenset(items)  # all str (type-checked), so hashing is exact
-        return np.fromiter(map(wanted.__contains__, v.values), bool, self.n)
-
-    def rows_in(self, rows: Sequence[Any], items: tuple[Any, ...]) -> np.ndarray:
-        strs = frozenset(x for x in items if type(x) is str)
-        nums = frozenset(x for x in items if type(x) in NUM_TYPES)
-        bools = frozenset(x for x in items if type(x) is bool)
-        others = [x for x in items if key_of(x) is None]
-        if not others and not bools and not nums:
-            hits: Any = (type(x) is str and x in strs for x in rows)
-        elif not others and not bools and not strs:
-            hits = (type(x) in NUM_TYPES and x in nums for x in rows)
-        else:
-
-            def hit(x: Any) -> bool:
-                t = type(x)
-                if t is str:
-                    return x in strs
-                if t is int or t is float:
-                    return x in nums
-                if t is bool:
-                    return x in bools
-                return key_of(x) is None and any(typed_eq(x, o) for o in others)
-
-            hits = map(hit, rows)
-        return np.fromiter(hits, bool, self.n)
 
 
 def evaluate(expr: Expr, batch: ColumnBatch) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The evaluator's predicates on text, JSON and arrays: ``like``, ``exists``,
+"""The evaluator's predicates: ``in``, ``like``, ``exists``,
 ``is [not] null``, ``json_contains*`` / ``array_contains*`` and ``text_match``.
 
 A base class of the evaluator (``evaluate._Evaluator``), kept apart so each
@@ -7,6 +7,7 @@ module stays small; the semantics are described in ``evaluate``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,11 @@ import numpy as np
 from ..columns import ColumnBatch
 from ..errors import FilterSyntaxError, FilterTypeError
 from ..types import DataType
-from .ast import Call, Expr, Field, IsNull, Like, Literal, Param, Path
+from .ast import Call, Expr, Field, In, IsNull, Like, ListLiteral, Literal, Param, Path
 from .values import (
     CONTAINS,
     MISSING,
+    NUM_TYPES,
     Arr,
     Const,
     Num,
@@ -31,13 +33,17 @@ from .values import (
     describe_const,
     fits,
     is_empty,
+    key_of,
     kind_of,
     label_of,
     like_column,
     like_plan,
+    mismatch,
     null_of,
     short,
     tri,
+    tri_not,
+    typed_eq,
     where,
 )
 
@@ -55,7 +61,10 @@ class Predicates:
         raise NotImplementedError
 
     def mask_of(self, rows: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Row offsets (from a scalar index) as a mask."""
+        mask = np.zeros(self.n, bool)
+        mask[rows] = True
+        return mask
 
     def like(self, node: Like) -> Tri:
         pattern = node.pattern
@@ -215,6 +224,72 @@ class Predicates:
         if null is None:
             null = np.fromiter((v is None for v in self.batch.values[target.name]), bool, self.n)
         return tri(self.batch.text_match(target.name, query.value), null)
+
+    def in_(self, node: In) -> Tri:
+        values = node.values
+        if isinstance(values, Param):
+            self.value(values)  # raises: unbound template
+        if not isinstance(values, ListLiteral):
+            raise FilterTypeError(f"'in' needs a list{where(values.pos)}", position=values.pos)
+        items = values.values
+        v = self.value(node.expr)
+        kind = declared_kind(v)
+        if kind is not None:
+            bad = [x for x in items if not fits(kind, x)]
+            if bad or kind == "array":
+                raise mismatch(v, Const(bad[0] if bad else items, values.pos), "in")
+        if isinstance(v, Num):
+            # the needles in the column's terms (float32 for FLOAT; one numpy type)
+            dtype = np.float32 if v.dtype == DataType.FLOAT else None
+            needles = np.array(items, dtype=bool if kind == "bool" else dtype)
+            rows = v.index.isin(needles.tolist()) if v.index is not None else None
+            if rows is not None:
+                result = self.mask_of(rows)
+            elif not items:
+                result = np.zeros(self.n, bool)
+            else:
+                result = np.isin(v.values, needles)
+            res = tri(result, v.null)
+        elif isinstance(v, Str):
+            rows = v.index.isin(items) if v.index is not None else None
+            result = self.mask_of(rows) if rows is not None else self.str_in(v, items)
+            res = tri(result, v.null)
+        else:
+            res = tri(self.rows_in(self.rows(v), items), null_of(v))
+        return tri_not(res) if node.negated else res
+
+    def str_in(self, v: Str, items: tuple[Any, ...]) -> np.ndarray:
+        if len(items) <= 2:
+            result = np.zeros(self.n, bool)
+            for x in items:
+                result |= v.values == x
+            return result
+        wanted = frozenset(items)  # all str (type-checked), so hashing is exact
+        return np.fromiter(map(wanted.__contains__, v.values), bool, self.n)
+
+    def rows_in(self, rows: Sequence[Any], items: tuple[Any, ...]) -> np.ndarray:
+        strs = frozenset(x for x in items if type(x) is str)
+        nums = frozenset(x for x in items if type(x) in NUM_TYPES)
+        bools = frozenset(x for x in items if type(x) is bool)
+        others = [x for x in items if key_of(x) is None]
+        if not others and not bools and not nums:
+            hits: Any = (type(x) is str and x in strs for x in rows)
+        elif not others and not bools and not strs:
+            hits = (type(x) in NUM_TYPES and x in nums for x in rows)
+        else:
+
+            def hit(x: Any) -> bool:
+                t = type(x)
+                if t is str:
+                    return x in strs
+                if t is int or t is float:
+                    return x in nums
+                if t is bool:
+                    return x in bools
+                return key_of(x) is None and any(typed_eq(x, o) for o in others)
+
+            hits = map(hit, rows)
+        return np.fromiter(hits, bool, self.n)
 
 
 __all__ = ["Predicates"]

@@ -154,4 +154,30 @@ def _training_sample(
     return np.ascontiguousarray(data[np.sort(rng.choice(len(data), need, replace=False))])
 
 
-__all__ = ["IVF_TYPES", "IvfIndex"]
+def rerank(
+    vectors: np.ndarray, queries: np.ndarray, labels: np.ndarray, k: int, metric: Metric
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``k`` of each query's candidate ``labels`` (-1: none) by exact
+    distance to the segment's ``vectors`` (only the candidates' rows are read)."""
+    safe = np.where(labels < 0, 0, labels)
+    cand = vectors[safe]  # (q, c, dim)
+    if metric is Metric.L2:
+        diff = cand - queries[:, None, :]
+        dist = np.einsum("qcd,qcd->qc", diff, diff)
+        dist[labels < 0] = np.inf
+        order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    else:
+        if metric is Metric.COSINE:
+            queries = flat.normalize(queries)
+            # the candidates' own norms: a segment-wide norm cache would read (and
+            # keep resident) every vector of a memory-mapped segment
+            norms = np.linalg.norm(cand, axis=2)
+            cand = cand / np.maximum(norms, 1e-30)[..., None]
+        dist = np.einsum("qcd,qd->qc", cand, queries)
+        dist[labels < 0] = -np.inf
+        order = np.argsort(-dist, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(labels, order, axis=1)
+    return top, np.take_along_axis(dist, order, axis=1).astype(np.float32)
+
+
+__all__ = ["IVF_TYPES", "IvfIndex", "rerank"]

@@ -40,7 +40,7 @@ def _entries(values: np.ndarray, null: np.ndarray | None, dtype: DataType) -> tu
     if dtype is DataType.ARRAY:
         rows_list: list[int] = []
         keys_list: list[Any] = []
-        for i, arr in enumerate(values.tolist() if values.dtype != object else values):
+        for i, arr in enumerate(values):
             if type(arr) is list and (null is None or not null[i]):
                 keys_list.extend(arr)
                 rows_list.extend([i] * len(arr))
@@ -133,15 +133,6 @@ class ScalarIndex:
             raise StorageError(f"index file {path} does not fit its segment's column")
         return cls._sorted(keys, rows, order, len(values))
 
-    def __len__(self) -> int:
-        """Entries held (non-null values; ARRAY elements)."""
-        return len(self._rows)
-
-    @property
-    def nbytes(self) -> int:
-        keys = self._keys.nbytes if isinstance(self._keys, np.ndarray) else 8 * len(self._keys)
-        return int(keys + self._rows.nbytes + self.order.nbytes)
-
     # ----------------------------------------------------------------- lookups
     def _span(self, lo: Any, lo_side: str, hi: Any, hi_side: str) -> tuple[int, int]:
         """Positions [start, stop) of the sorted keys between two bounds (None: open)."""
@@ -217,13 +208,14 @@ class ScalarIndex:
             return self.isin(needles)
         if not needles:
             return None  # every non-null row: the scan says so more cheaply
+        distinct = list(dict.fromkeys(needles))  # "all" of [1, 1] is "all" of [1]
         counts = np.zeros(self.num_rows, dtype=np.int32)
-        for needle in dict.fromkeys(needles):  # distinct needles, as "all" means
+        for needle in distinct:
             rows = self.isin([needle])
             if rows is None:
                 return None
-            counts[np.unique(rows)] += 1
-        return np.flatnonzero(counts == len(dict.fromkeys(needles)))
+            counts[np.unique(rows)] += 1  # a row holding a needle twice counts once
+        return np.flatnonzero(counts == len(distinct))
 
 
 __all__ = ["ScalarIndex"]

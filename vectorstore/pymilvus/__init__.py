@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..ranking import RRFRanker, WeightedRanker
 from ..types import DataType
-from .client import Hits, LoadState, MilvusClient, MilvusHit, OmitZeroDict
+from .client import MilvusClient
 from .exceptions import (
     CollectionNotExistException,
     DataNotMatchException,
@@ -22,6 +22,7 @@ from .exceptions import (
     SchemaNotReadyException,
 )
 from .requests import AnnSearchRequest
+from .results import Hits, LoadState, MilvusHit, OmitZeroDict, QueryIterator
 from .schema import CollectionSchema, FieldSchema, Function, FunctionType, IndexParams
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "OmitZeroDict",
     "ParamError",
     "PrimaryKeyException",
+    "QueryIterator",
     "RRFRanker",
     "SchemaNotReadyException",
     "WeightedRanker",

@@ -8,7 +8,6 @@ back. Where Milvus Lite and a Milvus server disagree, the server is followed.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,162 +15,25 @@ from .. import __version__
 from ..api import ClientAPI as Client
 from ..api import CollectionAPI as Collection
 from ..connect import connect
+from ..index_spec import Index
 from ..names import DEFAULT_PARTITION
-from ..schema import Index
 from ..search import AnnRequest
-from ..types import Hit
 from .exceptions import (
     COLLECTION_NOT_LOADED,
     MilvusException,
     ParamError,
     milvus_errors,
 )
+from .results import Hits, LoadState, OmitZeroDict, QueryIterator, hits_of
 from .schema import CollectionSchema, IndexParams
 
 COUNT = "count(*)"
-
-
-class LoadState(enum.IntEnum):
-    """pymilvus's load states. Kestrel always holds a collection ready; the state
-    is kept so programs that release, load and wait behave as on Milvus."""
-
-    NotExist = 0
-    NotLoad = 1
-    Loading = 2
-    Loaded = 3
-
-    def __repr__(self) -> str:
-        return f"<LoadState: {self.name}>"
-
-    __str__ = __repr__
-
-
-class OmitZeroDict(dict):
-    """pymilvus's mutation result: a dict whose printed form omits zero values
-    (``cost``); ``==`` and ``[]`` see every key."""
-
-    def __str__(self) -> str:
-        return str({k: v for k, v in self.items() if v or k.endswith("_count")})
-
-    def __repr__(self) -> str:
-        return str(dict(self))
-
-
-class MilvusHit(dict):
-    """One hit as pymilvus returns it: the dict ``{<key field>, "distance", "entity"}``,
-    where ``hit["color"]``, ``hit.get("color")`` and ``hit.color`` also read an
-    output field, ``hit.id`` / ``hit.pk``, ``hit.distance`` / ``hit.score`` and
-    ``hit.fields`` (the entity) are attributes, and ``hit.entity`` is the hit
-    itself (pymilvus's ORM patch), so ``hit.entity.get("color")`` works."""
-
-    def __init__(self, hit: Hit, pk_name: str):
-        super().__init__({pk_name: hit.id, "distance": float(hit.distance), "entity": hit.entity})
-        self._pk_name = pk_name
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return super().__getitem__(key)
-        except KeyError:
-            return super().__getitem__("entity")[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @property
-    def id(self) -> Any:
-        return super().__getitem__(self._pk_name)
-
-    pk = id
-
-    @property
-    def distance(self) -> float:
-        return float(super().__getitem__("distance"))
-
-    score = distance
-
-    @property
-    def entity(self) -> MilvusHit:
-        return self
-
-    @property
-    def fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = super().__getitem__("entity")
-        return fields
-
-    def to_dict(self) -> dict[str, Any]:
-        return self
-
-
-class Hits(list):
-    """The hits of one query (a list of ``MilvusHit``), with ``ids`` and ``distances``."""
-
-    @property
-    def ids(self) -> list[Any]:
-        return [h.id for h in self]
-
-    @property
-    def distances(self) -> list[float]:
-        return [h.distance for h in self]
-
-
-def _hits(found: list[list[Hit]], pk_name: str) -> list[Hits]:
-    return [Hits(MilvusHit(h, pk_name) for h in row) for row in found]
 
 
 def _one_or_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _search_params(params: dict[str, Any] | None) -> dict[str, Any]:
-    """pymilvus's ``{"metric_type": ..., "params": {"ef": ...}}`` as Kestrel's
-    (which also reads a nested ``params``)."""
-    return dict(params or {})
-
-
-class QueryIterator:
-    """Rows passing a filter, ``batch_size`` at a time in primary-key order, as
-    pymilvus's: call ``next()`` until it returns ``[]``, then ``close()``. The
-    matching keys are taken when it is created; rows deleted since are skipped.
-    No 16,384-row ceiling: this is how to read a whole collection."""
-
-    def __init__(
-        self,
-        col: Collection,
-        batch_size: int,
-        keys: list[Any],
-        output_fields: list[str],
-        partitions: list[str] | None,
-    ):
-        self._col = col
-        self._batch_size = batch_size
-        self._keys = keys
-        self._fields = output_fields
-        self._partitions = partitions
-        self._at = 0
-
-    @milvus_errors
-    def next(self) -> list[dict[str, Any]]:
-        batch = self._keys[self._at : self._at + self._batch_size]
-        self._at += len(batch)
-        if not batch:
-            return []
-        return self._col.get(batch, output_fields=self._fields, partitions=self._partitions)
-
-    def close(self) -> None:
-        self._keys = []
 
 
 class MilvusClient:
@@ -429,17 +291,8 @@ class MilvusClient:
         partition_name: str | None = "",
         **kwargs: Any,
     ) -> OmitZeroDict:
-        rows = [data] if isinstance(data, dict) else data
-        if not isinstance(rows, list):
-            raise TypeError(
-                "wrong type of argument 'data',expected 'Dict' or list of 'Dict', "
-                f"got '{type(data).__name__}'"
-            )
-        col = self._col(collection_name)
-        if not rows:
-            return OmitZeroDict(insert_count=0, ids=[])
-        ids = col.insert(rows, partition=partition_name or DEFAULT_PARTITION)
-        return OmitZeroDict(insert_count=len(ids), ids=ids, cost=0)
+        """``{"insert_count", "ids"}`` (and ``cost`` 0, printed only when not zero)."""
+        return self._write("insert", collection_name, data, partition_name)
 
     @milvus_errors
     def upsert(
@@ -450,12 +303,24 @@ class MilvusClient:
         partition_name: str | None = "",
         **kwargs: Any,
     ) -> OmitZeroDict:
+        """``{"upsert_count", "ids"}`` as ``insert``."""
+        return self._write("upsert", collection_name, data, partition_name)
+
+    def _write(
+        self, method: str, collection_name: str, data: Any, partition_name: str | None
+    ) -> OmitZeroDict:
         rows = [data] if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            raise TypeError(
+                "wrong type of argument 'data',expected 'Dict' or list of 'Dict', "
+                f"got '{type(data).__name__}'"
+            )
         col = self._col(collection_name)
         if not rows:
-            return OmitZeroDict(upsert_count=0, ids=[])
-        ids = col.upsert(rows, partition=partition_name or DEFAULT_PARTITION)
-        return OmitZeroDict(upsert_count=len(ids), cost=0, ids=ids)
+            return OmitZeroDict({f"{method}_count": 0, "ids": []})
+        write = col.insert if method == "insert" else col.upsert
+        ids = write(rows, partition=partition_name or DEFAULT_PARTITION)
+        return OmitZeroDict({f"{method}_count": len(ids), "ids": ids, "cost": 0})
 
     @milvus_errors
     def delete(
@@ -585,7 +450,7 @@ class MilvusClient:
         **kwargs: Any,
     ) -> list[Hits]:
         col = self._col(collection_name, loaded=True)
-        params = _search_params(search_params)
+        params = dict(search_params or {})
         offset = kwargs.get("offset", params.pop("offset", 0))
         found = col.search(
             data,
@@ -600,7 +465,7 @@ class MilvusClient:
             group_by_field=kwargs.get("group_by_field"),
             group_size=kwargs.get("group_size") or 1,
         )
-        return _hits(found, col.schema.primary.name)
+        return hits_of(found, col.schema.primary.name)
 
     @milvus_errors
     def hybrid_search(
@@ -624,7 +489,7 @@ class MilvusClient:
             output_fields=output_fields,
             partitions=partition_names,
         )
-        return _hits(found, col.schema.primary.name)
+        return hits_of(found, col.schema.primary.name)
 
     # --------------------------------------------------------- maintenance
     @milvus_errors
@@ -644,4 +509,4 @@ class MilvusClient:
         self._db.close()
 
 
-__all__ = ["Hits", "LoadState", "MilvusClient", "MilvusHit", "OmitZeroDict", "QueryIterator"]
+__all__ = ["MilvusClient"]

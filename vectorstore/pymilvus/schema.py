@@ -8,7 +8,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..functions import BM25
-from ..schema import Field, Index, Schema
+from ..index_spec import Index
+from ..schema import Field, Schema
 from ..types import DataType
 from .exceptions import ParamError
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import StorageError
+from ..index_spec import Index
 from ..rows import RowBatch, object_column
-from ..schema import Index
 from .wal import decode, encode
 
 PrimaryKey = int | str

@@ -22,8 +22,9 @@ from ..index.hnsw import HnswIndex
 from ..index.ivf import IvfIndex
 from ..index.scalar import ScalarIndex
 from ..index.sparse import SparseColumn
+from ..index_spec import Index
 from ..rows import object_column
-from ..schema import Index, Schema
+from ..schema import Schema
 from ..segment import Segment
 from .files import atomic_write, fsync_dir, fsync_file, read_jsonl, write_jsonl, write_npy
 

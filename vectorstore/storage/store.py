@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, StorageError
-from ..schema import Index, Schema
+from ..index_spec import Index
+from ..schema import Schema
 from .files import read_json, write_json
 from .lock import StoreLock
 from .manifest import check as check_manifest

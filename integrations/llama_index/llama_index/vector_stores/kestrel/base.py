@@ -27,6 +27,7 @@ from vectorstore.expr import And, Compare, Expr, Field, Literal
 from .filters import TRUE, metadata_filters_to_expr
 from .queries import (
     RANKERS,
+    SUPPORTED_MODES,
     TEXT_MODES,
     capped,
     check_alpha,
@@ -61,14 +62,6 @@ __all__ = ["DEFAULT_COLLECTION", "SUPPORTED_MODES", "KestrelVectorStore"]
 DEFAULT_COLLECTION = "llamaindex"
 MEMORY = ":memory:"
 
-#: The query modes the store answers.
-SUPPORTED_MODES: tuple[VectorStoreQueryMode, ...] = (
-    VectorStoreQueryMode.DEFAULT,
-    VectorStoreQueryMode.MMR,
-    VectorStoreQueryMode.SPARSE,
-    VectorStoreQueryMode.TEXT_SEARCH,
-    VectorStoreQueryMode.HYBRID,
-)
 _METRICS = ("COSINE", "IP", "L2")
 
 
@@ -539,14 +532,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
                 mode on a collection without BM25, an ``alpha`` outside [0, 1]
                 or a bad filter.
         """
-        mode = VectorStoreQueryMode(query.mode)
-        if mode not in SUPPORTED_MODES:
-            supported = ", ".join(m.value for m in SUPPORTED_MODES)
-            raise ValueError(
-                f"KestrelVectorStore does not support query mode {mode.value!r}; "
-                f"supported modes: {supported}"
-            )
-        check_query(query, mode, self.enable_bm25)
+        mode = check_query(query, self.enable_bm25)
         condition = query_condition(query, self._lower)
         collection = self._current()
         if collection is None or query.similarity_top_k <= 0:

@@ -41,12 +41,31 @@ def query_condition(query: VectorStoreQuery, lower_field: str | None) -> Expr | 
     return found[0] if len(found) == 1 else And(tuple(found))
 
 
-def check_query(query: VectorStoreQuery, mode: VectorStoreQueryMode, bm25: bool) -> None:
-    """What ``mode`` needs of the query and the collection.
+#: The query modes the store answers.
+SUPPORTED_MODES: tuple[VectorStoreQueryMode, ...] = (
+    VectorStoreQueryMode.DEFAULT,
+    VectorStoreQueryMode.MMR,
+    VectorStoreQueryMode.SPARSE,
+    VectorStoreQueryMode.TEXT_SEARCH,
+    VectorStoreQueryMode.HYBRID,
+)
+
+
+def check_query(query: VectorStoreQuery, bm25: bool) -> VectorStoreQueryMode:
+    """The query's mode, if the store answers it and the query and the
+    collection have what it needs.
 
     Raises:
-        ValueError: a missing embedding or text, no BM25, or ``alpha`` outside [0, 1].
+        ValueError: an unsupported mode (naming the supported ones), a missing
+            embedding or text, no BM25, or ``alpha`` outside [0, 1].
     """
+    mode = VectorStoreQueryMode(query.mode)
+    if mode not in SUPPORTED_MODES:
+        supported = ", ".join(m.value for m in SUPPORTED_MODES)
+        raise ValueError(
+            f"KestrelVectorStore does not support query mode {mode.value!r}; "
+            f"supported modes: {supported}"
+        )
     if mode not in TEXT_MODES and query.query_embedding is None:
         raise ValueError(f"query mode {mode.value!r} needs a query_embedding")
     if mode in TEXT_MODES or mode == VectorStoreQueryMode.HYBRID:
@@ -59,6 +78,7 @@ def check_query(query: VectorStoreQuery, mode: VectorStoreQueryMode, bm25: bool)
             )
     if mode == VectorStoreQueryMode.HYBRID and query.alpha is not None:
         check_alpha(query.alpha, "alpha")
+    return mode
 
 
 def node_to_row(flat_metadata: bool, has_lower: bool, node: BaseNode) -> dict[str, Any]:
