@@ -457,6 +457,16 @@ class ClientAPI(Protocol):
         """
         ...
 
+    def rename_collection(self, old: str, new: str) -> None:
+        """Rename a collection; this client's handles on it take the new name.
+
+        Raises:
+            CollectionNotFoundError: no collection ``old``.
+            CollectionExistsError: ``new`` exists already.
+            InvalidNameError: ``new`` breaks the naming rule.
+        """
+        ...
+
     def refresh(self) -> None:
         """Read-only clients: catch up with what writers committed since opening."""
         ...

@@ -16,12 +16,14 @@ from .checks import DEFAULT_PARTITION, attach_embedding, check_existing, collect
 from .collection import Collection
 from .errors import (
     ClosedError,
+    CollectionExistsError,
     CollectionNotFoundError,
     ConfigError,
     ReadOnlyError,
     StorageError,
 )
 from .index_spec import Index
+from .names import validate_name
 from .schema import Schema
 from .storage.store import CollectionStorage, DirectoryStore
 from .storage.wal import DURABILITY_MODES
@@ -235,6 +237,27 @@ class Client:
                 col._close()
             if self._store is not None and name in self._store.collections:
                 self._store.remove_collection(name)
+
+    def rename_collection(self, old: str, new: str) -> None:
+        """Rename a collection (Milvus's ``rename_collection``): its data stays
+        where it is, and handles on it from this client take the new name.
+
+        Raises:
+            CollectionNotFoundError: no collection ``old``.
+            CollectionExistsError: ``new`` exists already.
+            InvalidNameError: ``new`` breaks the naming rule.
+        """
+        validate_name(new, "collection")
+        with self._lock:
+            self._check(write=True)
+            if not self._has(old):
+                raise CollectionNotFoundError(f"no collection named {old!r}")
+            if self._has(new):
+                raise CollectionExistsError(f"cannot rename {old!r}: {new!r} exists already")
+            col = self._open(old)
+            store = self._store
+            col._rename(new, lambda: store.rename_collection(old, new) if store else None)
+            self._collections[new] = self._collections.pop(old)
 
     def refresh(self) -> None:
         """Read-only clients: catch up with the writer (new manifest, new log records).

@@ -9,7 +9,7 @@ exactly as it was. Checkpoints and compaction are in ``maintenance``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -162,6 +162,15 @@ class Collection:
                     self._storage.close()  # may raise: a final fsync failed
             finally:
                 self._state.close()
+
+    def _rename(self, new: str, commit: Callable[[], None]) -> None:
+        """Take the name ``new`` once ``commit`` (the durable rename) succeeded;
+        no write of this collection runs in between."""
+        with self._writing():
+            commit()
+            self._name = self._state.name = new
+            if self._storage is not None:
+                self._storage.name = new
 
     # ------------------------------------------------------------- partitions
     def create_partition(self, name: str) -> None:

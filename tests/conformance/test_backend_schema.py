@@ -609,3 +609,51 @@ def test_dynamic_keys_keep_the_rows_order(db: vs.Client) -> None:
     keys = [f"k{i}" for i in (5, 1, 9, 3, 7, 2)]
     col.insert([{"id": 1, "vector": [1.0, 0.0], **{k: i for i, k in enumerate(keys)}}])
     assert [k for k in col.get([1])[0] if k.startswith("k")] == keys
+
+
+# ----------------------------------------------------------------- rename
+def test_rename_collection_keeps_data_and_handles(db, reopen):
+    col = db.create_collection("old", dimension=4)
+    col.create_partition("p")
+    col.insert([{"id": i, "vector": vec(i), "n": i} for i in range(5)], partition="p")
+    db.rename_collection("old", "new")
+    assert db.list_collections() == ["new"]
+    assert not db.has_collection("old")
+    assert col.name == "new"  # this client's handle follows the rename
+    col.insert({"id": 9, "vector": vec(9)})
+    # the old name is free again, and its data does not mix with the renamed one
+    other = db.create_collection("old", dimension=4)
+    other.insert({"id": 100, "vector": vec(1)})
+    db = reopen(db)
+    renamed = db.get_collection("new")
+    assert sorted(r["id"] for r in renamed.query(output_fields=["id"])) == [0, 1, 2, 3, 4, 9]
+    assert renamed.list_partitions() == ["_default", "p"]
+    assert renamed.search([vec(3)], limit=1)[0][0].id == 3
+    assert [r["id"] for r in db.get_collection("old").query(output_fields=["id"])] == [100]
+    db.rename_collection("new", "back")  # and again, after reopening
+    db = reopen(db)
+    assert db.list_collections() == ["back", "old"]
+    assert db.get_collection("back").count() == 6
+
+
+def test_rename_collection_refusals_change_nothing(db):
+    db.create_collection("a", dimension=4).insert({"id": 1, "vector": VEC})
+    db.create_collection("b", dimension=4)
+    with pytest.raises(vs.CollectionNotFoundError):
+        db.rename_collection("nope", "c")
+    with pytest.raises(vs.CollectionExistsError):
+        db.rename_collection("a", "b")
+    with pytest.raises(vs.InvalidNameError):
+        db.rename_collection("a", "../escape")
+    assert db.list_collections() == ["a", "b"]
+    assert db.get_collection("a").count() == 1
+
+
+def test_drop_after_rename_removes_the_data(db, reopen):
+    db.create_collection("a", dimension=4).insert({"id": 1, "vector": VEC})
+    db.rename_collection("a", "b")
+    db.drop_collection("b")
+    db.create_collection("a", dimension=4)
+    db = reopen(db)
+    assert db.list_collections() == ["a"]
+    assert db.get_collection("a").count() == 0

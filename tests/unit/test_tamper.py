@@ -8,6 +8,7 @@ store directory is touched.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -72,6 +73,11 @@ EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
     ),
     "partition name escapes": lambda m: entry(m)["partitions"].update(
         {"../x": entry(m)["partitions"].pop("p")}
+    ),
+    "folder escapes": lambda m: entry(m).update(folder="../victim"),
+    "folder not a string": lambda m: entry(m).update(folder=7),
+    "folder of another collection": lambda m: m["collections"].update(
+        other={**copy.deepcopy(entry(m)), "folder": "docs"}
     ),
     "collections not an object": lambda m: m.update(collections=[]),
     "entry not an object": lambda m: m["collections"].update(docs="x"),
@@ -255,3 +261,25 @@ def test_a_path_that_is_a_file_or_has_a_nul_is_our_error(tmp_path):
     assert file.read_text() == "box\n"
     with pytest.raises(vs.ConfigError, match="NUL"):
         vs.connect(str(tmp_path / "a\0b"))
+
+
+def test_a_failed_rename_leaves_one_name(tmp_path, monkeypatch):
+    """A rename is one manifest write: when the disk refuses it, the old name
+    keeps all its data, in memory and on disk."""
+    store = tmp_path / "store"
+    make_store(store)
+    before = original(store)
+    db = vs.connect(str(store))
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("vectorstore.storage.store.write_json", refuse)
+    with pytest.raises(vs.StorageError, match="No space left"):
+        db.rename_collection("docs", "renamed")
+    monkeypatch.undo()
+    assert db.list_collections() == ["docs"]
+    assert db.get_collection("docs").name == "docs"
+    db.close()
+    assert read_manifest(store)["collections"].keys() == {"docs"}
+    assert original(store) == before

@@ -34,6 +34,7 @@ from ..checks import attach_embedding, check_existing, collection_spec
 from ..embeddings.base import require
 from ..errors import (
     ClosedError,
+    CollectionExistsError,
     CollectionNotFoundError,
     ConfigError,
     IndexConfigError,
@@ -42,6 +43,7 @@ from ..errors import (
     StorageError,
 )
 from ..index_spec import Index
+from ..names import validate_name
 from ..schema import Schema
 from . import LITE_SCHEME, MILVUS_SCHEMES
 from ._milvus_collection import MilvusCollection
@@ -405,6 +407,23 @@ class MilvusBackendClient:
             if self._conn.call("has_collection", name):
                 self._conn.call("drop_collection", name)
 
+    def rename_collection(self, old: str, new: str) -> None:
+        """Rename a collection on the server; this client's handles on it take
+        the new name (handles of other clients find ``old`` gone, as on Milvus)."""
+        validate_name(new, "collection")
+        with self._lock:
+            self._check(write=True)
+            if not self._conn.call("has_collection", old):
+                raise CollectionNotFoundError(f"no collection named {old!r} in {self._conn.uri}")
+            if self._conn.call("has_collection", new):
+                raise CollectionExistsError(f"cannot rename {old!r}: {new!r} exists already")
+            self._conn.call("rename_collection", old, new)
+            self._load(new)  # Milvus Lite releases a renamed collection
+            col = self._collections.pop(old, None)
+            if col is not None:
+                col._name = new
+                self._collections[new] = col
+
     def refresh(self) -> None:
         """Nothing to catch up with: every read asks Milvus."""
         self._check()
@@ -449,12 +468,17 @@ class MilvusBackendClient:
                 col._adopt_indexes(indexes)
                 return col
             col._close()  # a different collection now has this name
-        state = self._conn.call("get_load_state", name)
-        if "Loaded" not in str(state.get("state") if isinstance(state, dict) else state):
-            self._conn.call("load_collection", name)
+        self._load(name)
         col = MilvusCollection(self._conn, name, schema, indexes, identity=identity)
         self._collections[name] = col
         return col
+
+    def _load(self, name: str) -> None:
+        """Load ``name`` unless Milvus has it loaded: Kestrel's collections are
+        always ready to read."""
+        state = self._conn.call("get_load_state", name)
+        if "Loaded" not in str(state.get("state") if isinstance(state, dict) else state):
+            self._conn.call("load_collection", name)
 
 
 __all__ = ["CONSISTENCY_LEVELS", "MilvusBackendClient", "MilvusCollection", "connect_milvus"]

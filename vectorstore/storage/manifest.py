@@ -22,6 +22,8 @@ from ..schema import validate_name
 
 CHECKSUM = "checksum"
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+# a collection's folder: its name, or (after renames) a name with a ".<n>" suffix
+_FOLDER = re.compile(r"[A-Za-z0-9_]{1,255}(\.[0-9]{1,9})?")
 
 
 def checksum(manifest: dict[str, Any]) -> str:
@@ -61,9 +63,16 @@ def check(manifest: Any, path: str) -> dict[str, Any]:
     collections = manifest.get("collections")
     if not isinstance(collections, dict):
         raise StorageError(f"{path} is not a Kestrel manifest (no collections object)")
+    folders: set[str] = set()
     for name, entry in collections.items():
         _name(name, "collection", where)
         _collection(entry, f"{where}collection {name!r}: ")
+        folder = entry.get("folder", name)
+        if not isinstance(folder, str) or not _FOLDER.fullmatch(folder):
+            raise StorageError(f"{where}collection {name!r}: bad folder {folder!r}")
+        if folder in folders:
+            raise StorageError(f"{where}collection {name!r}: folder {folder!r} is used twice")
+        folders.add(folder)
     return manifest
 
 

@@ -164,7 +164,21 @@ class DirectoryStore:
         write_json(os.path.join(self.root, MANIFEST), seal(self.manifest))
 
     def folder(self, name: str) -> str:
-        return os.path.join(self.root, name)
+        """The folder of collection ``name``: its own name, unless it was renamed
+        (a rename changes only the manifest, so it is one atomic write)."""
+        entry = self.collections.get(name)
+        sub = entry.get("folder", name) if entry is not None else name
+        return os.path.join(self.root, sub)
+
+    def _free_folder(self, name: str) -> str:
+        """A folder for a new collection ``name``: its name, or ``name.<n>`` when a
+        renamed collection holds that folder (a dot never occurs in a collection
+        name, so such a folder cannot be another collection's own)."""
+        used = {e.get("folder", n) for n, e in self.collections.items()}
+        sub, n = name, 1
+        while sub in used:
+            sub, n = f"{name}.{n}", n + 1
+        return sub
 
     def add_collection(self, name: str, schema: Schema, indexes: list[Index]) -> None:
         """Create a collection's folder and first log, then name it in the manifest.
@@ -173,7 +187,8 @@ class DirectoryStore:
             StorageError: the folder exists and holds files Kestrel did not
                 write (they are left alone), or the disk refused the files.
         """
-        folder = self.folder(name)
+        sub = self._free_folder(name)
+        folder = os.path.join(self.root, sub)
         try:
             if os.path.isdir(folder):  # leftovers of a crashed drop, or someone else's
                 foreign = sorted(f for f in os.listdir(folder) if not _ours(f))
@@ -194,6 +209,8 @@ class DirectoryStore:
                 "next_auto_id": 0,
                 "wal": 1,
             }
+            if sub != name:
+                entry["folder"] = sub
             with self.lock:
                 self.collections[name] = entry
                 try:
@@ -205,10 +222,37 @@ class DirectoryStore:
             raise StorageError(f"cannot create collection {name!r} in {self.root}: {exc}") from exc
 
     def remove_collection(self, name: str) -> None:
+        folder = self.folder(name)
         with self.lock:
             self.collections.pop(name, None)
             self.write_manifest()  # durable first: a crash now leaves only garbage files
-        shutil.rmtree(self.folder(name), ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def rename_collection(self, old: str, new: str) -> None:
+        """Give collection ``old`` the name ``new``: one manifest write (its files
+        stay in their folder, which the entry names from now on). The entry is
+        moved, not copied: a checkpoint holding it keeps updating the right one."""
+        with self.lock:
+            entry = self.collections.pop(old)
+            previous = entry.get("folder")
+            sub = previous or old
+            if sub == new:
+                entry.pop("folder", None)
+            else:
+                entry["folder"] = sub
+            self.collections[new] = entry
+            try:
+                self.write_manifest()
+            except BaseException as exc:
+                del self.collections[new]
+                if previous is None:
+                    entry.pop("folder", None)
+                else:
+                    entry["folder"] = previous
+                self.collections[old] = entry
+                if isinstance(exc, OSError):
+                    raise StorageError(f"cannot rename collection {old!r}: {exc}") from exc
+                raise
 
     def load_segments(
         self, name: str, schema: Schema, indexes: list[Index]
