@@ -11,29 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import __version__
-from ..api import ClientAPI as Client
 from ..api import CollectionAPI as Collection
-from ..connect import connect
 from ..index_spec import Index
 from ..names import DEFAULT_PARTITION
 from ..search import AnnRequest
-from .exceptions import (
-    COLLECTION_NOT_LOADED,
-    MilvusException,
-    ParamError,
-    milvus_errors,
-)
+from . import _ops
+from ._session import Session, close_session, open_session, server_version
+from .exceptions import MilvusException, ParamError, milvus_errors
+from .iterators import SearchIterator
 from .results import Hits, LoadState, OmitZeroDict, QueryIterator, hits_of
 from .schema import CollectionSchema, IndexParams
-
-COUNT = "count(*)"
-
-
-def _one_or_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 class MilvusClient:
@@ -63,19 +50,18 @@ class MilvusClient:
             if user:
                 options.update(user=user, password=password)
             options = {k: v for k, v in options.items() if v not in (None, "")}
-        self._db: Client = milvus_errors(connect)(uri, **options)
-        self._released: set[str] = set()
+        self._session: Session = open_session(uri, options)
+        self._db = self._session.client
+        self._released = self._session.released
+        self._closed = False
 
     # ------------------------------------------------------------ helpers
     def _col(self, name: str, loaded: bool = False) -> Collection:
         if not isinstance(name, str) or not name:
             raise ParamError(message=f"collection_name must be a non-empty str, got {name!r}")
         col: Collection = milvus_errors(self._db.get_collection)(name)
-        if loaded and name in self._released:
-            raise MilvusException(
-                COLLECTION_NOT_LOADED,
-                f"collection {name!r} is not loaded: call load_collection() first",
-            )
+        if loaded:
+            _ops.check_loaded(self._session, name)
         return col
 
     @staticmethod
@@ -119,14 +105,14 @@ class MilvusClient:
                 vector_field=vector_field_name,
                 auto_id=auto_id,
             )
-            self._released.discard(collection_name)
+            self._session.forget(collection_name)
             return
         indexes = index_params.to_indexes() if index_params is not None else []
         self._db.create_collection(collection_name, schema=schema.to_schema(), indexes=indexes)
+        self._session.forget(collection_name)
         if index_params is None:
             self._released.add(collection_name)
-        else:
-            self._released.discard(collection_name)
+            self._session.unindexed.add(collection_name)
 
     @milvus_errors
     def has_collection(self, collection_name: str, **kwargs: Any) -> bool:
@@ -140,7 +126,18 @@ class MilvusClient:
     def drop_collection(self, collection_name: str, **kwargs: Any) -> None:
         if self._db.has_collection(collection_name):  # Milvus: dropping nothing is fine
             self._db.drop_collection(collection_name)
-        self._released.discard(collection_name)
+        self._session.forget(collection_name)
+
+    @milvus_errors
+    def rename_collection(
+        self, old_name: str, new_name: str, target_db: str = "", **kwargs: Any
+    ) -> None:
+        if target_db not in ("", "default"):
+            raise MilvusException(
+                message=f"moving a collection to database {target_db!r} is not supported"
+            )
+        self._db.rename_collection(old_name, new_name)
+        self._session.renamed(old_name, new_name)
 
     @milvus_errors
     def describe_collection(self, collection_name: str, **kwargs: Any) -> dict[str, Any]:
@@ -200,6 +197,7 @@ class MilvusClient:
     # ---------------------------------------------------------- load state
     def load_collection(self, collection_name: str, **kwargs: Any) -> None:
         self._col(collection_name)
+        _ops.check_indexed(self._session, collection_name)
         self._released.discard(collection_name)
 
     def release_collection(self, collection_name: str, **kwargs: Any) -> None:
@@ -246,6 +244,8 @@ class MilvusClient:
         col = self._col(collection_name)
         for index in index_params.to_indexes():
             col.create_index(index)
+            if not index.is_scalar:
+                self._session.unindexed.discard(collection_name)
 
     @milvus_errors
     def list_indexes(self, collection_name: str, field_name: str = "", **kwargs: Any) -> list[str]:
@@ -259,8 +259,13 @@ class MilvusClient:
 
     def _indexed(self, collection_name: str) -> list[Index]:
         # a FLAT index is listed, as Milvus lists one (Kestrel cannot tell it from a
-        # dense index dropped with drop_index, which leaves the field FLAT)
-        return list(self._col(collection_name).indexes)
+        # dense index dropped with drop_index, which leaves the field FLAT); the
+        # vector indexes Kestrel gave a collection created without index
+        # parameters are not, as Milvus has none until create_index
+        found = list(self._col(collection_name).indexes)
+        if collection_name in self._session.unindexed:
+            return [i for i in found if i.is_scalar]
+        return found
 
     @milvus_errors
     def describe_index(
@@ -334,7 +339,7 @@ class MilvusClient:
     ) -> OmitZeroDict:
         """Delete by ``ids`` or ``filter``; ``{"delete_count": n}`` as a Milvus
         server answers (n: the rows deleted; Milvus Lite returns the keys asked)."""
-        pks = _one_or_list(ids)
+        pks = _ops.one_or_list(ids)
         if filter and pks:
             raise ParamError(
                 message="Ambiguous filter parameter, only one deletion condition can be specified."
@@ -360,7 +365,7 @@ class MilvusClient:
         **kwargs: Any,
     ) -> list[dict[str, Any]]:
         col = self._col(collection_name, loaded=True)
-        pks = _one_or_list(ids)
+        pks = _ops.one_or_list(ids)
         if not pks:
             return []
         return col.get(pks, output_fields=output_fields or ["*"], partitions=partition_names)
@@ -382,33 +387,7 @@ class MilvusClient:
                 "cannot support both."
             )
         col = self._col(collection_name, loaded=True)
-        params = kwargs.get("filter_params")
-        fields = list(output_fields or ["*"])
-        if COUNT in fields:
-            if len(fields) > 1:
-                raise ParamError(message="count(*) cannot be combined with other output fields")
-            pks = _one_or_list(ids)
-            if pks:
-                n = len(
-                    col.get(
-                        pks, output_fields=[col.schema.primary.name], partitions=partition_names
-                    )
-                )
-            else:
-                n = col.count(filter=filter or "", filter_params=params, partitions=partition_names)
-            return [{COUNT: n}]
-        if ids is not None:
-            rows = col.get(_one_or_list(ids), output_fields=fields, partitions=partition_names)
-            offset, limit = kwargs.get("offset", 0), kwargs.get("limit")
-            return rows[offset : None if limit is None else offset + limit]
-        return col.query(
-            filter=filter,
-            output_fields=fields,
-            limit=kwargs.get("limit"),
-            offset=kwargs.get("offset", 0),
-            partitions=partition_names,
-            filter_params=params,
-        )
+        return _ops.query(col, filter, output_fields, partition_names, ids=ids, **kwargs)
 
     @milvus_errors
     def query_iterator(
@@ -424,16 +403,10 @@ class MilvusClient:
     ) -> QueryIterator:
         """Every row passing ``filter`` (``limit`` -1: all; ``offset`` skips), in
         primary-key order, ``batch_size`` rows per ``next()``."""
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ParamError(message=f"batch_size must be a positive integer, got {batch_size!r}")
         col = self._col(collection_name, loaded=True)
-        pk = col.schema.primary.name
-        found = col.query(filter=filter or "", output_fields=[pk], partitions=partition_names)
-        keys = sorted(r[pk] for r in found)
-        offset = int(kwargs.get("offset", 0))
-        keys = keys[offset:] if limit is None or limit < 0 else keys[offset : offset + limit]
-        fields = list(output_fields or ["*"])
-        return QueryIterator(col, batch_size, keys, fields, partition_names)
+        return QueryIterator.over(
+            col, batch_size, limit, filter or "", output_fields, partition_names, kwargs
+        )
 
     @milvus_errors
     def search(
@@ -450,22 +423,49 @@ class MilvusClient:
         **kwargs: Any,
     ) -> list[Hits]:
         col = self._col(collection_name, loaded=True)
-        params = dict(search_params or {})
-        offset = kwargs.get("offset", params.pop("offset", 0))
-        found = col.search(
+        return _ops.search(
+            col,
             data,
-            anns_field=anns_field or None,
-            limit=limit,
-            filter=filter or "",
-            offset=offset,
-            output_fields=output_fields,
-            search_params=params,
-            partitions=partition_names,
-            filter_params=kwargs.get("filter_params"),
-            group_by_field=kwargs.get("group_by_field"),
-            group_size=kwargs.get("group_size") or 1,
+            anns_field,
+            search_params,
+            limit,
+            filter,
+            output_fields,
+            partition_names,
+            **kwargs,
         )
-        return hits_of(found, col.schema.primary.name)
+
+    @milvus_errors
+    def search_iterator(
+        self,
+        collection_name: str,
+        data: Any,
+        batch_size: int = 1000,
+        filter: str | None = None,
+        limit: int = -1,
+        output_fields: list[str] | None = None,
+        search_params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        partition_names: list[str] | None = None,
+        anns_field: str | None = None,
+        round_decimal: int = -1,
+        **kwargs: Any,
+    ) -> SearchIterator:
+        """The hits of one query vector, nearest first, ``batch_size`` per
+        ``next()`` until ``limit`` (-1: every row) or the collection runs out."""
+        col = self._col(collection_name, loaded=True)
+        return SearchIterator(
+            col,
+            data,
+            anns_field,
+            batch_size,
+            limit,
+            filter or "",
+            output_fields,
+            dict(search_params or {}),
+            partition_names,
+            round_decimal,
+        )
 
     @milvus_errors
     def hybrid_search(
@@ -489,7 +489,7 @@ class MilvusClient:
             output_fields=output_fields,
             partitions=partition_names,
         )
-        return hits_of(found, col.schema.primary.name)
+        return hits_of(found, col.schema.primary.name, output_fields)
 
     # --------------------------------------------------------- maintenance
     @milvus_errors
@@ -503,10 +503,14 @@ class MilvusClient:
         return 0
 
     def get_server_version(self, **kwargs: Any) -> str:
-        return f"kestrel-{__version__}"
+        """Kestrel's version embedded; the server's through the Milvus backend."""
+        return server_version(self._session)
 
     def close(self) -> None:
-        self._db.close()
+        """Let go of the store (closed when no other client of this process holds it)."""
+        if not self._closed:
+            self._closed = True
+            close_session(self._session)
 
 
 __all__ = ["MilvusClient"]

@@ -17,6 +17,7 @@ UNEXPECTED = 1
 COLLECTION_NOT_FOUND = 100
 COLLECTION_NOT_LOADED = 101
 PARTITION_NOT_FOUND = 200
+INDEX_NOT_FOUND = 700
 INVALID_PARAMETER = 1100
 
 
@@ -53,7 +54,23 @@ class PrimaryKeyException(MilvusException):
 
 
 class SchemaNotReadyException(MilvusException):
-    """A collection's schema is not usable."""
+    """A collection's schema is not usable (or, for ``Collection(name)``, missing)."""
+
+
+class DataTypeNotSupportException(MilvusException):
+    """Data of a kind pymilvus does not insert (not rows, columns or a DataFrame)."""
+
+
+class IndexNotExistException(MilvusException):
+    """No index where one was asked for."""
+
+
+class ConnectionNotExistException(MilvusException):
+    """An alias that ``connections.connect`` never connected."""
+
+
+class ConnectionConfigException(MilvusException):
+    """Bad connection arguments."""
 
 
 def _translate(exc: errors.VectorStoreError) -> MilvusException:
@@ -91,8 +108,12 @@ def milvus_errors(fn: F) -> F:
 
 __all__ = [
     "CollectionNotExistException",
+    "ConnectionConfigException",
+    "ConnectionNotExistException",
     "DataNotMatchException",
     "DataTypeNotMatchException",
+    "DataTypeNotSupportException",
+    "IndexNotExistException",
     "MilvusException",
     "ParamError",
     "PrimaryKeyException",

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..api import CollectionAPI as Collection
 from ..types import Hit
-from .exceptions import milvus_errors
+from .exceptions import ParamError, milvus_errors
 
 
 class LoadState(enum.IntEnum):
@@ -105,6 +105,60 @@ class Hits(list):
         return [h.distance for h in self]
 
 
+class SearchResult(list):
+    """The ORM's search result: one ``Hits`` per query (``recalls`` and ``extra``
+    as pymilvus has them; Kestrel reports neither)."""
+
+    def __init__(self, hits: list[Hits]):
+        super().__init__(hits)
+        self.recalls: list[float] | None = None
+        self.extra: dict[str, Any] = {}
+
+    def __str__(self) -> str:
+        more = f" ... and {len(self) - 10} results remaining" if len(self) > 10 else ""
+        return f"data: {list(self[:10])}{more}"
+
+    __repr__ = __str__
+
+
+class MutationResult:
+    """What the ORM's ``insert`` / ``upsert`` / ``delete`` return."""
+
+    def __init__(
+        self,
+        primary_keys: list[Any] | None = None,
+        insert_count: int = 0,
+        delete_count: int = 0,
+        upsert_count: int = 0,
+    ):
+        self.primary_keys = list(primary_keys or [])
+        self.insert_count = insert_count
+        self.delete_count = delete_count
+        self.upsert_count = upsert_count
+        self.timestamp = 0
+        self.cost = 0
+        self.err_count = 0
+        self.err_index: list[int] = []
+
+    @property
+    def succ_count(self) -> int:
+        return self.insert_count + self.upsert_count
+
+    @property
+    def succ_index(self) -> list[int]:
+        return list(range(self.succ_count))
+
+    def __str__(self) -> str:
+        # pymilvus's own text (its closing parenthesis is printed only with a cost)
+        return (
+            f"(insert count: {self.insert_count}, delete count: {self.delete_count}, "
+            f"upsert count: {self.upsert_count}, timestamp: {self.timestamp}, "
+            f"success count: {self.succ_count}, err count: {self.err_count}"
+        )
+
+    __repr__ = __str__
+
+
 class QueryIterator:
     """Rows passing a filter, ``batch_size`` at a time in primary-key order, as
     pymilvus's: call ``next()`` until it returns ``[]``, then ``close()``. The
@@ -126,6 +180,31 @@ class QueryIterator:
         self._partitions = partitions
         self._at = 0
 
+    @classmethod
+    def over(
+        cls,
+        col: Collection,
+        batch_size: int,
+        limit: int | None,
+        expr: str,
+        output_fields: list[str] | None,
+        partitions: list[str] | None,
+        kwargs: dict[str, Any],
+    ) -> QueryIterator:
+        """Every row of ``col`` passing ``expr`` (``limit`` -1: all; ``offset``
+        in ``kwargs`` skips), in primary-key order."""
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ParamError(message=f"batch_size must be a positive integer, got {batch_size!r}")
+        pk = col.schema.primary.name
+        params = kwargs.get("filter_params") or kwargs.get("expr_params")
+        found = col.query(
+            filter=expr, output_fields=[pk], partitions=partitions, filter_params=params
+        )
+        keys = sorted(r[pk] for r in found)
+        offset = int(kwargs.get("offset", 0) or 0)
+        keys = keys[offset:] if limit is None or limit < 0 else keys[offset : offset + limit]
+        return cls(col, batch_size, keys, list(output_fields or ["*"]), partitions)
+
     @milvus_errors
     def next(self) -> list[dict[str, Any]]:
         batch = self._keys[self._at : self._at + self._batch_size]
@@ -138,9 +217,26 @@ class QueryIterator:
         self._keys = []
 
 
-def hits_of(found: list[list[Hit]], pk_name: str) -> list[Hits]:
-    """Kestrel's hits as pymilvus's (one ``Hits`` per query)."""
-    return [Hits(MilvusHit(h, pk_name) for h in row) for row in found]
+def hits_of(
+    found: list[list[Hit]], pk_name: str, output_fields: list[str] | None = None
+) -> list[Hits]:
+    """Kestrel's hits as pymilvus's (one ``Hits`` per query). Milvus puts the key
+    in the entity too when the output fields name it (or ``*``)."""
+    hits = [Hits(MilvusHit(h, pk_name) for h in row) for row in found]
+    if output_fields and (pk_name in output_fields or "*" in output_fields):
+        for row in hits:
+            for hit in row:
+                hit["entity"] = {pk_name: hit.id, **hit.fields}
+    return hits
 
 
-__all__ = ["Hits", "LoadState", "MilvusHit", "OmitZeroDict", "QueryIterator", "hits_of"]
+__all__ = [
+    "Hits",
+    "LoadState",
+    "MilvusHit",
+    "MutationResult",
+    "OmitZeroDict",
+    "QueryIterator",
+    "SearchResult",
+    "hits_of",
+]

@@ -71,6 +71,20 @@ class FieldSchema:
         return Field(self.name, self.dtype, **p)
 
 
+def field_schema_of(field: Field) -> FieldSchema:
+    """pymilvus's ``FieldSchema`` of a Kestrel field."""
+    params: dict[str, Any] = {}
+    for key in ("is_primary", "auto_id", "nullable"):
+        if getattr(field, key):
+            params[key] = True
+    for key in ("max_length", "dim", "element_type", "max_capacity", "default_value"):
+        if getattr(field, key) is not None:
+            params[key] = getattr(field, key)
+    if field.analyzer is not None:
+        params.update(enable_analyzer=True, analyzer_params=field.analyzer)
+    return FieldSchema(field.name, field.dtype, field.description, **params)
+
+
 class FunctionType(enum.IntEnum):
     """pymilvus's function types (Kestrel builds BM25 functions)."""
 
@@ -141,6 +155,33 @@ class CollectionSchema:
     def verify(self) -> None:
         self.to_schema()
 
+    @classmethod
+    def from_schema(cls, schema: Schema) -> CollectionSchema:
+        """pymilvus's form of a Kestrel schema (of an existing collection)."""
+        return cls(
+            [field_schema_of(f) for f in schema.fields],
+            description=schema.description,
+            auto_id=schema.primary.auto_id,
+            enable_dynamic_field=schema.enable_dynamic_field,
+            functions=[
+                Function(fn.name, FunctionType.BM25, [fn.input], [fn.output])
+                for fn in schema.functions
+                if isinstance(fn, BM25)
+            ],
+        )
+
+    @property
+    def primary_field(self) -> FieldSchema | None:
+        return next((f for f in self.fields if f.is_primary), None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CollectionSchema):
+            return NotImplemented
+        return self.to_schema().to_dict() == other.to_schema().to_dict()
+
+    def __repr__(self) -> str:
+        return f"CollectionSchema({self.to_schema().to_dict()!r})"
+
     def to_schema(self) -> Schema:
         return Schema(
             [f.to_field(self.auto_id) for f in self.fields],
@@ -205,5 +246,6 @@ __all__ = [
     "FunctionType",
     "IndexParams",
     "data_type",
+    "field_schema_of",
     "index_of",
 ]
