@@ -464,3 +464,21 @@ def test_filters_may_be_expression_trees(db: vs.Client) -> None:
     with pytest.raises(vs.DataError, match="filter"):
         col.count(filter=42)  # type: ignore[arg-type]
     assert col.delete(filter=tree) == 3 and col.count() == 7
+
+
+@pytest.mark.parametrize("id_type", [DT.INT64, DT.VARCHAR])
+def test_search_with_a_key_not_named_id(db, id_type):
+    """Hits carry the key whatever the primary field is called (pymilvus keys a
+    Milvus hit by the field's name)."""
+    key = vs.Field(
+        "doc_id", id_type, is_primary=True, max_length=8 if id_type == DT.VARCHAR else None
+    )
+    schema = vs.Schema([key, vs.Field("v", DT.FLOAT_VECTOR, dim=2), vs.Field("n", DT.INT64)])
+    col = db.create_collection("named", schema=schema)
+    keys = [7, 3, 5] if id_type == DT.INT64 else ["g", "c", "e"]
+    col.insert([{"doc_id": k, "v": [1.0, float(i)], "n": i} for i, k in enumerate(keys)])
+    hits = col.search(
+        [[1.0, 2.0]], limit=2, output_fields=["n"], search_params={"metric_type": "COSINE"}
+    )
+    assert [h.id for h in hits[0]] == [keys[2], keys[1]]
+    assert [h.entity["n"] for h in hits[0]] == [2, 1]

@@ -47,10 +47,10 @@ def films_schema(pm: types.ModuleType) -> Any:
     return pm.CollectionSchema(fields=fields, description="films")
 
 
-def orm_flow(pm: types.ModuleType, uri: str) -> dict[str, Any]:
+def orm_flow(pm: types.ModuleType, uri: str, **connect: Any) -> dict[str, Any]:
     """The ORM hello-world: connect, schema, columns and rows, index, load,
     search with param and expr, query, delete, upsert, partitions, utility."""
-    pm.connections.connect("default", uri=uri)
+    pm.connections.connect("default", uri=uri, **connect)
     out: dict[str, Any] = {"connected": pm.connections.has_connection("default")}
     col = pm.Collection("films", films_schema(pm), consistency_level="Strong")
     out["has_index_before"] = (col.has_index(), len(col.indexes))
@@ -159,10 +159,10 @@ def test_orm_flow_answers_as_pymilvus_does(tmp_path: Path) -> None:
     assert_same(real["out"], ours["out"], "orm")
 
 
-def frames(pm: types.ModuleType, uri: str) -> dict[str, Any]:
+def frames(pm: types.ModuleType, uri: str, **connect: Any) -> dict[str, Any]:
     """A pandas DataFrame into an auto_id collection; ``Partition`` by name;
     ``query_iterator`` and ``hybrid_search`` on the ORM."""
-    pm.connections.connect("frames", uri=uri)
+    pm.connections.connect("frames", uri=uri, **connect)
     fields = [
         pm.FieldSchema("pk", pm.DataType.INT64, is_primary=True, auto_id=True),
         pm.FieldSchema("a", pm.DataType.FLOAT_VECTOR, dim=4),
@@ -206,10 +206,10 @@ def test_dataframes_and_orm_hybrid_answer_as_pymilvus_does(tmp_path: Path) -> No
     assert_same(real, ours, "frames")
 
 
-def search_pages(pm: types.ModuleType, uri: str) -> dict[str, Any]:
+def search_pages(pm: types.ModuleType, uri: str, **connect: Any) -> dict[str, Any]:
     """``search_iterator``: every row of an exact (FLAT) index, nearest first, in
     pages; and a limit that ends inside a page."""
-    client = pm.MilvusClient(uri)
+    client = pm.MilvusClient(uri, **connect)
     schema = client.create_schema()
     schema.add_field("id", pm.DataType.INT64, is_primary=True)
     schema.add_field("v", pm.DataType.FLOAT_VECTOR, dim=4)
@@ -310,3 +310,38 @@ def test_search_iterator_reads_past_the_topk_ceiling(tmp_path: Path) -> None:
     it.close()
     assert len(seen) == 20_000 and len(set(seen)) == 20_000
     client.close()
+
+
+@pytest.mark.parametrize("kind", ["milvus-lite", "milvus-server"])
+def test_the_same_programs_run_through_the_milvus_backend(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """``vectorstore.pymilvus`` with a Milvus URI runs on Kestrel's Milvus backend:
+    the ORM and iterator scenarios answer as on the embedded engine."""
+    import vectorstore as vs
+
+    connect: dict[str, Any] = {}
+    if kind == "milvus-server":
+        from conftest import HAS_SERVER
+
+        if not HAS_SERVER:
+            pytest.skip("no Milvus server (KESTREL_MILVUS_SERVER=off or no milvus package)")
+        server = request.getfixturevalue("milvus_server")
+        uri, connect = server.uri, {"db_name": server.database}
+        with vs.connect(uri, db_name=server.database) as db:  # an empty database
+            for name in db.list_collections():
+                db.drop_collection(name)
+    else:
+        uri = "milvus-lite://" + str(tmp_path / "lite.db")
+    scenarios = [orm_flow, frames, search_pages]
+    if kind == "milvus-server":  # the test server is Milvus 2.3.5: one vector field
+        scenarios.remove(frames)
+        with pytest.raises(kestrel_pymilvus.MilvusException, match=r"needs Milvus >= 2\.4"):
+            frames(kestrel_pymilvus, uri, **connect)
+        kestrel_pymilvus.connections.disconnect("frames")
+    for scenario in scenarios:
+        embedded = scenario(kestrel_pymilvus, str(tmp_path / f"k_{scenario.__name__}"))
+        remote = scenario(kestrel_pymilvus, uri, **connect)
+        if scenario is orm_flow:
+            assert str(embedded.pop("deleted")) == str(remote.pop("deleted"))
+        assert_same(embedded, remote, f"{scenario.__name__} on {kind}")

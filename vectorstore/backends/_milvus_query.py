@@ -377,7 +377,9 @@ def to_hits(result: Any, out: Output, metric: Metric | None) -> list[list[Hit]]:
             if flip and distance < 0:
                 distance = -distance
             entity = raw.get("entity") or {}
-            row.append(Hit(_value(raw["id"]), distance, out.entity(entity)))
+            # pymilvus keys a hit by the primary field's name (not always "id")
+            key = raw.id if hasattr(raw, "id") else raw["id"]
+            row.append(Hit(_value(key), distance, out.entity(entity)))
         hits.append(row)
     return hits
 

@@ -17,7 +17,7 @@ from ..api import ClientAPI as Client
 from ..connect import MEMORY, connect, shared_client
 from .exceptions import milvus_errors
 
-_REMOTE = ("http://", "https://", "tcp://", "grpc://", "unix:")
+_REMOTE = ("http://", "https://", "tcp://", "grpc://", "unix:", "milvus-lite://")
 
 
 class Session:
