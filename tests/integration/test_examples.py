@@ -117,3 +117,13 @@ def test_pymilvus_port(tmp_path: Path) -> None:
     assert "hit 1 distance 1.000: Alan Turing" in out  # the query is row 1's vector
     assert "query: 3 rows about history" in out and "get: [0, 2]" in out
     assert out.rstrip().endswith("[{'count(*)': 1}]")
+
+
+def test_pymilvus_orm_port(tmp_path: Path) -> None:
+    out = run("pymilvus_orm_port.py", str(tmp_path / "hello_milvus.db"))
+    assert "inserted 3000 entities; num_entities 3000" in out
+    assert "index IVF_FLAT, load state Loaded" in out
+    # each query vector is a stored row's: it is its own nearest neighbour
+    assert "top hit 2998 at distance 0.000" in out and "top hit 2999 at distance 0.000" in out
+    assert "filtered: every hit has random > 0.5: True" in out
+    assert "deleted 3; left: []" in out and out.rstrip().endswith("after drop: []")

@@ -23,7 +23,8 @@ class LoadState(enum.IntEnum):
     def __repr__(self) -> str:
         return f"<LoadState: {self.name}>"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return self.name
 
 
 class OmitZeroDict(dict):
