@@ -77,9 +77,8 @@ print(f"query: {len(rows)} rows, first has random {rows[0]['random']:.3f}")
 
 ids = result[0].ids
 deleted = hello.delete(f"pk in {ids}")
-print(
-    f"deleted {deleted.delete_count}; left: {hello.query(expr=f'pk in {ids}', output_fields=['pk'])}"
-)
+left = hello.query(expr=f"pk in {ids}", output_fields=["pk"])
+print(f"deleted {deleted.delete_count}; left: {left}")
 
 utility.drop_collection("hello_milvus")
 print(f"collections after drop: {utility.list_collections()}")
