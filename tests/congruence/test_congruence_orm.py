@@ -195,6 +195,12 @@ def frames(pm: types.ModuleType, uri: str, **connect: Any) -> dict[str, Any]:
         pages.append(sorted(keys.index(r["pk"]) for r in page))
     it.close()
     out["iterator"] = pages
+    it = col.search_iterator([VECTORS[4]], "a", {"metric_type": "L2"}, batch_size=4, limit=10)
+    pages = []
+    while page := it.next():
+        pages.append([keys.index(h.id) for h in page])
+    it.close()
+    out["search_iterator"] = pages
     part = pm.Partition(col, "extra")
     out["partition"] = (part.name, part.is_empty, [p.name for p in col.partitions])
     pm.connections.disconnect("frames")

@@ -26,6 +26,7 @@ from .exceptions import (
     SchemaNotReadyException,
     milvus_errors,
 )
+from .iterators import SearchIterator
 from .partition import Partition
 from .results import MutationResult, QueryIterator, SearchResult, hits_of
 from .schema import CollectionSchema, FieldSchema, index_of
@@ -340,6 +341,35 @@ class Collection:
         **kwargs: Any,
     ) -> list[dict[str, Any]]:
         return _ops.query(self._col, expr, output_fields, partition_names, **kwargs)
+
+    @milvus_errors
+    def search_iterator(
+        self,
+        data: Any,
+        anns_field: str,
+        param: dict[str, Any],
+        batch_size: int = 1000,
+        limit: int = -1,
+        expr: str | None = None,
+        partition_names: list[str] | None = None,
+        output_fields: list[str] | None = None,
+        timeout: float | None = None,
+        round_decimal: int = -1,
+        **kwargs: Any,
+    ) -> SearchIterator:
+        """The hits of one query vector, nearest first, ``batch_size`` per ``next()``."""
+        return SearchIterator(
+            self._col,
+            data,
+            anns_field,
+            batch_size,
+            limit,
+            expr or "",
+            output_fields,
+            dict(param or {}),
+            partition_names,
+            round_decimal,
+        )
 
     @milvus_errors
     def query_iterator(
