@@ -106,7 +106,10 @@ class CollectionAPI(Protocol):
         """Insert rows; every primary key must be new.
 
         Args:
-            rows: a list of dicts (or one dict) following the schema.
+            rows: a list of dicts (or one dict) following the schema; or the
+                batch as columns: a dict of columns (lists or numpy arrays, one
+                per field), a pandas DataFrame or a pyarrow Table, checked the
+                same way (numeric columns and vectors with numpy).
             partition: the partition to insert into.
             progress: show a progress bar while a TextEmbedding function embeds
                 the rows' text (None: for large batches on a terminal).

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from .column_input import as_columns, column_length, is_columnar
 from .errors import DataError, DimensionMismatchError, DuplicateKeyError
 from .functions import FunctionType
 from .scalars import FLOAT32_MAX, check_scalar, copy_json
 from .schema import DYNAMIC_FIELD, Field, Schema
-from .types import DataType
+from .types import DataType, int_range
 
 PrimaryKey = int | str
 _NUMERIC = "iuf"  # numpy kinds a vector may be given as (not bool, str, object)
@@ -138,7 +139,9 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
 
     Args:
         schema: the collection's schema.
-        rows: a list of dicts (or one dict).
+        rows: a list of dicts (or one dict); or a column batch (a dict of
+            columns, a pandas DataFrame, a pyarrow Table: see
+            ``column_input``), checked the same way, numeric columns with numpy.
         progress: show a progress bar while embedding text (None: when the
             batch is large and stderr is a terminal).
 
@@ -152,6 +155,8 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
         DimensionMismatchError: a vector of the wrong size.
         DuplicateKeyError: the same primary key twice in the batch.
     """
+    if is_columnar(schema, rows):
+        return prepare_columns(schema, as_columns(rows), progress)
     if isinstance(rows, Mapping):
         rows = [rows]
     elif isinstance(rows, (str, bytes)) or not isinstance(rows, Iterable):
@@ -180,6 +185,61 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
             if DYNAMIC_FIELD in extra:
                 raise DataError(f"row {i}: {DYNAMIC_FIELD!r} is reserved")
             dynamic.append({k: row[k] for k in extra})
+    columns = {f.name: [row.get(f.name) for row in rows] for f in schema.fields}
+    return _batch(schema, n, columns, dynamic, progress)
+
+
+def prepare_columns(
+    schema: Schema, columns: dict[str, Any], progress: bool | None = None
+) -> RowBatch:
+    """Validate a batch given as columns (see ``column_input``): the same checks
+    and errors as for rows, the row named by its position."""
+    n = column_length(columns)
+    pk_field = schema.primary
+    declared = set(schema.names)
+    extra = [k for k in columns if k not in declared]
+    if pk_field.auto_id and pk_field.name in columns:
+        given = [i for i, v in enumerate(columns[pk_field.name]) if v is not None]
+        if given:
+            raise DataError(
+                f"row {given[0]}: {pk_field.name!r} is generated (auto_id); do not pass it"
+            )
+    dynamic: list[dict[str, Any]] | None = None
+    if not schema.enable_dynamic_field:
+        if extra:
+            raise DataError(
+                f"unknown field(s) {sorted(extra)}; declare them or enable dynamic fields"
+            )
+    else:
+        if DYNAMIC_FIELD in extra:
+            raise DataError(f"{DYNAMIC_FIELD!r} is reserved")
+        values = [_values(columns[k]) for k in extra]
+        dynamic = (
+            [
+                {k: v for k, v in zip(extra, row, strict=True) if v is not None}
+                for row in zip(*values, strict=True)
+            ]
+            if extra
+            else [{} for _ in range(n)]
+        )
+    absent = [None] * n
+    given_columns = {f.name: columns.get(f.name, absent) for f in schema.fields}
+    return _batch(schema, n, given_columns, dynamic, progress)
+
+
+def _values(column: Any) -> list[Any]:
+    tolist = getattr(column, "tolist", None)
+    return list(tolist()) if callable(tolist) else list(column)
+
+
+def _batch(
+    schema: Schema,
+    n: int,
+    columns: dict[str, Any],
+    dynamic: list[dict[str, Any]] | None,
+    progress: bool | None,
+) -> RowBatch:
+    """Check every field's column and build the batch (rows and columns alike)."""
     if dynamic is not None and any(dynamic):
         for i, d in enumerate(dynamic):
             for k in d:
@@ -187,6 +247,7 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
                     raise DataError(f"row {i}: dynamic field names must be strings, got {k!r}")
         dynamic = [copy_json(d, f"row {i}, dynamic fields") for i, d in enumerate(dynamic)]
 
+    pk_field = schema.primary
     scalars: dict[str, np.ndarray] = {}
     nulls: dict[str, np.ndarray] = {}
     vectors: dict[str, np.ndarray] = {}
@@ -197,11 +258,12 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
     for f in schema.fields:
         if f.auto_id or f.name in computed:
             continue
-        raw = [row.get(f.name) for row in rows]
+        raw = columns[f.name]
         if f.dtype is DataType.FLOAT_VECTOR:
-            missing = [i for i, v in enumerate(raw) if v is None]
-            if missing:
-                raise DataError(f"row {missing[0]}: vector field {f.name!r} is missing")
+            if not (isinstance(raw, np.ndarray) and raw.ndim == 2):
+                missing = [i for i, v in enumerate(raw) if v is None]
+                if missing:
+                    raise DataError(f"row {missing[0]}: vector field {f.name!r} is missing")
             vectors[f.name] = check_vectors(f, raw)
             continue
         if f.dtype is DataType.SPARSE_FLOAT_VECTOR:
@@ -212,6 +274,14 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
                 out_sparse.append(check_sparse(f, v, f"row {i}, field {f.name!r}"))
             sparse[f.name] = out_sparse
             continue
+        fast = _numeric_column(f, raw)
+        if fast is not None:
+            scalars[f.name] = fast
+            if f.is_primary:
+                pks = fast.tolist()
+            continue
+        if isinstance(raw, np.ndarray):  # checked value by value, as Python values
+            raw = raw.tolist()
         values: list[Any] = []
         null_rows: list[int] = []
         for i, v in enumerate(raw):
@@ -235,7 +305,7 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
 
     for name, fn in computed.items():
         text = scalars[fn.input]
-        given = [row.get(name) for row in rows]
+        given = list(columns[name])
         if fn.kind is FunctionType.BM25:
             for i, v in enumerate(given):
                 if v is not None:
@@ -260,6 +330,30 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
                 if pk == "":
                     raise DataError(f"row {i}: primary key must not be empty")
     return RowBatch(n, pks, scalars, nulls, vectors, sparse, dynamic)
+
+
+def _numeric_column(field: Field, raw: Any) -> np.ndarray | None:
+    """A numeric numpy column checked as a whole (the checks of ``check_scalar``,
+    vectorised); None when it is not one, or when some value fails (the value by
+    value path then names the row)."""
+    if not isinstance(raw, np.ndarray) or raw.ndim != 1:
+        return None
+    dt, kind = field.dtype, raw.dtype.kind
+    if dt is DataType.BOOL:
+        return raw.astype(bool) if kind == "b" else None
+    if dt.is_integer and kind in "iu":
+        lo, hi = int_range(dt)
+        if len(raw) and (int(raw.min()) < lo or int(raw.max()) > hi):
+            return None
+        return raw.astype(dt.numpy_dtype)
+    if dt.is_float and kind in "iuf":
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = raw.astype(np.float64)
+            ok = bool(np.isfinite(values).all())
+            if dt is DataType.FLOAT:
+                ok = ok and bool((np.abs(values) <= FLOAT32_MAX).all())
+        return values.astype(dt.numpy_dtype) if ok else None
+    return None
 
 
 def embed_missing(

@@ -65,3 +65,34 @@ def test_output_fields_must_be_a_list(col):
     with pytest.raises(vs.DataError, match="list of field names"):
         col.get([1], output_fields="f")
     assert col.query("", output_fields=["f"]) == [{"id": 1, "f": 1.5}]
+
+
+def test_column_batches_insert_and_upsert_as_rows(db):
+    """A dict of columns (numpy arrays, lists) is a batch, on every backend."""
+    import numpy as np
+
+    schema = vs.Schema(
+        [
+            vs.Field("id", vs.DataType.INT64, is_primary=True),
+            vs.Field("vector", vs.DataType.FLOAT_VECTOR, dim=2),
+            vs.Field("n", vs.DataType.INT32),
+            vs.Field("s", vs.DataType.VARCHAR, max_length=8),
+        ]
+    )
+    col = db.create_collection("cols", schema=schema)
+    ids = col.insert(
+        {
+            "id": np.arange(6),
+            "vector": np.arange(12, dtype=np.float32).reshape(6, 2) + 1,
+            "n": np.arange(6) * 10,
+            "s": [f"s{i}" for i in range(6)],
+        }
+    )
+    assert ids == list(range(6))
+    col.upsert({"id": [2], "vector": [[9.0, 9.0]], "n": [7], "s": ["new"]})
+    with pytest.raises(vs.DataError, match="row 1, field 'n'"):
+        col.insert({"id": [10, 11], "vector": [[1.0, 1.0]] * 2, "n": [1, 2**40], "s": ["a", "b"]})
+    rows = sorted(col.query("id >= 0", output_fields=["n", "s"]), key=lambda r: r["id"])
+    assert [(r["id"], r["n"], r["s"]) for r in rows] == [
+        (i, 7 if i == 2 else i * 10, "new" if i == 2 else f"s{i}") for i in range(6)
+    ]
