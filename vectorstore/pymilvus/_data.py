@@ -1,9 +1,10 @@
-"""pymilvus's ways of passing data to ``insert`` / ``upsert``, as rows.
+"""pymilvus's ways of passing data to ``insert`` / ``upsert``, as Kestrel batches.
 
 pymilvus takes a row (dict), rows (a list of dicts), columns (a list with one
-list or array per field, in the schema's order) or a pandas DataFrame. Kestrel
-validates rows, so columns are turned into rows here; every check of values
-(types, dimensions, NaN, duplicate keys) stays Kestrel's, all or nothing.
+list or array per field, in the schema's order) or a pandas DataFrame. Columns
+become Kestrel's column batch (a dict of columns, checked with numpy); every
+check of values (types, dimensions, NaN, duplicate keys) stays Kestrel's, all
+or nothing. ``batch_of`` returns the batch and its number of rows.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ def column_fields(schema: Schema, upsert: bool) -> list[str]:
     ]
 
 
-def rows_of(data: Any, schema: Schema, upsert: bool = False) -> list[dict[str, Any]]:
-    """``data`` in any of pymilvus's forms, as a list of row dicts."""
+def batch_of(data: Any, schema: Schema, upsert: bool = False) -> tuple[Any, int]:
+    """``data`` in any of pymilvus's forms, as rows or columns for Kestrel."""
     if isinstance(data, dict):
-        return [data]
+        return [data], 1
     if _is_dataframe(data):
-        return _dataframe_rows(data, schema, upsert)
+        return _dataframe_columns(data, schema, upsert)
     if not isinstance(data, (list, tuple)):
         raise DataTypeNotSupportException(
             message="The type of data should be List, pd.DataFrame or Dict"
@@ -38,11 +39,11 @@ def rows_of(data: Any, schema: Schema, upsert: bool = False) -> list[dict[str, A
     if not data or isinstance(data[0], dict):
         if any(not isinstance(r, dict) for r in data):
             raise DataTypeNotSupportException(message="every row of the data must be a dict")
-        return list(data)
-    return _column_rows(list(data), schema, upsert)
+        return list(data), len(data)
+    return _columns(list(data), schema, upsert)
 
 
-def _column_rows(columns: list[Any], schema: Schema, upsert: bool) -> list[dict[str, Any]]:
+def _columns(columns: list[Any], schema: Schema, upsert: bool) -> tuple[dict[str, Any], int]:
     names = column_fields(schema, upsert)
     if len(columns) != len(names):
         raise DataNotMatchException(
@@ -63,21 +64,14 @@ def _column_rows(columns: list[Any], schema: Schema, upsert: bool) -> list[dict[
                 message=f"Field data size misaligned for field [{name}]: got size=[{size}], "
                 f"alignment size=[{n}]"
             )
-    lists = [_plain(column) for column in columns]
-    return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
-
-
-def _plain(column: Any) -> list[Any]:
-    """A column as a list of Python values (numpy arrays row by row)."""
-    tolist = getattr(column, "tolist", None)
-    return list(tolist()) if callable(tolist) else list(column)
+    return dict(zip(names, columns, strict=True)), n
 
 
 def _is_dataframe(data: Any) -> bool:
     return type(data).__name__ == "DataFrame" and hasattr(data, "to_dict")
 
 
-def _dataframe_rows(frame: Any, schema: Schema, upsert: bool) -> list[dict[str, Any]]:
+def _dataframe_columns(frame: Any, schema: Schema, upsert: bool) -> tuple[dict[str, Any], int]:
     pk = schema.primary
     columns = [str(c) for c in frame.columns]
     if pk.auto_id and not upsert and pk.name in columns:
@@ -91,7 +85,12 @@ def _dataframe_rows(frame: Any, schema: Schema, upsert: bool) -> list[dict[str, 
         raise DataNotMatchException(
             message=f"The fields don't match with schema fields, expected: {names}, got {columns}"
         )
-    return _column_rows([frame[c] for c in names], schema, upsert)
+    return _columns([_series(frame[c]) for c in names], schema, upsert)
 
 
-__all__ = ["column_fields", "rows_of"]
+def _series(series: Any) -> Any:
+    """A DataFrame column: numbers as a numpy array, anything else as a list."""
+    return series.to_numpy() if series.dtype.kind in "biuf" else series.tolist()
+
+
+__all__ = ["batch_of", "column_fields"]

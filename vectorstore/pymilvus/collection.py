@@ -16,7 +16,7 @@ from ..index_spec import Index as KestrelIndex
 from ..names import DEFAULT_PARTITION
 from ..search import AnnRequest
 from . import _ops
-from ._data import rows_of
+from ._data import batch_of
 from ._session import Session
 from .connections import DEFAULT_ALIAS, connections
 from .exceptions import (
@@ -244,8 +244,8 @@ class Collection:
         """Rows (dicts), columns (one list per field, in the schema's order) or a
         pandas DataFrame."""
         col = self._kestrel
-        rows = rows_of(data, col.schema)
-        keys = col.insert(rows, partition=partition_name or DEFAULT_PARTITION) if rows else []
+        rows, n = batch_of(data, col.schema)
+        keys = col.insert(rows, partition=partition_name or DEFAULT_PARTITION) if n else []
         return MutationResult(keys, insert_count=len(keys))
 
     @milvus_errors
@@ -257,8 +257,8 @@ class Collection:
         **kwargs: Any,
     ) -> MutationResult:
         col = self._kestrel
-        rows = rows_of(data, col.schema, upsert=True)
-        keys = col.upsert(rows, partition=partition_name or DEFAULT_PARTITION) if rows else []
+        rows, n = batch_of(data, col.schema, upsert=True)
+        keys = col.upsert(rows, partition=partition_name or DEFAULT_PARTITION) if n else []
         return MutationResult(keys, upsert_count=len(keys))
 
     @milvus_errors

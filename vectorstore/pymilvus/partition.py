@@ -10,7 +10,7 @@ from typing import Any
 from ..api import CollectionAPI
 from ..search import AnnRequest
 from . import _ops
-from ._data import rows_of
+from ._data import batch_of
 from ._session import Session
 from .connections import DEFAULT_ALIAS, connections
 from .exceptions import MilvusException, ParamError, milvus_errors
@@ -107,15 +107,15 @@ class Partition:
     @milvus_errors
     def insert(self, data: Any, timeout: float | None = None, **kwargs: Any) -> MutationResult:
         col = self._kestrel
-        rows = rows_of(data, col.schema)
-        keys = col.insert(rows, partition=self._name) if rows else []
+        rows, n = batch_of(data, col.schema)
+        keys = col.insert(rows, partition=self._name) if n else []
         return MutationResult(keys, insert_count=len(keys))
 
     @milvus_errors
     def upsert(self, data: Any, timeout: float | None = None, **kwargs: Any) -> MutationResult:
         col = self._kestrel
-        rows = rows_of(data, col.schema, upsert=True)
-        keys = col.upsert(rows, partition=self._name) if rows else []
+        rows, n = batch_of(data, col.schema, upsert=True)
+        keys = col.upsert(rows, partition=self._name) if n else []
         return MutationResult(keys, upsert_count=len(keys))
 
     @milvus_errors
