@@ -49,10 +49,12 @@ def test_search_after_every_append_matches_brute_force(
         got = [
             (s, o) for s, o in zip(scores[0].tolist(), offsets[0].tolist(), strict=True) if o >= 0
         ]
-        assert np.allclose([s for s, _ in got], [s for s, _ in want], rtol=1e-6, atol=1e-9)
+        # float32 sums: when terms cancel (2.71 - 2.81) the error is relative to
+        # the terms, not to the small result
+        assert np.allclose([s for s, _ in got], [s for s, _ in want], rtol=1e-6, atol=1e-5)
         exact = dict((i, s) for s, i in brute(rows, query, allowed, len(rows)))
         for s, o in got:  # every row returned is allowed, shares a term, and has its score
-            assert o in exact and s == pytest.approx(exact[o], rel=1e-6, abs=1e-9)
+            assert o in exact and s == pytest.approx(exact[o], rel=1e-6, abs=1e-5)
         assert all(s == -np.inf for s, o in zip(scores[0], offsets[0], strict=True) if o < 0)
     assert len(col._index()) <= 2 * max(1, int(np.log2(max(len(rows), 1))) + 1)
 
