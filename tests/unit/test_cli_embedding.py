@@ -38,7 +38,7 @@ def test_search_passes_the_provider_again(tmp_path: Path, monkeypatch: pytest.Mo
             cli, ["search", str(path), "notes", "note 2", "--json", "--embedding", json.dumps(spec)]
         )
         assert done.exit_code == 0, done.output
-        hits = json.loads(done.output)
+        hits = json.loads(done.stdout)
         assert hits[0]["id"] == 2  # the server's vectors are a function of the text
         assert len(server.requests) == before + 1
 
