@@ -30,7 +30,7 @@ from vectorstore.cli.readers import infer_cell, typed_cell
 from vectorstore.cli.writers import shortest_float32
 from vectorstore.embeddings import HashEmbedding
 
-COMMANDS = ("info", "import", "export", "search", "compact")
+COMMANDS = ("info", "list", "import", "export", "query", "search", "delete", "drop", "compact")
 ROOT = Path(__file__).resolve().parents[2]
 
 
