@@ -169,6 +169,10 @@ def test_hybrid_on_a_collection_that_embeds_its_text(tmp_path: Path) -> None:
     fused = ok(run("search", path, "both", "python scripting", "--hybrid", "--json"))
     assert json.loads(fused.stdout)[0]["id"] == 3
     assert "text embedded by the collection's hash" in fused.stderr and "RRF" in fused.stderr
+    # --ef goes to the dense (HNSW) route only; the filter to both
+    args = ("--hybrid", "--ef", "64", "--filter", "id != 3", "--json")
+    filtered = json.loads(ok(run("search", path, "both", "python scripting", *args)).stdout)
+    assert filtered and 3 not in [h["id"] for h in filtered]
 
 
 def test_an_unknown_filter_field_is_an_error_without_dynamic_fields(lc_store: Path) -> None:

@@ -76,7 +76,11 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, VectorStoreError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror}"
-    return one_line(str(exc)) or type(exc).__name__
+    # the engine's advice names its Python call; on the command line it is an option
+    text = one_line(str(exc)).replace(
+        "(db.get_collection(name, embedding=provider))", "with --embedding (its JSON config)"
+    )
+    return text or type(exc).__name__
 
 
 class Interrupts:

@@ -280,6 +280,10 @@ class _Import:
         if self.db.has_collection(self.name):
             col = self.db.get_collection(self.name)
             self.converter = RowConverter(col.schema, _check_existing(col, self.opts))
+            if self.opts.provider is not None:  # the same config: embed with the one given
+                for fn in col.schema.functions:
+                    if isinstance(fn, TextEmbedding):
+                        fn.attach(self.opts.provider)
             verb = "upserting into" if self.upsert else "adding to"
             note(f"{verb} existing collection {self.name!r} ({count_rows(col.count())})")
             return col

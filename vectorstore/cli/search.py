@@ -122,7 +122,7 @@ def hits_table(hits: list[Hit], pk: str) -> str:
 @click.option(
     "--ef",
     type=click.IntRange(1, 32768),
-    help="HNSW search breadth (larger: better recall, slower).",
+    help="HNSW search breadth (larger: better recall, slower); with --hybrid, the dense route's.",
 )
 @click.option(
     "--json",
@@ -200,7 +200,11 @@ def search_command(
                 f"hybrid search: {routes[0].label}, and {routes[1].label}; fused by RRF "
                 f"(k={RRF_K}), distance is the fused score"
             )
-            requests = [_request(r, limit, filter_expr, params) for r in routes]
+            # --ef is the dense (HNSW) route's; the BM25 route takes none
+            requests = [
+                _request(r, limit, filter_expr, None if r.field in planner.bm25 else params)
+                for r in routes
+            ]
             hits = col.hybrid_search(requests, RRFRanker(RRF_K), limit=limit, **where)[0]
         else:
             route = (
