@@ -195,7 +195,13 @@ def parse_ids(values: tuple[str, ...], schema: Schema) -> list[Any]:
 @click.option(
     "--ids", multiple=True, metavar="A,B", help="Delete the rows with these keys. Repeatable."
 )
-@_FILTER
+@click.option(
+    "--filter",
+    "filter_expr",
+    default="",
+    metavar="EXPR",
+    help="Delete the rows passing this filter expression (not empty), e.g. 'views < 10'.",
+)
 @click.option("--all", "everything", is_flag=True, help="Delete every row (keeps the collection).")
 @click.option("--partition", metavar="NAME", help="Only in this partition.")
 @_YES
