@@ -30,7 +30,7 @@ from vectorstore.cli.readers import infer_cell, typed_cell
 from vectorstore.cli.writers import shortest_float32
 from vectorstore.embeddings import HashEmbedding
 
-COMMANDS = ("info", "import", "export", "search", "compact")
+COMMANDS = ("info", "list", "import", "export", "query", "search", "delete", "drop", "compact")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -249,7 +249,8 @@ def test_info_text(text_store: Path) -> None:
 
 def test_info_names_collections_and_refuses_unknown_ones(store: Path) -> None:
     assert "docs" in ok(run("info", store, "docs")).stdout
-    assert fails(run("info", store, "nope")) == "error: no collection named 'nope'"
+    message = fails(run("info", store, "nope"))
+    assert message == "error: no collection named 'nope' (collections: docs)"
 
 
 # -------------------------------------------------------------------- import
@@ -741,7 +742,8 @@ def test_a_missing_store_is_a_one_line_error(tmp_path: Path, args: tuple[str, ..
 )
 def test_an_unknown_collection_is_a_one_line_error(store: Path, args: tuple[str, ...]) -> None:
     command, *rest = args
-    assert fails(run(command, store, *rest)) == "error: no collection named 'nope'"
+    message = fails(run(command, store, *rest))
+    assert message == "error: no collection named 'nope' (collections: docs)"
 
 
 def test_a_store_locked_by_another_process(

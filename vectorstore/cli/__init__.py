@@ -1,9 +1,10 @@
 """``kestrel``: the command line of a Kestrel store.
 
-Commands: ``info``, ``import``, ``export``, ``search``, ``compact`` (``kestrel
-COMMAND --help`` describes each). Built on click. Every error of the engine or
-of the file system is one line ``error: ...`` on stderr with exit code 1; usage
-errors exit with 2 (click's usage message); ``--debug`` shows tracebacks.
+Commands: ``info``, ``list``, ``import``, ``export``, ``query``, ``search``,
+``delete``, ``drop``, ``compact`` (``kestrel COMMAND --help`` describes each).
+Built on click. Every error of the engine or of the file system is one line
+``error: ...`` on stderr with exit code 1; usage errors exit with 2 (click's
+usage message); ``--debug`` shows tracebacks.
 
 Example:
     $ kestrel import ./db docs docs.jsonl --embedding hash:64
@@ -26,6 +27,7 @@ from ._common import CliError, describe_error
 from .exporter import export_command
 from .importer import import_command
 from .info import compact_command, info_command
+from .manage import delete_command, drop_command, list_command, query_command
 from .search import search_command
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
@@ -88,9 +90,10 @@ def _silence_stdout() -> None:
 def cli(ctx: click.Context, debug: bool) -> None:
     """Kestrel: inspect, load, query and maintain an embedded vector store.
 
-    PATH is a store directory. info, export and search open it read-only, so
-    they work while another process writes; import and compact take the
-    store's writer lock.
+    PATH is a store directory. info, list, export, query and search open it
+    read-only, so they work while another process writes; import, delete,
+    drop and compact take the store's writer lock (delete and drop ask first
+    unless --yes).
 
     \b
     Exit codes: 0 success; 1 an error (one line "error: ..." on stderr);
@@ -99,11 +102,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)["debug"] = debug
 
 
-cli.add_command(info_command)
-cli.add_command(import_command)
-cli.add_command(export_command)
-cli.add_command(search_command)
-cli.add_command(compact_command)
+for command in (
+    info_command,
+    list_command,
+    import_command,
+    export_command,
+    query_command,
+    search_command,
+    delete_command,
+    drop_command,
+    compact_command,
+):
+    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

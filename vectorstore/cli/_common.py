@@ -17,8 +17,11 @@ import click
 import numpy as np
 
 from ..client import Client
+from ..collection import Collection
 from ..errors import FilterSyntaxError, LockedError, VectorStoreError
-from ..schema import Field
+from ..expr import Exists, field_names, parse
+from ..expr import Field as ExprField
+from ..schema import DYNAMIC_FIELD, Field
 from ..storage.store import MANIFEST
 from ..types import DataType
 
@@ -64,7 +67,7 @@ def describe_error(exc: BaseException) -> str:
         if found:
             return (
                 f"store {found[1]} is locked: process {found[2]} has it open for writing; "
-                "close that writer first (info, export and search work while it runs)"
+                "close that writer first (info, list, query, export and search work while it runs)"
             )
     if isinstance(exc, FilterSyntaxError):
         first = str(exc).splitlines()[0] if str(exc) else "invalid filter"
@@ -73,7 +76,11 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, VectorStoreError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror}"
-    return one_line(str(exc)) or type(exc).__name__
+    # the engine's advice names its Python call; on the command line it is an option
+    text = one_line(str(exc)).replace(
+        "(db.get_collection(name, embedding=provider))", "with --embedding (its JSON config)"
+    )
+    return text or type(exc).__name__
 
 
 class Interrupts:
@@ -156,6 +163,66 @@ def open_store(path: str, *, write: bool, create: bool = False) -> Iterator[Clie
         yield client
     finally:
         client.close()
+
+
+def get_collection(db: Client, name: str, *, embedding: Any = None) -> Collection:
+    """The collection ``name`` of ``db``.
+
+    Raises:
+        CliError: there is none; the message lists the collections there are,
+            so a typo is seen at once.
+    """
+    if not db.has_collection(name):
+        names = db.list_collections()
+        there = f"collections: {', '.join(names)}" if names else "the store has no collections"
+        raise CliError(f"no collection named {name!r} ({there})")
+    return db.get_collection(name, embedding=embedding)
+
+
+def filter_note(col: Collection, expr: str) -> None:
+    """Say when a filter names a key that is no declared field and that no row has.
+
+    Without a dynamic field the engine rejects such a name (an error with exit
+    code 1). With one, Milvus reads it as a dynamic key, which is legal even
+    when no row has it: the filter then matches nothing, and a typo ('yr' for
+    'year') would pass as "no hits". A note on stderr names it and the fields.
+    """
+    schema = col.schema
+    if not expr.strip() or not schema.enable_dynamic_field:
+        return
+    try:
+        names = field_names(parse(expr))
+    except VectorStoreError:
+        return  # the engine reports a bad filter, with its position
+    for name in sorted(n for n in names if n not in schema.names and n != DYNAMIC_FIELD):
+        if col.count(Exists(ExprField(name, dynamic=True))) == 0:
+            note(
+                f"note: no row of {col.name!r} has a value for {name!r}, so the filter matches no "
+                f"row; {name!r} is not a field (fields: {', '.join(schema.names)}) but a "
+                "dynamic key"
+            )
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask ``question`` on stderr unless ``yes`` (``--yes``); stop unless answered yes.
+
+    The answer is read from stdin, so a script may pipe ``y`` as well as pass --yes.
+
+    Raises:
+        CliError: the answer was no, or stdin ended without one.
+    """
+    if yes:
+        return
+    try:
+        agreed = click.confirm(question, default=False, err=True)
+    except click.Abort:  # stdin ended with no answer
+        click.echo(err=True)  # end the question's line
+        raise CliError(
+            "not confirmed (no answer on stdin): nothing was changed; pass --yes to skip "
+            "the question"
+        ) from None
+    if not agreed:
+        raise CliError("not confirmed: nothing was changed")
 
 
 # ---------------------------------------------------------------- formatting
@@ -264,11 +331,14 @@ __all__ = [
     "CliError",
     "Interrupts",
     "cell",
+    "confirm",
     "count_rows",
     "describe_error",
     "dir_bytes",
     "dumps",
     "field_flags",
+    "filter_note",
+    "get_collection",
     "human_bytes",
     "note",
     "one_line",

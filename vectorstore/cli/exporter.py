@@ -15,7 +15,7 @@ import click
 from ..collection import Collection
 from ..functions import BM25
 from ..schema import DYNAMIC_FIELD, Schema
-from ._common import CliError, count_rows, open_store, split_names
+from ._common import CliError, count_rows, get_collection, open_store, split_names
 from .formats import FORMATS, default_delimiter, format_of
 from .writers import Columns, open_writer, stdout_is_terminal, tidy_rows
 
@@ -196,7 +196,7 @@ def export_command(
         raise click.BadParameter("takes one character, for CSV files", param_hint="--delimiter")
     show = sys.stderr.isatty() if progress is None else progress
     with open_store(path, write=False) as db:
-        col = db.get_collection(collection)
+        col = get_collection(db, collection)
         columns = _columns(col.schema, split_names(fields), vectors)
         where: dict[str, Any] = {"filter": filter_expr, "partitions": list(partitions) or None}
         total = col.count(filter_expr, partitions=list(partitions) or None)  # checks the filter

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,62 +15,19 @@ import click
 
 from ..client import Client
 from ..collection import DEFAULT_PARTITION, Collection
-from ..embeddings.base import EmbeddingProvider, available_providers, provider_from_config
+from ..embeddings.base import EmbeddingProvider
 from ..errors import VectorStoreError
 from ..functions import BM25, TextEmbedding
 from ..schema import MAX_DIM, Schema
 from ..types import DataType
 from ._common import CliError, Interrupts, count_rows, describe_error, note, open_store, type_label
 from .formats import FORMATS, format_of
+from .progress import ImportProgress, embed_ahead, import_progress
+from .providers import parse_provider
 from .readers import Record, RowConverter, Source, infer_cell, open_source
 
 METRICS = ("COSINE", "IP", "L2")
 _ENGINE_ROW = re.compile(r"row (\d+)(?:, |: )")
-
-
-# ------------------------------------------------------------------ providers
-def parse_provider(spec: str) -> EmbeddingProvider:
-    """Build an embedding provider from ``--embedding``.
-
-    ``hash[:DIMENSION]``, ``openai[:MODEL]``, ``sentence-transformers[:MODEL_OR_PATH]``,
-    any other registered ``NAME[:MODEL]``, or a JSON config object such as
-    ``{"name": "openai", "model": "nomic-embed-text", "base_url": "http://localhost:11434/v1",
-    "api_key_env": null}``.
-
-    Raises:
-        click.BadParameter: the spec cannot be read, or names no known provider.
-        ConfigError, MissingDependencyError: the provider cannot be built.
-    """
-    spec = spec.strip()
-    if spec.startswith("{"):
-        try:
-            given = json.loads(spec)
-        except json.JSONDecodeError as exc:
-            raise click.BadParameter(
-                f"not a JSON object ({exc.msg})", param_hint="--embedding"
-            ) from None
-        if not isinstance(given, dict):
-            raise click.BadParameter("not a JSON object", param_hint="--embedding")
-        return provider_from_config(given)
-    name, _, arg = spec.partition(":")
-    known = available_providers()
-    if name not in known:
-        raise click.BadParameter(
-            f"unknown provider {name!r}; use one of {', '.join(known)} (as NAME or NAME:MODEL), "
-            "or a JSON config",
-            param_hint="--embedding",
-        )
-    config: dict[str, Any] = {"name": name}
-    if name == "hash":
-        if arg:
-            if not arg.isdigit() or not 1 <= int(arg) <= MAX_DIM:
-                raise click.BadParameter(
-                    f"hash takes a dimension (hash:64), got {arg!r}", param_hint="--embedding"
-                )
-            config["dimension"] = int(arg)
-    elif arg:
-        config["model"] = arg
-    return provider_from_config(config)
 
 
 # --------------------------------------------------------------------- import
@@ -100,8 +55,14 @@ def _raw(record: Record, key: str) -> Any:
 
 def _create(
     db: Client, name: str, first: Record | None, source: Source, opts: ImportOptions
-) -> Collection:
-    """Create the collection by the quick setup, from the options and the first record."""
+) -> tuple[Collection, str]:
+    """Create the collection by the quick setup, from the options and the first record.
+
+    Returns:
+        The collection and the note that describes it, which the import prints
+        once the first batch is in (a failed first batch drops the collection
+        again, and the note would then be untrue).
+    """
     id_field = opts.id_field or "id"
     vector_field = opts.vector_field or "vector"
     if opts.text_field and opts.provider is None:
@@ -151,11 +112,11 @@ def _create(
         if (opts.provider is not None)
         else ""
     )
-    note(
+    described = (
         f"created collection {name!r}: {fields}, dynamic fields; {index.index_type} "
         f"{index.vector_metric.value}{embedded}"
     )
-    return col
+    return col, described
 
 
 def _dense_fields(schema: Schema) -> list[str]:
@@ -252,6 +213,8 @@ class _Import:
         self.converter: RowConverter | None = None
         self.created = False
         self.imported = 0
+        self.progress: ImportProgress | None = None
+        self.held_notes: list[str] = []  # about a created collection: shown once it holds rows
 
     def run(self, show_progress: bool) -> None:
         """Import every batch; an error says what it left behind.
@@ -263,16 +226,16 @@ class _Import:
         """
         pending: list[Record] = []
         try:
-            with _bar(self.source, show_progress, f"importing {self.name}") as bar:
+            with import_progress(self.source, show_progress, f"importing {self.name}") as bar:
+                self.progress = bar
                 for record in self.source.records():
                     self.interrupts.check()
                     pending.append(record)
                     if len(pending) >= self.batch_size:
                         self.flush(pending)
                         pending = []
-                        bar(self.imported)
                 self.flush(pending, last=True)
-                bar(self.imported)
+                pending = []
         except CliError as exc:
             raise CliError(f"{exc.message} ({self.abandon(pending)})") from None
         except KeyboardInterrupt:
@@ -287,26 +250,46 @@ class _Import:
             self.col = self.open_collection(batch[0] if batch else None)
             if not self.col.has_partition(self.partition):
                 self.col.create_partition(self.partition)
-                note(f"created partition {self.partition!r}")
-        if not batch:
-            return
-        assert self.converter is not None
-        rows = [self.converter.row(record, self.source) for record in batch]
-        write = self.col.upsert if self.upsert else self.col.insert
-        try:
-            write(rows, partition=self.partition, progress=False)
-        except VectorStoreError as exc:
-            raise CliError(self.locate(batch, exc)) from None
-        self.imported += len(rows)
+                self.tell(f"created partition {self.partition!r}")
+        if batch:
+            assert self.converter is not None
+            rows = [self.converter.row(record, self.source) for record in batch]
+            write = self.col.upsert if self.upsert else self.col.insert
+            advance = self.progress.advance if self.progress else lambda done, of: None
+            try:
+                embed_ahead(self.col.schema, rows, advance)
+                write(rows, partition=self.partition, progress=False)
+            except VectorStoreError as exc:
+                raise CliError(self.locate(batch, exc)) from None
+            self.imported += len(rows)
+            if self.progress:
+                self.progress.written(self.imported)
+        for held in self.held_notes:  # the collection holds this batch (or the file is empty)
+            note(held)
+        self.held_notes = []
+
+    def tell(self, message: str) -> None:
+        """A note now, or (about a collection this run created) once it holds rows."""
+        if self.created:
+            self.held_notes.append(message)
+        else:
+            note(message)
 
     def open_collection(self, first: Record | None) -> Collection:
         """The collection, checked against the options; created if missing."""
         if self.db.has_collection(self.name):
             col = self.db.get_collection(self.name)
             self.converter = RowConverter(col.schema, _check_existing(col, self.opts))
+            if self.opts.provider is not None:  # the same config: embed with the one given
+                for fn in col.schema.functions:
+                    if isinstance(fn, TextEmbedding):
+                        fn.attach(self.opts.provider)
+            verb = "upserting into" if self.upsert else "adding to"
+            note(f"{verb} existing collection {self.name!r} ({count_rows(col.count())})")
             return col
-        col = _create(self.db, self.name, first, self.source, self.opts)
+        col, described = _create(self.db, self.name, first, self.source, self.opts)
         self.created = True
+        self.held_notes.append(described)
         self.converter = RowConverter(col.schema)
         return col
 
@@ -332,7 +315,8 @@ class _Import:
             return "nothing was imported"
         start = f" from {self.source.unit} {pending[0].position}" if pending else ""
         before = count_rows(self.imported)
-        return f"the batch{start} was not imported; the {before} before it were"
+        were = "was" if self.imported == 1 else "were"
+        return f"the batch{start} was not imported; the {before} before it {were}"
 
 
 @click.command("import")
@@ -519,32 +503,6 @@ def _remove_empty_store(path: str) -> None:
         return
     if empty:
         shutil.rmtree(path, ignore_errors=True)
-
-
-@contextmanager
-def _bar(source: Source, show: bool, label: str) -> Iterator[Any]:
-    """A progress bar over ``source``: yields ``update(rows_done)``."""
-    from tqdm import tqdm
-
-    by_bytes = source.unit == "line" and source.total is not None
-    with tqdm(
-        total=source.total,
-        desc=label,
-        unit="B" if by_bytes else "row",
-        unit_scale=True,
-        unit_divisor=1024 if by_bytes else 1000,
-        disable=not show,
-        file=sys.stderr,
-        leave=True,
-    ) as bar:
-
-        def update(rows: int) -> None:
-            done = source.progress() if source.total is not None else rows
-            bar.update(max(0, done - bar.n))
-            if by_bytes:
-                bar.set_postfix(rows=f"{rows:,}", refresh=False)
-
-        yield update
 
 
 __all__ = ["ImportOptions", "import_command", "parse_provider"]

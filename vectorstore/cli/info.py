@@ -17,6 +17,7 @@ from ._common import (
     dir_bytes,
     dumps,
     field_flags,
+    get_collection,
     human_bytes,
     open_store,
     require_store,
@@ -70,7 +71,7 @@ def collection_info(col: Collection, folder: str) -> dict[str, Any]:
 def _selected(db: Client, names: Sequence[str]) -> list[str]:
     """``names`` (each must exist), or every collection."""
     for name in names:
-        db.get_collection(name)  # raises CollectionNotFoundError
+        get_collection(db, name)  # a missing one: an error naming those there are
     return list(dict.fromkeys(names)) or db.list_collections()
 
 

@@ -9,11 +9,13 @@ from typing import Any
 
 import click
 
-from ..functions import BM25, TextEmbedding
-from ..schema import DYNAMIC_FIELD, Schema
-from ..types import DataType, Hit
-from ._common import CliError, cell, dumps, open_store, split_names, table
-from .importer import parse_provider
+from ..ranking import RRFRanker
+from ..schema import DYNAMIC_FIELD
+from ..search import AnnRequest
+from ..types import Hit
+from ._common import cell, dumps, filter_note, get_collection, note, open_store, split_names, table
+from .providers import parse_provider
+from .search_routes import RRF_K, Planner, Route
 
 _LOOKS_NUMERIC = re.compile(r"\s*[\[{][\s\d.,:eE+\-\"]*[\]}]?\s*\Z")
 
@@ -58,31 +60,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def pick_field(schema: Schema, kind: str, given: str | None, collection: str) -> str | None:
-    """The vector field to search for a query of ``kind`` (None: let the engine say)."""
-    if given is not None:
-        return given
-    if kind == "text":
-        takes_text = [fn.output for fn in schema.functions if isinstance(fn, (TextEmbedding, BM25))]
-        if not takes_text:
-            raise CliError(
-                f"collection {collection!r} cannot search text: no field is filled by a "
-                "TextEmbedding function or BM25; give the query as a vector, e.g. '[0.1, 0.2]'"
-            )
-        if len(takes_text) > 1:
-            fields = ", ".join(takes_text)
-            raise CliError(f"several fields take text ({fields}): pick one with --field")
-        return takes_text[0]
-    dtype = DataType.FLOAT_VECTOR if kind == "dense" else DataType.SPARSE_FLOAT_VECTOR
-    bm25 = {fn.output for fn in schema.functions if isinstance(fn, BM25)}
-    fits = [f.name for f in schema.vector_fields if f.dtype is dtype and f.name not in bm25]
-    if len(fits) == 1:
-        return fits[0]
-    if not fits:
-        raise CliError(f"collection {collection!r} has no {dtype.name} field for this query")
-    raise CliError(f"several fields take this query ({', '.join(fits)}): pick one with --field")
-
-
 def hits_table(hits: list[Hit], pk: str) -> str:
     """Hits as a table: the key, the distance, then every output field seen."""
     columns: dict[str, None] = {}
@@ -104,7 +81,16 @@ def hits_table(hits: list[Hit], pk: str) -> str:
     metavar="NAME",
     help=(
         "Vector field to search. Default: the one that takes the query (text: the field a "
-        "TextEmbedding function or BM25 fills; vectors: the only field of that kind)."
+        "TextEmbedding function or BM25 fills; vectors: the only field of that kind). A dense "
+        "field no TextEmbedding fills takes text with --embedding."
+    ),
+)
+@click.option(
+    "--hybrid",
+    is_flag=True,
+    help=(
+        f"Search text on the dense field and the BM25 field together, fused by RRF "
+        f"(k={RRF_K}); the distance column is then the fused score."
     ),
 )
 @click.option(
@@ -136,7 +122,7 @@ def hits_table(hits: list[Hit], pk: str) -> str:
 @click.option(
     "--ef",
     type=click.IntRange(1, 32768),
-    help="HNSW search breadth (larger: better recall, slower).",
+    help="HNSW search breadth (larger: better recall, slower); with --hybrid, the dense route's.",
 )
 @click.option(
     "--json",
@@ -150,7 +136,9 @@ def hits_table(hits: list[Hit], pk: str) -> str:
     metavar="PROVIDER",
     help=(
         "Embed text QUERY with PROVIDER (as for import) instead of the provider rebuilt "
-        "from the store: needed when it uses a base_url, an api_key_env or remote code."
+        "from the store (needed when it uses a base_url, an api_key_env or remote code), "
+        "or, on a collection that stores vectors made outside it (a LangChain or LlamaIndex "
+        "store), the provider that made them."
     ),
 )
 def search_command(
@@ -158,6 +146,7 @@ def search_command(
     collection: str,
     query: str,
     field: str | None,
+    hybrid: bool,
     limit: int,
     filter_expr: str,
     output_fields: tuple[str, ...],
@@ -171,44 +160,81 @@ def search_command(
     QUERY is a JSON array of numbers ('[0.1, 0.2, ...]': a vector), a JSON object
     of index: weight (a sparse vector), or text, which needs a field filled by a
     TextEmbedding function (embedded with the collection's provider) or by BM25
-    (full-text). '-' reads QUERY from stdin.
+    (full-text), or a dense field with --embedding; --hybrid searches a dense and
+    the BM25 field together. '-' reads QUERY from stdin.
 
     Prints a table: the primary key, the distance (the metric's raw value:
     COSINE, IP and BM25 larger is closer; L2 smaller is closer) and the output
-    fields, best first. The store is opened read-only (works while another
-    process writes).
+    fields, best first. A line on stderr says which field and route (dense,
+    BM25, hybrid) were searched. The store is opened read-only (works while
+    another process writes).
 
     \b
     Examples:
       kestrel search ./db docs "how do birds fly" --limit 5 --filter 'lang == "en"'
       kestrel search ./db docs '[0.12, -0.3, 0.5, 0.1]' --output-fields text --json
+      kestrel search ./db lc "birds" --hybrid --embedding sentence-transformers
     """
     if query == "-":
         query = sys.stdin.read().strip()
     kind, data = parse_query(query)
+    if hybrid and kind != "text":
+        raise click.BadParameter("takes a text QUERY", param_hint="--hybrid")
     with open_store(path, write=False) as db:
         provider = parse_provider(embedding_spec) if embedding_spec else None
-        col = db.get_collection(collection, embedding=provider)
-        schema = col.schema
+        col = get_collection(db, collection)
+        planner = Planner(col, provider, embedding_spec)
+        if provider is not None:  # the collection's own TextEmbedding takes it, if it has one
+            for fn in planner.embedded.values():
+                fn.attach(provider)
+        filter_note(col, filter_expr)
         names = split_names(output_fields)
         if not output_fields:
-            names = [f.name for f in schema.scalar_fields]
-            names += [DYNAMIC_FIELD] if schema.enable_dynamic_field else []
-        hits = col.search(
-            [data],
-            anns_field=pick_field(schema, kind, field, collection),
-            limit=limit,
-            filter=filter_expr,
-            output_fields=names,
-            partitions=list(partitions) or None,
-            search_params={"ef": ef} if ef else None,
-        )[0]
+            names = [f.name for f in col.schema.scalar_fields]
+            names += [DYNAMIC_FIELD] if col.schema.enable_dynamic_field else []
+        where: dict[str, Any] = {"output_fields": names, "partitions": list(partitions) or None}
+        params = {"ef": ef} if ef else None
+        if hybrid:
+            routes = planner.hybrid(data, field)
+            note(
+                f"hybrid search: {routes[0].label}, and {routes[1].label}; fused by RRF "
+                f"(k={RRF_K}), distance is the fused score"
+            )
+            # --ef is the dense (HNSW) route's; the BM25 route takes none
+            requests = [
+                _request(r, limit, filter_expr, None if r.field in planner.bm25 else params)
+                for r in routes
+            ]
+            hits = col.hybrid_search(requests, RRFRanker(RRF_K), limit=limit, **where)[0]
+        else:
+            route = (
+                planner.text(data, field) if kind == "text" else planner.vector(kind, data, field)
+            )
+            note(f"searched {route.label}")
+            hits = col.search(
+                [route.data],
+                anns_field=route.field,
+                limit=limit,
+                filter=filter_expr,
+                search_params=params,
+                **where,
+            )[0]
+        pk = col.schema.primary.name
     if as_json:
         click.echo(dumps([hit.to_dict() for hit in hits], indent=2))
     elif hits:
-        click.echo(hits_table(hits, schema.primary.name))
+        click.echo(hits_table(hits, pk))
     else:
         click.echo("(no hits)")
 
 
-__all__ = ["hits_table", "parse_query", "pick_field", "search_command"]
+def _request(route: Route, limit: int, filter_expr: str, params: Any) -> AnnRequest:
+    """One route of a hybrid search: more candidates than hits, so the fusion can
+    rank rows that one route alone places lower."""
+    candidates = min(max(2 * limit, 50), 16384)
+    return AnnRequest(
+        [route.data], route.field, limit=candidates, filter=filter_expr, search_params=params
+    )
+
+
+__all__ = ["hits_table", "parse_query", "search_command"]

@@ -1,0 +1,46 @@
+"""Running ``kestrel`` in process for tests: stdout and stderr apart, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from vectorstore.cli import cli
+
+
+def run(*args: Any, input: str | bytes | None = None) -> Result:
+    """``kestrel ARGS`` in process (stdout and stderr apart)."""
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+
+def ok(result: Result) -> Result:
+    """``result``, checked to have succeeded without a traceback."""
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.output}"
+    assert "Traceback" not in result.output
+    return result
+
+
+def fails(result: Result, code: int = 1) -> str:
+    """The error of a failed run: exit 1 ends stderr with one ``error: ...`` line
+    (notes may come first), which is returned; other codes return all of stderr."""
+    assert result.exit_code == code, f"exit {result.exit_code}: {result.output}"
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    if code == 1:
+        lines = result.stderr.splitlines()
+        assert lines and lines[-1].startswith("error: "), result.stderr
+        assert not any(line.startswith("error: ") for line in lines[:-1]), result.stderr
+        return lines[-1]
+    return result.stderr
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """``rows`` as a JSONL file at ``path``."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+__all__ = ["fails", "ok", "run", "write_jsonl"]
