@@ -84,6 +84,11 @@ class IvfIndex:
                 quantizer, dim, nlist, int(params["m"]), int(params["nbits"]), faiss_metric
             )
         index.cp.seed = 1234  # the same rows train the same clusters
+        # faiss prints "WARNING clustering N points to K centroids" on stderr below
+        # 39 points per list; a segment is what it is (the clusters do not change)
+        index.cp.min_points_per_centroid = 1
+        if index_type == "IVF_PQ":
+            index.pq.cp.min_points_per_centroid = 1
         index.train(_training_sample(data, nlist, index_type, params))
         index.add(data)
         index.quantizer_trains_alone = 0
