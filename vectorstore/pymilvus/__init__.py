@@ -25,6 +25,7 @@ from .exceptions import (
     IndexNotExistException,
     MilvusException,
     ParamError,
+    PartitionAlreadyExistException,
     PrimaryKeyException,
     SchemaNotReadyException,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "OmitZeroDict",
     "ParamError",
     "Partition",
+    "PartitionAlreadyExistException",
     "PrimaryKeyException",
     "QueryIterator",
     "RRFRanker",

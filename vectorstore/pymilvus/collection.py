@@ -23,6 +23,7 @@ from .exceptions import (
     IndexNotExistException,
     MilvusException,
     ParamError,
+    PartitionAlreadyExistException,
     SchemaNotReadyException,
     milvus_errors,
 )
@@ -401,7 +402,7 @@ class Collection:
         self, partition_name: str, description: str = "", **kwargs: Any
     ) -> Partition:
         if self.has_partition(partition_name):
-            raise MilvusException(message="Partition already exist.")
+            raise PartitionAlreadyExistException(message="Partition already exist.")
         return Partition(self, partition_name, description)
 
     @milvus_errors
@@ -472,8 +473,8 @@ class Collection:
     def drop_index(self, timeout: float | None = None, **kwargs: Any) -> None:
         index = self.index(**kwargs)
         if self._name not in self._session.released:
-            raise MilvusException(
-                message="index cannot be dropped, collection is loaded, please release it first"
+            raise MilvusException(  # Milvus's code and words
+                6, "index cannot be dropped on loaded collection; call release() first"
             )
         col = self._kestrel
         dropped = next(i for i in col.indexes if i.field == index.field_name)

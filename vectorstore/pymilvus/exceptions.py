@@ -65,6 +65,10 @@ class IndexNotExistException(MilvusException):
     """No index where one was asked for."""
 
 
+class PartitionAlreadyExistException(MilvusException):
+    """``create_partition`` of a partition that exists (the ORM's check)."""
+
+
 class ConnectionNotExistException(MilvusException):
     """An alias that ``connections.connect`` never connected."""
 
@@ -116,6 +120,7 @@ __all__ = [
     "IndexNotExistException",
     "MilvusException",
     "ParamError",
+    "PartitionAlreadyExistException",
     "PrimaryKeyException",
     "SchemaNotReadyException",
     "milvus_errors",
