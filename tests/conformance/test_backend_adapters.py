@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("langchain_core")
 pytest.importorskip("llama_index.core")
-# the adapters' own test helpers (deterministic embeddings)
-for _helpers in ("langchain", "llamaindex"):
-    _path = str(Path(__file__).resolve().parent.parent / _helpers)
+# the adapters' own test helpers (deterministic embeddings), beside their distributions
+for _helpers in ("langchain", "llama_index"):
+    _path = str(Path(__file__).resolve().parents[2] / "integrations" / _helpers / "tests")
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
