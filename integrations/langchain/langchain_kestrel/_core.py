@@ -384,7 +384,7 @@ class StoreCore:
     def relevance(
         self, vector: Sequence[float], text: str, k: int, opts: SearchOptions
     ) -> list[tuple[Document, float]]:
-        """``(document, relevance in [0, 1])`` pairs, best first (see ``scoring``)."""
+        """``(document, relevance)`` pairs, best first (see ``scoring``)."""
         hits, ranker = self.search(vector, text, k, opts)
         fn = self.dense_relevance() if ranker is None else hybrid_relevance(ranker)
         return [(self.document(h.id, h.entity), fn(float(h.distance))) for h in hits]

@@ -2,9 +2,9 @@
 
 The adapter translates and never re-implements: LangChain calls become
 ``CollectionAPI.upsert / delete / get / search / hybrid_search`` (``_core``), filter
-dicts become ``vectorstore.expr`` trees (``filters``), scores are the engine's
-and relevance uses its normalisation (``scoring``), and MMR is langchain-core's
-``maximal_marginal_relevance``. The LangChain ``Embeddings`` embed texts here
+dicts become ``vectorstore.expr`` trees (``filters``), scores are the engine's,
+relevance follows langchain-core's functions per metric (``scoring``), and MMR
+is langchain-core's ``maximal_marginal_relevance``. The LangChain ``Embeddings`` embed texts here
 (``aembed_*`` in async calls; engine calls then run in an executor), so the
 collection stores plain vectors and reopens without the embedding object.
 """
@@ -74,8 +74,9 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
             search works.
         dimension: the embedding dimension, to create the collection now;
             otherwise it is learned from the first texts added.
-        relevance_score_fn: maps a dense score to a relevance in [0, 1]
-            (default: by metric, see ``langchain_kestrel.scoring``).
+        relevance_score_fn: maps a dense score to a relevance (default:
+            langchain-core's function of the metric, see ``langchain_kestrel.scoring``:
+            the cosine similarity for COSINE).
         field_names: the collection's field names (``FieldNames``).
         drop_old: drop the collection first (default: an existing one is
             opened with its data).
@@ -378,7 +379,8 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
     def _similarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        """``(document, relevance in [0, 1])`` pairs; kwargs as for ``similarity_search``."""
+        """``(document, relevance)`` pairs (see ``langchain_kestrel.scoring``); kwargs as
+        for ``similarity_search``."""
         opts = SearchOptions.parse(kwargs, "similarity_search_with_relevance_scores")
         return self._core.relevance(self._embedding.embed_query(query), query, k, opts)
 

@@ -531,7 +531,13 @@ def test_k_above_engine_cap_on_a_small_store(stores: list[KestrelVectorStore]) -
     [
         ("COSINE", {"x": 1.0, "xy": 0.6, "y": 0.0, "z": 0.0, "-x": -1.0}),
         ("IP", {"x": 2.0, "xy": 1.2, "y": 0.0, "z": 0.0, "-x": -2.0}),
-        ("L2", {k: 1 / (1 + (v[0] - 2) ** 2 + v[1] ** 2 + v[2] ** 2) for k, v in UNIT.items()}),
+        (  # 1 - (Euclidean distance) / sqrt(2): langchain-core's relevance, as langchain_kestrel
+            "L2",
+            {
+                k: 1 - math.sqrt((v[0] - 2) ** 2 + v[1] ** 2 + v[2] ** 2) / math.sqrt(2)
+                for k, v in UNIT.items()
+            },
+        ),
     ],
 )
 def test_similarities_per_metric(

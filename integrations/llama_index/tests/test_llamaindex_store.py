@@ -292,7 +292,7 @@ def test_similarities_per_metric(make_store: StoreFactory, metric: str) -> None:
             return float(q @ v / (np.linalg.norm(q) * np.linalg.norm(v)))
         if metric == "IP":
             return float(q @ v)
-        return 1.0 / (1.0 + float(np.sum((q - v) ** 2)))
+        return 1.0 - float(np.linalg.norm(q - v)) / math.sqrt(2.0)  # as langchain_kestrel
 
     for q in (np.array([1.0, 0.5, -0.5, 0.0]), np.array([-2.0, 0.1, 0.3, 1.0])):
         ids, sims = query(store, query_embedding=q.tolist(), similarity_top_k=len(TEXTS))

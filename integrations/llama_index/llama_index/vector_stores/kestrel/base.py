@@ -82,9 +82,10 @@ class KestrelVectorStore(BasePydanticVectorStore):
     (see ``llama_index.vector_stores.kestrel.filters``).
 
     Similarities are higher-is-better and comparable across queries: the
-    cosine similarity (COSINE), the inner product (IP), ``1 / (1 + d)`` for
-    the squared Euclidean distance ``d`` (L2), the BM25 score (SPARSE,
-    TEXT_SEARCH) and the fused score (HYBRID).
+    cosine similarity (COSINE), the inner product (IP), ``1 - sqrt(d) / sqrt(2)``
+    for the squared Euclidean distance ``d`` (L2; langchain-core's Euclidean
+    relevance, so a hit scores the same here and in ``langchain_kestrel``), the
+    BM25 score (SPARSE, TEXT_SEARCH) and the fused score (HYBRID).
 
     Args:
         uri: ``":memory:"`` (a private in-memory store) or a directory path
