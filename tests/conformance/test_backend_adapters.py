@@ -82,6 +82,8 @@ def test_langchain_store(db: vs.Client, bm25: bool) -> None:
     assert sorted(ids_of(found)) == ["c", "d"]
     found = store.similarity_search("anything", k=5, filter='metadata["kind"] == "bird"')
     assert sorted(ids_of(found)) == ["a", "b"]
+    found = store.similarity_search("anything", k=5, filter='kind == "bird" and year < 2025')
+    assert ids_of(found) == ["b"]  # bare names that are not fields are metadata keys
     scored = store.similarity_search_with_relevance_scores("rust code", k=3, hybrid=None)
     assert all(0.0 <= s <= 1.0 for _, s in scored)
     if bm25:  # BM25 finds the product code the dense embedding cannot see
