@@ -376,6 +376,11 @@ class ClientAPI(Protocol):
         """Whether ``close()`` was called."""
         ...
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the client was opened with ``read_only=True`` (writes are refused)."""
+        ...
+
     def __enter__(self) -> Self: ...
 
     def __exit__(

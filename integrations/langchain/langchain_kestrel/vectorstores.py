@@ -85,6 +85,10 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
         ValueError: contradictory arguments (``client`` with ``uri``...).
         vectorstore.ConfigError: an existing collection without the fields
             needed, or with another metric or dimension.
+        vectorstore.CollectionNotFoundError: a read-only store without
+            ``collection_name`` (the message lists its collections).
+        vectorstore.LockedError: another process writes to the store (the
+            message names ``connect_options={"read_only": True}``).
         vectorstore.VectorStoreError: the errors of ``connect``.
 
     Example:
@@ -139,7 +143,7 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
         )
         self._owns_client = collection is None and client is None
         if self._owns_client:
-            client = vs.shared_client(MEMORY if uri is None else uri, **(connect_options or {}))
+            client = _open(MEMORY if uri is None else uri, connect_options or {})
             self._core.client = client
         if collection is not None:
             self._core.attach(collection)
@@ -149,6 +153,12 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
             client.drop_collection(collection_name)
         if client.has_collection(collection_name):
             self._core.attach(client.get_collection(collection_name))
+        elif client.read_only:  # nothing could ever be read: a misspelt name, most likely
+            raise vs.CollectionNotFoundError(
+                f"collection {collection_name!r} does not exist in {client.uri}, which is "
+                f"open read-only (so it is not created); its collections: "
+                f"{sorted(client.list_collections())}: pass one as collection_name="
+            )
         elif dimension is not None:
             self._core.ensure(dimension)
 
@@ -562,3 +572,14 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
         store = await run_in_executor(None, lambda: cls(embedding, **kwargs))
         await store.aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size)
         return store
+
+
+def _open(uri: str | os.PathLike[str], options: Mapping[str, Any]) -> vs.ClientAPI:
+    """The shared client of ``uri``; a store locked by another writer names this
+    adapter's way to read it (``connect_options``)."""
+    try:
+        return vs.shared_client(uri, **options)
+    except vs.LockedError as e:
+        raise vs.LockedError(
+            f'{e}. In KestrelVectorStore, read it with connect_options={{"read_only": True}}'
+        ) from e
