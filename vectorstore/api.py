@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 class CollectionAPI(Protocol):
     """A collection: rows with one schema, in partitions, searchable.
 
-    Every method is thread-safe. Semantics follow Milvus (see DESIGN.md): hit
+    Every method is thread-safe. Semantics follow Milvus (see the README): hit
     ``distance`` is the metric's raw value, filters are Milvus expressions.
     """
 
