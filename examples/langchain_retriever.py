@@ -2,7 +2,7 @@
 
 Run:  python examples/langchain_retriever.py [STORE_DIR]
 
-Needs ``langchain-core`` (``pip install "kestrel-vectorstore[langchain]"``). The
+Needs ``langchain-kestrel`` (``pip install -e integrations/langchain`` from a clone). The
 embedding is a tiny "concept" model defined below (each topic's words share a
 dimension), so the demo runs offline and its retrieval makes sense: a question
 finds documents about its topic even without a shared word. It knows nothing

@@ -3,8 +3,8 @@ hybrid), filter, delete a document, reopen.
 
 Run:  python examples/llamaindex_index.py [STORE_DIR]
 
-Needs ``llama-index-core`` (``pip install -e ".[llama-index]"``). The vectors
-come from a tiny bag-of-words embedding defined below, so the demo runs offline
+Needs ``llama-index-vector-stores-kestrel`` (``pip install -e integrations/llama_index``).
+The vectors come from a tiny bag-of-words embedding defined below, so the demo runs offline
 and gives the same output every time; real applications plug in an embedding
 model (OpenAI, HuggingFace...). No LLM is used: retrievers, not query engines.
 """

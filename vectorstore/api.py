@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 class CollectionAPI(Protocol):
     """A collection: rows with one schema, in partitions, searchable.
 
-    Every method is thread-safe. Semantics follow Milvus (see DESIGN.md): hit
+    Every method is thread-safe. Semantics follow Milvus (see the README): hit
     ``distance`` is the metric's raw value, filters are Milvus expressions.
     """
 
@@ -377,6 +377,11 @@ class ClientAPI(Protocol):
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""
+        ...
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the client was opened with ``read_only=True`` (writes are refused)."""
         ...
 
     def __enter__(self) -> Self: ...

@@ -280,6 +280,11 @@ class Client:
         """Whether ``close()`` was called."""
         return self._closed
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened with ``read_only=True`` (writes are refused)."""
+        return self._read_only
+
     def close(self) -> None:
         """Flush every collection and release the store. Idempotent."""
         with self._lock:

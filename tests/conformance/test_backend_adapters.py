@@ -15,13 +15,13 @@ import pytest
 
 pytest.importorskip("langchain_core")
 pytest.importorskip("llama_index.core")
-# the adapters' own test helpers (deterministic embeddings)
-for _helpers in ("langchain", "llamaindex"):
-    _path = str(Path(__file__).resolve().parent.parent / _helpers)
+# the adapters' own test helpers (deterministic embeddings), beside their distributions
+for _helpers in ("langchain", "llama_index"):
+    _path = str(Path(__file__).resolve().parents[2] / "integrations" / _helpers / "tests")
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from kestrel_lc_fakes import TOPICS, ConceptEmbeddings  # noqa: E402
+from kestrel_lc_fakes import TOPICS, ConceptEmbeddings, langchain_relevance  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
 from langchain_kestrel import FieldNames  # noqa: E402
 from langchain_kestrel import KestrelVectorStore as LangChainStore  # noqa: E402
@@ -82,6 +82,8 @@ def test_langchain_store(db: vs.Client, bm25: bool) -> None:
     assert sorted(ids_of(found)) == ["c", "d"]
     found = store.similarity_search("anything", k=5, filter='metadata["kind"] == "bird"')
     assert sorted(ids_of(found)) == ["a", "b"]
+    found = store.similarity_search("anything", k=5, filter='kind == "bird" and year < 2025')
+    assert ids_of(found) == ["b"]  # bare names that are not fields are metadata keys
     scored = store.similarity_search_with_relevance_scores("rust code", k=3, hybrid=None)
     assert all(0.0 <= s <= 1.0 for _, s in scored)
     if bm25:  # BM25 finds the product code the dense embedding cannot see
@@ -156,3 +158,48 @@ def test_llamaindex_store(db: vs.Client, bm25: bool) -> None:
     assert _query(store, "code wings") == ["n1"]
     store.clear()
     assert _query(store, "code wings") == []
+
+
+@pytest.mark.parametrize("metric", ["COSINE", "IP", "L2"])
+def test_both_adapters_give_langchain_cores_relevance_for_the_same_hit(
+    db: vs.Client, metric: str
+) -> None:
+    """The same documents and query vectors in both adapters: every hit's LangChain
+    relevance is langchain-core's own function of the metric, and the LlamaIndex
+    similarity of that hit is the same number."""
+    emb = ConceptEmbeddings(TOPICS)
+    dense_only: dict[str, Any] = {"analyzer": None}
+    lc = LangChainStore(
+        embedding=emb,
+        client=db,
+        collection_name=f"lc_{metric.lower()}",
+        metric=metric,
+        field_names=FieldNames(sparse=None),
+        **dense_only,
+    )
+    li = LlamaStore(
+        client=db,
+        collection_name=f"li_{metric.lower()}",
+        metric=metric,
+        enable_bm25=False,
+        **dense_only,
+    )
+    texts = [t for t, _ in TEXTS]
+    keys = [f"d{i}" for i in range(len(texts))]
+    lc.add_texts(texts, ids=keys)
+    vectors = emb.embed_documents(texts)
+    li.add(
+        [TextNode(id_=k, text=t, embedding=v) for k, t, v in zip(keys, texts, vectors, strict=True)]
+    )
+    for question in ("bird wings", "rust code", "fast falcon"):
+        scored = lc.similarity_search_with_score(question, k=len(texts))
+        relevant = lc.similarity_search_with_relevance_scores(question, k=len(texts))
+        assert ids_of([d for d, _ in relevant]) == ids_of([d for d, _ in scored])
+        found = li.query(
+            VectorStoreQuery(query_embedding=emb.embed_query(question), similarity_top_k=10)
+        )
+        similarity = dict(zip(found.ids or [], found.similarities or [], strict=True))
+        assert set(similarity) == set(keys)
+        for (doc, score), (_, rel) in zip(scored, relevant, strict=True):
+            assert rel == pytest.approx(langchain_relevance(metric, score), abs=1e-9)
+            assert similarity[doc.id] == pytest.approx(rel, abs=1e-6)

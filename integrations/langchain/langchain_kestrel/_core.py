@@ -277,12 +277,12 @@ class StoreCore:
         Raises:
             ValueError: neither or both of ``ids`` and ``filter``.
         """
-        expr = to_expr(filter, self.names.metadata)
+        col = self.current()
+        expr = to_expr(filter, self.names.metadata, None if col is None else _fields(col))
         if (ids is None) == (expr is None):
             raise ValueError(
                 "delete() takes ids= or filter= (to empty the store, use delete_collection())"
             )
-        col = self.current()
         if isinstance(ids, str):  # one id, not its characters
             ids = [ids]
         if col is None or (ids is not None and not ids):
@@ -338,7 +338,7 @@ class StoreCore:
         k = min(k, vs.MAX_TOPK)  # the engine's cap; a store holds fewer rows than asked anyway
         n = self.names
         fields = [n.text, n.metadata, *([n.vector] if with_vectors else [])]
-        expr = to_expr(opts.filter, n.metadata) or ""
+        expr = to_expr(opts.filter, n.metadata, _fields(col)) or ""
         partitions = self._partitions(opts.partition)
         params = opts.search_params if opts.search_params is not None else self.search_params
         fp = opts.filter_params
@@ -384,7 +384,7 @@ class StoreCore:
     def relevance(
         self, vector: Sequence[float], text: str, k: int, opts: SearchOptions
     ) -> list[tuple[Document, float]]:
-        """``(document, relevance in [0, 1])`` pairs, best first (see ``scoring``)."""
+        """``(document, relevance)`` pairs, best first (see ``scoring``)."""
         hits, ranker = self.search(vector, text, k, opts)
         fn = self.dense_relevance() if ranker is None else hybrid_relevance(ranker)
         return [(self.document(h.id, h.entity), fn(float(h.distance))) for h in hits]
@@ -409,3 +409,8 @@ class StoreCore:
             k=k,
         )
         return [self.document(hits[i].id, hits[i].entity) for i in chosen]
+
+
+def _fields(col: vs.CollectionAPI) -> frozenset[str]:
+    """The collection's field names: in a filter, any other name is a metadata key."""
+    return frozenset(f.name for f in col.schema.fields)

@@ -5,7 +5,12 @@
 - a Milvus expression string over the collection's fields, where metadata keys
   are addressed as ``metadata["key"]`` (``metadata["a"]["b"]`` for nested
   values), e.g. ``'metadata["year"] >= 2020 and metadata["lang"] in ["en", "fr"]'``;
-  the primary key is ``id`` and the text ``text`` (``text_match(text, "rust")``);
+  the primary key is ``id`` and the text ``text`` (``text_match(text, "rust")``).
+  A bare name that is not one of the collection's fields is a metadata key, as
+  langchain-milvus users write them: ``'year >= 2020'`` is ``'metadata["year"] >=
+  2020'``, ``a["b"]`` is ``metadata["a"]["b"]`` and ``$meta["k"]`` is
+  ``metadata["k"]``; a metadata key named like a field (``id``, ``text``...)
+  needs the ``metadata["id"]`` form;
 - a dict in the Mongo / Chroma style over metadata keys, translated here into a
   tree of ``vectorstore.expr`` nodes (values stay data: no string is built):
   ``{"k": v}``, ``{"k": {"$eq" | "$ne" | "$gt" | "$gte" | "$lt" | "$lte": v}}``,
@@ -26,8 +31,9 @@ separator); use an expression string for nested paths.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import vectorstore as vs
@@ -44,6 +50,7 @@ from vectorstore.expr import (
     Not,
     Or,
     Path,
+    parse,
 )
 
 __all__ = ["FilterDictError", "FilterType", "to_expr"]
@@ -66,22 +73,30 @@ class FilterDictError(vs.FilterSyntaxError):
     """
 
 
-def to_expr(filter: FilterType | None, metadata_field: str = "metadata") -> str | Expr | None:
+def to_expr(
+    filter: FilterType | None,
+    metadata_field: str = "metadata",
+    fields: Collection[str] | None = None,
+) -> str | Expr | None:
     """Translate a LangChain ``filter=`` value into what the engine takes.
 
     Args:
-        filter: an expression string (returned unchanged), a Mongo/Chroma-style
-            dict over metadata keys (see the module docstring), a
-            ``vectorstore.expr`` tree (returned unchanged), or None.
+        filter: an expression string, a Mongo/Chroma-style dict over metadata keys
+            (see the module docstring), a ``vectorstore.expr`` tree (returned
+            unchanged), or None.
         metadata_field: the JSON field holding the metadata.
+        fields: the collection's field names. When given, bare names in an
+            expression string that are none of them are read as metadata keys
+            (``year`` as ``metadata["year"]``); None leaves strings as they are.
 
     Returns:
-        The expression string, an expression tree, or None for no filter (None,
-        ``""`` or ``{}``).
+        The expression string (unchanged when every name is a field), an
+        expression tree, or None for no filter (None, ``""`` or ``{}``).
 
     Raises:
         FilterDictError: a dict that is not a valid filter, or a value of
             another type.
+        vectorstore.FilterSyntaxError: an expression string that does not parse.
 
     Example:
         >>> to_expr({"year": {"$gte": 2020}, "lang": {"$in": ["en", "fr"]}})
@@ -90,7 +105,11 @@ def to_expr(filter: FilterType | None, metadata_field: str = "metadata") -> str 
     if filter is None:
         return None
     if isinstance(filter, str):
-        return filter or None
+        if not filter or fields is None:
+            return filter or None
+        tree = parse(filter)
+        resolved = _metadata_keys(tree, metadata_field, frozenset(fields))
+        return filter if resolved is tree else resolved
     if isinstance(filter, Expr):
         return filter
     if isinstance(filter, Mapping):
@@ -101,6 +120,36 @@ def to_expr(filter: FilterType | None, metadata_field: str = "metadata") -> str 
         f"filter must be an expression string, a dict or a vectorstore.expr tree, "
         f"got {type(filter).__name__}"
     )
+
+
+def _metadata_keys(node: Expr, metadata_field: str, fields: frozenset[str]) -> Expr:
+    """``node`` with every name that is not a field read from the metadata JSON field.
+
+    The collection has no dynamic field, so such a name could only fail; LangChain
+    users (langchain-milvus's among them) write metadata keys bare. Returns ``node``
+    itself when nothing changes.
+    """
+    if isinstance(node, Path):
+        base = node.base
+        if base.dynamic or base.name not in fields:
+            return Path(Field(metadata_field), (base.name, *node.keys), pos=node.pos)
+        return node
+    if isinstance(node, Field):
+        if node.dynamic or node.name not in fields:
+            return Path(Field(metadata_field), (node.name,), pos=node.pos)
+        return node
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, Expr):
+            new = _metadata_keys(value, metadata_field, fields)
+            if new is not value:
+                changes[f.name] = new
+        elif isinstance(value, tuple) and value and all(isinstance(v, Expr) for v in value):
+            items = tuple(_metadata_keys(v, metadata_field, fields) for v in value)
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                changes[f.name] = items
+    return dataclasses.replace(node, **changes) if changes else node
 
 
 class _Translator:

@@ -1,26 +1,53 @@
-"""Scores, relevance in [0, 1], and the hybrid (dense + BM25) mode of a search.
+"""Scores, relevance, and the hybrid (dense + BM25) mode of a search.
 
 Scores (``similarity_search_with_score``) are the engine's, as Milvus reports
 them: COSINE the cosine similarity (larger is closer), IP the inner product
 (larger is closer), L2 the squared Euclidean distance (smaller is closer); a
 hybrid search's score is the fused score (larger is closer).
 
-Relevance (``similarity_search_with_relevance_scores``) maps a score into
-[0, 1], larger is closer, with the same normalisation Milvus's WeightedRanker
-applies (``vectorstore.normalize_score``): COSINE ``(1 + s) / 2``, IP
-``0.5 + atan(s) / pi``, L2 ``1 - 2 atan(d) / pi``. Each is monotonic, so the
-order of the hits is kept. Hybrid searches: RRF ``score * (k + 1) / 2`` (1 for a
-row both routes ranked first), weighted ``score / sum(weights)``.
+Relevance (``similarity_search_with_relevance_scores``, the
+``similarity_score_threshold`` retriever) follows langchain-core's relevance
+functions, applied to the distance each one is written for, so thresholds
+carry over from langchain-chroma and LangChain's other stores:
+
+====== ============================ =========================================
+metric relevance of a hit           langchain-core's function
+====== ============================ =========================================
+COSINE ``s`` (the cosine itself)    ``_cosine_relevance_score_fn(1 - s)``
+IP     ``s`` (the inner product)    ``_max_inner_product_relevance_score_fn``
+                                    of the distance ``1 - s`` (langchain-chroma's)
+L2     ``1 - sqrt(d) / sqrt(2)``    ``_euclidean_relevance_score_fn(sqrt(d))``
+                                    (it takes the Euclidean distance; Milvus's
+                                    ``d`` is its square)
+====== ============================ =========================================
+
+For unit vectors (most embedding models) these lie in [0, 1] for every hit
+closer than 90 degrees; like langchain-core's functions they are not clipped,
+so an opposite hit is below 0 (and langchain-core warns). For IP past 1 (vectors
+longer than 1) the inner product is kept, where langchain-core's function would
+wrap around to ``s - 1`` and rank a closer hit lower. The LlamaIndex adapter
+reports the same numbers as its similarities. Hybrid searches: RRF
+``score * (k + 1) / 2`` (1 for a row both routes ranked first), weighted
+``score / sum(weights)``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Literal, TypeAlias
 
 import vectorstore as vs
 
-__all__ = ["HybridMode", "Ranker", "hybrid_relevance", "metric_relevance", "resolve_ranker"]
+__all__ = [
+    "HybridMode",
+    "Ranker",
+    "hybrid_relevance",
+    "l2_relevance",
+    "metric_relevance",
+    "resolve_ranker",
+    "similarity_relevance",
+]
 
 #: The fusion of a hybrid search: reciprocal rank fusion or a weighted sum.
 HybridMode: TypeAlias = Literal["rrf", "weighted"]
@@ -37,24 +64,35 @@ def _clamp(value: float) -> float:
 
 
 def metric_relevance(metric: vs.Metric | str) -> Callable[[float], float]:
-    """The relevance function of a dense metric's scores.
+    """The relevance function of a dense metric's scores (see the module docstring).
 
     Args:
         metric: ``"COSINE"``, ``"IP"`` or ``"L2"``.
 
     Returns:
-        A function from a raw score to a relevance in [0, 1] (larger is closer).
+        A function from a raw score to a relevance (larger is closer; 1 for the
+        query's own unit vector).
 
     Raises:
         ValueError: an unknown metric.
     """
     m = vs.Metric(str(getattr(metric, "value", metric)).upper())
+    if m is vs.Metric.L2:
+        return l2_relevance
+    if m in (vs.Metric.COSINE, vs.Metric.IP):
+        return similarity_relevance
+    raise ValueError(f"no relevance function for metric {m.value}; use COSINE, IP or L2")
 
-    def relevance(score: float) -> float:
-        return _clamp(vs.normalize_score(float(score), m))
 
-    relevance.__name__ = f"{m.value.lower()}_relevance"
-    return relevance
+def similarity_relevance(score: float) -> float:
+    """COSINE and IP: the similarity itself (langchain-core's functions of ``1 - s``)."""
+    return float(score)
+
+
+def l2_relevance(distance: float) -> float:
+    """L2: ``1 - sqrt(d) / sqrt(2)`` of Milvus's squared distance ``d`` (langchain-core's
+    ``_euclidean_relevance_score_fn`` of the Euclidean distance)."""
+    return 1.0 - math.sqrt(max(0.0, float(distance))) / math.sqrt(2.0)
 
 
 def hybrid_relevance(ranker: Ranker, routes: int = 2) -> Callable[[float], float]:
@@ -74,7 +112,7 @@ def hybrid_relevance(ranker: Ranker, routes: int = 2) -> Callable[[float], float
     if ranker.norm_score and total > 0:
         return lambda score: _clamp(float(score) / total)
     # raw (unnormalised) distances: any real number; map monotonically into [0, 1]
-    return metric_relevance(vs.Metric.IP)
+    return lambda score: _clamp(vs.normalize_score(float(score), vs.Metric.IP))
 
 
 def resolve_ranker(

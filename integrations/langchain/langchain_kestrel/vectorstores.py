@@ -2,9 +2,9 @@
 
 The adapter translates and never re-implements: LangChain calls become
 ``CollectionAPI.upsert / delete / get / search / hybrid_search`` (``_core``), filter
-dicts become ``vectorstore.expr`` trees (``filters``), scores are the engine's
-and relevance uses its normalisation (``scoring``), and MMR is langchain-core's
-``maximal_marginal_relevance``. The LangChain ``Embeddings`` embed texts here
+dicts become ``vectorstore.expr`` trees (``filters``), scores are the engine's,
+relevance follows langchain-core's functions per metric (``scoring``), and MMR
+is langchain-core's ``maximal_marginal_relevance``. The LangChain ``Embeddings`` embed texts here
 (``aembed_*`` in async calls; engine calls then run in an executor), so the
 collection stores plain vectors and reopens without the embedding object.
 """
@@ -74,8 +74,9 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
             search works.
         dimension: the embedding dimension, to create the collection now;
             otherwise it is learned from the first texts added.
-        relevance_score_fn: maps a dense score to a relevance in [0, 1]
-            (default: by metric, see ``langchain_kestrel.scoring``).
+        relevance_score_fn: maps a dense score to a relevance (default:
+            langchain-core's function of the metric, see ``langchain_kestrel.scoring``:
+            the cosine similarity for COSINE).
         field_names: the collection's field names (``FieldNames``).
         drop_old: drop the collection first (default: an existing one is
             opened with its data).
@@ -84,6 +85,10 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
         ValueError: contradictory arguments (``client`` with ``uri``...).
         vectorstore.ConfigError: an existing collection without the fields
             needed, or with another metric or dimension.
+        vectorstore.CollectionNotFoundError: a read-only store without
+            ``collection_name`` (the message lists its collections).
+        vectorstore.LockedError: another process writes to the store (the
+            message names ``connect_options={"read_only": True}``).
         vectorstore.VectorStoreError: the errors of ``connect``.
 
     Example:
@@ -138,7 +143,7 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
         )
         self._owns_client = collection is None and client is None
         if self._owns_client:
-            client = vs.shared_client(MEMORY if uri is None else uri, **(connect_options or {}))
+            client = _open(MEMORY if uri is None else uri, connect_options or {})
             self._core.client = client
         if collection is not None:
             self._core.attach(collection)
@@ -148,6 +153,12 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
             client.drop_collection(collection_name)
         if client.has_collection(collection_name):
             self._core.attach(client.get_collection(collection_name))
+        elif client.read_only:  # nothing could ever be read: a misspelt name, most likely
+            raise vs.CollectionNotFoundError(
+                f"collection {collection_name!r} does not exist in {client.uri}, which is "
+                f"open read-only (so it is not created); its collections: "
+                f"{sorted(client.list_collections())}: pass one as collection_name="
+            )
         elif dimension is not None:
             self._core.ensure(dimension)
 
@@ -378,7 +389,8 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
     def _similarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        """``(document, relevance in [0, 1])`` pairs; kwargs as for ``similarity_search``."""
+        """``(document, relevance)`` pairs (see ``langchain_kestrel.scoring``); kwargs as
+        for ``similarity_search``."""
         opts = SearchOptions.parse(kwargs, "similarity_search_with_relevance_scores")
         return self._core.relevance(self._embedding.embed_query(query), query, k, opts)
 
@@ -560,3 +572,14 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
         store = await run_in_executor(None, lambda: cls(embedding, **kwargs))
         await store.aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size)
         return store
+
+
+def _open(uri: str | os.PathLike[str], options: Mapping[str, Any]) -> vs.ClientAPI:
+    """The shared client of ``uri``; a store locked by another writer names this
+    adapter's way to read it (``connect_options``)."""
+    try:
+        return vs.shared_client(uri, **options)
+    except vs.LockedError as e:
+        raise vs.LockedError(
+            f'{e}. In KestrelVectorStore, read it with connect_options={{"read_only": True}}'
+        ) from e

@@ -24,6 +24,7 @@ from llama_index.core.vector_stores.types import (
 import vectorstore as vs
 from vectorstore.expr import And, Compare, Expr, Field, Literal
 
+from .connection import MEMORY, missing_collection, open_client
 from .filters import TRUE, metadata_filters_to_expr
 from .queries import (
     RANKERS,
@@ -60,11 +61,8 @@ from .schema import (
 __all__ = ["DEFAULT_COLLECTION", "SUPPORTED_MODES", "KestrelVectorStore"]
 
 DEFAULT_COLLECTION = "llamaindex"
-MEMORY = ":memory:"
 
 _METRICS = ("COSINE", "IP", "L2")
-
-
 DENSE_ONLY = (
     "For dense-only queries on this server: "
     "KestrelVectorStore(..., enable_bm25=False, analyzer=None)."
@@ -82,9 +80,10 @@ class KestrelVectorStore(BasePydanticVectorStore):
     (see ``llama_index.vector_stores.kestrel.filters``).
 
     Similarities are higher-is-better and comparable across queries: the
-    cosine similarity (COSINE), the inner product (IP), ``1 / (1 + d)`` for
-    the squared Euclidean distance ``d`` (L2), the BM25 score (SPARSE,
-    TEXT_SEARCH) and the fused score (HYBRID).
+    cosine similarity (COSINE), the inner product (IP), ``1 - sqrt(d) / sqrt(2)``
+    for the squared Euclidean distance ``d`` (L2; langchain-core's Euclidean
+    relevance, so a hit scores the same here and in ``langchain_kestrel``), the
+    BM25 score (SPARSE, TEXT_SEARCH) and the fused score (HYBRID).
 
     Args:
         uri: ``":memory:"`` (a private in-memory store) or a directory path
@@ -118,7 +117,10 @@ class KestrelVectorStore(BasePydanticVectorStore):
         ValueError: conflicting arguments, an option out of range, or an
             existing collection that does not have the adapter's layout or has
             another dimension or metric.
-        vectorstore.LockedError: another process writes to the store.
+        vectorstore.LockedError: another process writes to the store (the
+            message names ``connect_options={"read_only": True}``).
+        vectorstore.CollectionNotFoundError: a read-only store without
+            ``collection_name`` (the message lists its collections).
 
     Example:
         >>> from llama_index.core import StorageContext, VectorStoreIndex
@@ -218,15 +220,13 @@ class KestrelVectorStore(BasePydanticVectorStore):
             return
         if client is None:
             assert self.uri is not None
-            options = dict(connect_options or {})
-            if self.uri == MEMORY:
-                client = vs.connect(MEMORY, **options)
-            else:
-                client = vs.shared_client(self.uri, **options)
+            client = open_client(self.uri, dict(connect_options or {}))
             self._owns_client = True
         self._db = client
         if client.has_collection(collection_name):
             self._adopt(client.get_collection(collection_name))
+        elif client.read_only:  # nothing could ever be read: a misspelt name, most likely
+            raise missing_collection(client, collection_name)
         elif dim is not None:
             self._create(dim)
 

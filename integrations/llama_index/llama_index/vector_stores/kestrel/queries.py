@@ -133,9 +133,15 @@ def text(
 
 
 def similarity(metric: str, distance: float) -> float:
-    """A dense hit's similarity: higher is better, the same scale for every query."""
+    """A dense hit's similarity: higher is better, the same scale for every query.
+
+    COSINE: the cosine similarity (as ``SimpleVectorStore``); IP: the inner
+    product (LlamaIndex's dot-product similarity); L2: ``1 - sqrt(d) / sqrt(2)``
+    of Milvus's squared distance ``d`` (langchain-core's Euclidean relevance,
+    so the LangChain adapter reports the same number for the same hit).
+    """
     if metric == "L2":
-        return 1.0 / (1.0 + distance)
+        return 1.0 - math.sqrt(max(0.0, float(distance))) / math.sqrt(2.0)
     return float(distance)
 
 
@@ -144,7 +150,7 @@ def vector_similarity(metric: str, a: Any, b: Any) -> float:
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
     if metric == "L2":
-        return float(1.0 / (1.0 + np.sum((x - y) ** 2)))
+        return similarity(metric, float(np.sum((x - y) ** 2)))
     if metric == "IP":
         return float(np.dot(x, y))
     norm = float(np.linalg.norm(x) * np.linalg.norm(y))

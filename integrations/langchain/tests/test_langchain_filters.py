@@ -305,5 +305,55 @@ def test_bad_expression_strings_raise_engine_errors(store: KestrelVectorStore) -
         store.similarity_search("q", filter='metadata["n"] >')
     with pytest.raises(vs.FilterTypeError):
         store.similarity_search("q", filter="id > 3")
-    with pytest.raises(vs.FilterTypeError):
-        store.similarity_search("q", filter="nope == 1")
+    with pytest.raises(vs.FilterSyntaxError, match="position"):
+        store.similarity_search("q", filter="n >")  # a bare metadata key, badly written
+
+
+# ------------------------------------------------ bare metadata keys in expressions
+
+BARE = [  # (as langchain-milvus users write it, the metadata["..."] form)
+    ("n >= 2", 'metadata["n"] >= 2'),
+    ('s in ["a", "b"] and not (n < 1)', 'metadata["s"] in ["a", "b"] and not (metadata["n"] < 1)'),
+    ('tags[0] == "a"', 'metadata["tags"][0] == "a"'),
+    ('json_contains(tags, "b")', 'json_contains(metadata["tags"], "b")'),
+    ("exists s", 'exists metadata["s"]'),
+    ("n is null", 'metadata["n"] is null'),
+    ('$meta["n"] > 0', 'metadata["n"] > 0'),
+    ('b == true or id in ["d1", "d2"]', 'metadata["b"] == true or id in ["d1", "d2"]'),
+    ("1 < n <= 3", '1 < metadata["n"] <= 3'),
+]
+
+
+@pytest.mark.parametrize(("bare", "explicit"), BARE, ids=[b for b, _ in BARE])
+def test_bare_names_that_are_not_fields_are_metadata_keys(
+    store: KestrelVectorStore, bare: str, explicit: str
+) -> None:
+    expected = found(store, explicit)
+    assert expected  # each case selects something
+    assert found(store, bare) == expected
+    assert {d.id for d in store.max_marginal_relevance_search("q", k=60, filter=bare)} == (expected)
+
+
+def test_bare_metadata_keys_with_templates_and_in_delete() -> None:
+    table = {"q": [1.0, 0.0], "a": [1.0, 0.1], "b": [1.0, 0.2], "c": [1.0, 0.3]}
+    store = KestrelVectorStore(embedding=TableEmbeddings(table))
+    metas = [{"year": 1961, "id": "m-a"}, {"year": 1962}, {"year": 1990, "text": "x"}]
+    store.add_texts(["a", "b", "c"], metas, ids=["a", "b", "c"])
+    got = store.similarity_search("q", k=3, filter="year >= {y}", filter_params={"y": 1962})
+    assert sorted(d.id for d in got) == ["b", "c"]
+    # names of fields keep meaning the fields; their metadata keys need metadata["..."]
+    assert [d.id for d in store.similarity_search("q", filter='id == "a"')] == ["a"]
+    assert store.similarity_search("q", filter='id == "m-a"') == []
+    assert [d.id for d in store.similarity_search("q", filter='metadata["id"] == "m-a"')] == ["a"]
+    assert [d.id for d in store.similarity_search("q", filter='text == "c"')] == ["c"]
+    store.delete(filter="year < 1962")
+    assert sorted(d.id for d in store.get_by_ids(["a", "b", "c"])) == ["b", "c"]
+
+
+def test_to_expr_leaves_strings_of_fields_alone() -> None:
+    fields = {"id", "text", "vector", "metadata"}
+    text = 'id == "a" and metadata["n"] > 1'
+    assert to_expr(text, "metadata", fields) is text
+    assert to_expr("n > 1") == "n > 1"  # no field names known: unchanged
+    resolved = to_expr("n > 1", "metadata", fields)
+    assert resolved == Compare(">", Path(Field("metadata"), ("n",)), Literal(1))

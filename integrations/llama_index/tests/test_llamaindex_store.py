@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -292,7 +295,7 @@ def test_similarities_per_metric(make_store: StoreFactory, metric: str) -> None:
             return float(q @ v / (np.linalg.norm(q) * np.linalg.norm(v)))
         if metric == "IP":
             return float(q @ v)
-        return 1.0 / (1.0 + float(np.sum((q - v) ** 2)))
+        return 1.0 - float(np.linalg.norm(q - v)) / math.sqrt(2.0)  # as langchain_kestrel
 
     for q in (np.array([1.0, 0.5, -0.5, 0.0]), np.array([-2.0, 0.1, 0.3, 1.0])):
         ids, sims = query(store, query_embedding=q.tolist(), similarity_top_k=len(TEXTS))
@@ -518,3 +521,46 @@ def test_reopen_a_path_store(make_store: StoreFactory) -> None:
     assert again.dim == 4 and again.metric == "COSINE" and again.enable_bm25
     assert {n.node_id for n in again.get_nodes()} == set(TEXTS) - {"tea"}
     assert query(again, mode=Mode.TEXT_SEARCH, query_str="falcon")[0] == ["falcon"]
+
+
+def test_a_read_only_store_without_the_collection_says_so(tmp_path: Path) -> None:
+    path = str(tmp_path / "db")
+    writer = KestrelVectorStore(uri=path, collection_name="docs")
+    writer.add(text_nodes())
+    writer.close()
+    read_only = {"read_only": True}
+    with pytest.raises(vs.CollectionNotFoundError, match=r"'dcos' does not exist.*\['docs'\]"):
+        KestrelVectorStore(uri=path, collection_name="dcos", connect_options=read_only)
+    reader = KestrelVectorStore(uri=path, collection_name="docs", connect_options=read_only)
+    assert len(reader.get_nodes()) == len(TEXTS)
+    reader.close()
+
+
+def test_a_locked_store_names_connect_options_and_read_only_reads_it(tmp_path: Path) -> None:
+    path = str(tmp_path / "db")
+    writer = KestrelVectorStore(uri=path, collection_name="docs")
+    writer.add(text_nodes())
+    writer.close()
+    code = (  # another process holds the writer lock until its stdin closes
+        "import sys, vectorstore as vs\n"
+        f"db = vs.connect({path!r})\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+        "db.close()\n"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "ready"
+        with pytest.raises(vs.LockedError, match=r'connect_options=\{"read_only": True\}'):
+            KestrelVectorStore(uri=path, collection_name="docs")
+        reader = KestrelVectorStore(
+            uri=path, collection_name="docs", connect_options={"read_only": True}
+        )
+        assert len(reader.get_nodes()) == len(TEXTS)
+        reader.close()
+    finally:
+        assert other.stdin is not None
+        other.stdin.close()
+        other.wait(timeout=60)
