@@ -3,10 +3,13 @@ and Milvus's ``chinese`` analyzer, and BM25 search over Chinese documents."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import vectorstore as vs
 from vectorstore.analyzers import Analyzer
@@ -35,6 +38,22 @@ def test_standard_splits_scripts_as_unicode_word_segmentation_does() -> None:
     assert a.tokens("Plain English stays, as before!") == [
         "plain", "english", "stays", "as", "before",
     ]  # fmt: skip
+
+
+CJK = re.compile(
+    "[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]"
+)
+
+
+@given(st.text(max_size=40))
+def test_standard_only_subdivides_word_runs(text: str) -> None:
+    """The CJK split never moves, adds or drops a character: it cuts ``\\w+`` runs
+    further, and text without CJK characters splits exactly as before."""
+    words = re.findall(r"\w+", text)
+    tokens = Analyzer({"tokenizer": "standard"}).tokens(text)
+    assert "".join(tokens) == "".join(words)
+    if not CJK.search(text):
+        assert tokens == words
 
 
 def test_chinese_segments_words_with_jieba() -> None:
