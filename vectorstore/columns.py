@@ -224,5 +224,9 @@ def _discard(file: Any, path: str) -> None:
     if file is not None:
         with contextlib.suppress(OSError):  # a failed flush of a full disk's buffer
             file.close()
-    with contextlib.suppress(FileNotFoundError):
+    # Windows cannot delete a file a live memory map still holds (a search's
+    # view): the file then stays until the store is next opened for writing,
+    # which removes every growing_* file. POSIX removes it at once.
+    busy = (PermissionError,) if os.name == "nt" else ()
+    with contextlib.suppress(FileNotFoundError, *busy):
         os.remove(path)

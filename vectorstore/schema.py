@@ -53,8 +53,9 @@ class Field:
         nullable: the field may hold null (not for primary keys or vectors).
         default_value: value used when a row omits the field or gives None.
         analyzer: text analyzer of a VARCHAR field, for BM25 and ``text_match``:
-            ``"standard"`` (the default), ``"english"``, ``"whitespace"`` or a
-            Milvus-style dict (see ``vectorstore.analyzers``).
+            ``"standard"`` (the default), ``"english"``, ``"whitespace"``,
+            ``"chinese"`` (needs the ``chinese`` extra: jieba) or a Milvus-style
+            dict (see ``vectorstore.analyzers``).
         description: free text.
 
     Example:

@@ -62,7 +62,12 @@ def test_custom_chains() -> None:
     [
         "klingon",
         {"type": "klingon"},
-        {"tokenizer": "jieba"},
+        {"tokenizer": "klingon"},
+        {"tokenizer": {"type": "jieba", "mode": "fast"}},
+        {"tokenizer": {"type": "jieba", "dict": ["only", "mine"]}},
+        {"tokenizer": {"type": "jieba", "colour": "blue"}},
+        {"tokenizer": {"type": "standard", "colour": "blue"}},
+        {"type": "chinese", "stop_words": 42},
         {"tokenizer": "standard", "filter": ["shout"]},
         {"tokenizer": "standard", "filter": [{"type": "stemmer", "language": "klingon"}]},
         {"tokenizer": "standard", "filter": [{"type": "length", "max": 0}]},

@@ -30,6 +30,7 @@ _NAMED_ANALYZERS: dict[str, dict[str, Any]] = {
     "standard": {"type": "standard"},
     "english": {"type": "english"},
     "whitespace": {"tokenizer": "whitespace"},
+    "chinese": {"type": "chinese"},  # Milvus 2.5+: jieba + cnalphanumonly, as ours
 }
 
 

@@ -1,17 +1,33 @@
-"""Crash-safe file primitives: atomic replace, directory fsync, JSON lines."""
+"""Crash-safe file primitives: atomic replace, directory fsync, JSON lines.
+
+Portability (only Linux is tested): Windows cannot open a directory with
+``os.open``, so ``fsync_dir`` does nothing there (NTFS journals its directory
+entries itself); it can fsync only a file opened for writing, and
+``os.replace`` there fails with ``PermissionError`` while another process has
+the target open (a ``read_only`` reader reading the manifest at that instant):
+the write then raises ``StorageError`` and changes nothing.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+WINDOWS = os.name == "nt"
+O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows' os.open is text mode without it
+
+log = logging.getLogger("vectorstore.storage")
+
 
 def fsync_dir(path: str) -> None:
     """Make a directory's entries (new, renamed or removed files) durable."""
+    if WINDOWS:  # no handle to a directory through os.open; NTFS journals entries
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -21,11 +37,29 @@ def fsync_dir(path: str) -> None:
 
 def fsync_file(path: str) -> None:
     """fsync a file written by someone else (hnswlib's save_index)."""
-    fd = os.open(path, os.O_RDONLY)
+    # Windows' FlushFileBuffers needs a handle open for writing.
+    fd = os.open(path, (os.O_RDWR | O_BINARY) if WINDOWS else os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def remove_garbage(path: str) -> None:
+    """Remove a file no manifest names any more (an old log, a replaced tombstone file).
+
+    POSIX removes a file that is still open or memory-mapped (the name goes, the
+    data stays until the last user lets go). Windows refuses with
+    ``PermissionError`` while anyone has it open or mapped (a search still
+    reading an old segment, a reader replaying an old log): there the file stays
+    and a later checkpoint removes it, since the manifest no longer names it.
+    """
+    try:
+        os.remove(path)
+    except PermissionError:
+        if not WINDOWS:
+            raise
+        log.info("%s is still in use; a later checkpoint removes it", path)
 
 
 def atomic_write(path: str, data: bytes) -> None:

@@ -26,7 +26,15 @@ from ..index_spec import Index
 from ..rows import object_column
 from ..schema import Schema
 from ..segment import Segment
-from .files import atomic_write, fsync_dir, fsync_file, read_jsonl, write_jsonl, write_npy
+from .files import (
+    atomic_write,
+    fsync_dir,
+    fsync_file,
+    read_jsonl,
+    remove_garbage,
+    write_jsonl,
+    write_npy,
+)
 
 DYNAMIC = "dynamic-fields.jsonl"
 SPARSE_PARTS = ("indptr", "indices", "values")  # CSR: <field>.sparse.<part>.npy
@@ -132,7 +140,7 @@ def remove_unlisted(folder: str, files: dict[str, int]) -> None:
     """Delete a segment's files the manifest no longer names (after it is durable)."""
     for name in os.listdir(folder):
         if name not in files:
-            os.remove(os.path.join(folder, name))
+            remove_garbage(os.path.join(folder, name))
 
 
 def file_crc(path: str) -> int:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, StorageError
 from ..index_spec import Index
 from ..schema import Schema
-from .files import read_json, write_json
+from .files import read_json, remove_garbage, write_json
 from .lock import StoreLock
 from .manifest import check as check_manifest
 from .manifest import seal
@@ -226,6 +226,7 @@ class DirectoryStore:
         with self.lock:
             self.collections.pop(name, None)
             self.write_manifest()  # durable first: a crash now leaves only garbage files
+        # On Windows files still mapped by a live segment stay (unnamed garbage).
         shutil.rmtree(folder, ignore_errors=True)
 
     def rename_collection(self, old: str, new: str) -> None:
@@ -456,8 +457,10 @@ class CollectionStorage:
             path = os.path.join(self.folder, child)
             if child.startswith("wal.") and child[4:-4].isdigit():
                 if int(child[4:-4]) < frozen.wal_generation:
-                    os.remove(path)
+                    remove_garbage(path)
             elif child.startswith("seg_") and child[4:].isdigit() and int(child[4:]) not in live:
+                # On Windows the files a search still maps stay (rmtree cannot
+                # delete a mapped file); the next checkpoint retries.
                 shutil.rmtree(path, ignore_errors=True)
         for sid in changed:  # replaced tombstones and graphs
             if int(sid) in live:

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, StorageError
-from .files import fsync_dir
+from .files import O_BINARY, fsync_dir
 
 log = logging.getLogger("vectorstore.wal")
 
@@ -167,7 +167,7 @@ class WriteAheadLog:
                 size - good_end,
             )
         created = not os.path.exists(path)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | O_BINARY, 0o644)
         if created and durability != "none":
             fsync_dir(os.path.dirname(os.path.abspath(path)))  # the file's name is durable too
         if good_end < size:
