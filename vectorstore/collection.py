@@ -164,8 +164,7 @@ class Collection:
                 self._state.close()
 
     def _rename(self, new: str, commit: Callable[[], None]) -> None:
-        """Take the name ``new`` once ``commit`` (the durable rename) succeeded;
-        no write of this collection runs in between."""
+        """Take the name ``new`` once ``commit`` (the durable rename) succeeds."""
         with self._writing():
             commit()
             self._name = self._state.name = new
