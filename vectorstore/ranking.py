@@ -178,6 +178,11 @@ class RRFRanker(Ranker):
     ) -> list[np.ndarray]:
         return [1.0 / (self.k + np.arange(1, len(d) + 1, dtype=np.float64)) for d in distances]
 
+    def relevance(self, score: float, routes: int) -> float:
+        """A fused score in [0, 1]: 1 for a row every one of ``routes`` ranked first
+        (the scale the LangChain and LlamaIndex adapters report)."""
+        return _unit(float(score) * (self.k + 1.0) / routes)
+
 
 @dataclass(frozen=True, init=False)
 class WeightedRanker(Ranker):
@@ -219,6 +224,18 @@ class WeightedRanker(Ranker):
             w * (normalize_array(d, m) if self.norm_score else np.asarray(d, dtype=np.float64))
             for d, m, w in zip(distances, metrics, self.weights, strict=True)
         ]
+
+    def relevance(self, score: float, routes: int) -> float:
+        """A fused score in [0, 1]: divided by the weights' sum (normalised
+        distances), else mapped monotonically as an inner product."""
+        total = sum(self.weights)
+        if self.norm_score and total > 0:
+            return _unit(float(score) / total)
+        return _unit(normalize(float(score), Metric.IP))
+
+
+def _unit(value: float) -> float:
+    return min(1.0, max(0.0, value))
 
 
 def _is_number(value: object) -> bool:

@@ -203,3 +203,37 @@ def test_both_adapters_give_langchain_cores_relevance_for_the_same_hit(
         for (doc, score), (_, rel) in zip(scored, relevant, strict=True):
             assert rel == pytest.approx(langchain_relevance(metric, score), abs=1e-9)
             assert similarity[doc.id] == pytest.approx(rel, abs=1e-6)
+
+
+@pytest.mark.needs_milvus("2.5", "BM25 and analyzers")
+def test_both_adapters_give_the_same_hybrid_relevance(db: vs.Client) -> None:
+    """RRF over the same dense and BM25 routes: a hit's LangChain relevance and
+    its LlamaIndex similarity are the same number in [0, 1] (1: first in both)."""
+    emb = ConceptEmbeddings(TOPICS)
+    lc = LangChainStore(embedding=emb, client=db, collection_name="lc_h", hybrid="rrf")
+    li = LlamaStore(client=db, collection_name="li_h", hybrid_ranker="rrf", rrf_k=60)
+    texts = [t for t, _ in TEXTS]
+    keys = [f"d{i}" for i in range(len(texts))]
+    lc.add_texts(texts, ids=keys)
+    vectors = emb.embed_documents(texts)
+    li.add(
+        [TextNode(id_=k, text=t, embedding=v) for k, t, v in zip(keys, texts, vectors, strict=True)]
+    )
+    n = len(texts)
+    for question in ("hawk wings", "rust code", "error E1234"):
+        relevant = lc.similarity_search_with_relevance_scores(question, k=n)
+        found = li.query(
+            VectorStoreQuery(
+                query_embedding=emb.embed_query(question),
+                query_str=question,
+                mode=VectorStoreQueryMode.HYBRID,
+                similarity_top_k=n,
+                sparse_top_k=n,
+                hybrid_top_k=n,
+            )
+        )
+        similarity = dict(zip(found.ids or [], found.similarities or [], strict=True))
+        assert [d.id for d, _ in relevant] == list(similarity)
+        for doc, rel in relevant:
+            assert 0.0 <= rel <= 1.0
+            assert similarity[doc.id] == pytest.approx(rel, abs=1e-9)

@@ -59,10 +59,6 @@ DEFAULT_WEIGHTS = (0.5, 0.5)  # dense, BM25
 _MODES = ("rrf", "weighted")
 
 
-def _clamp(value: float) -> float:
-    return min(1.0, max(0.0, value))
-
-
 def metric_relevance(metric: vs.Metric | str) -> Callable[[float], float]:
     """The relevance function of a dense metric's scores (see the module docstring).
 
@@ -105,14 +101,7 @@ def hybrid_relevance(ranker: Ranker, routes: int = 2) -> Callable[[float], float
     Returns:
         A function from a fused score to a relevance in [0, 1].
     """
-    if isinstance(ranker, vs.RRFRanker):
-        top = routes / (ranker.k + 1.0)
-        return lambda score: _clamp(float(score) / top)
-    total = sum(ranker.weights)
-    if ranker.norm_score and total > 0:
-        return lambda score: _clamp(float(score) / total)
-    # raw (unnormalised) distances: any real number; map monotonically into [0, 1]
-    return lambda score: _clamp(vs.normalize_score(float(score), vs.Metric.IP))
+    return lambda score: ranker.relevance(float(score), routes)
 
 
 def resolve_ranker(

@@ -717,7 +717,8 @@ def test_hybrid_rrf_and_filters(stores: list[KestrelVectorStore]) -> None:
     res = store.query(query, hybrid_ranker="rrf")
     # dense (filtered): c2 then c1; BM25 (filtered): c1 only
     assert res.ids == ["c1", "c2"]
-    assert res.similarities == pytest.approx([1 / 62 + 1 / 61, 1 / 61], rel=1e-6)
+    # the fused RRF score on the [0, 1] scale: times (k + 1) / routes (1: first in both)
+    assert res.similarities == pytest.approx([(1 / 62 + 1 / 61) * 61 / 2, 0.5], rel=1e-6)
     rrf_store = corpus_store(stores, hybrid_ranker="rrf", rrf_k=10)
     bm25 = rrf_store.query(
         VectorStoreQuery(query_str="E1234", similarity_top_k=5, mode=Mode.TEXT_SEARCH)
@@ -727,7 +728,7 @@ def test_hybrid_rrf_and_filters(stores: list[KestrelVectorStore]) -> None:
     )
     # c1: dense rank 1, BM25 rank bm25.index("c1") + 1; RRF with the store's k=10
     assert top.ids == ["c1"]
-    assert top.similarities[0] == pytest.approx(1 / 11 + 1 / (11 + bm25.index("c1")))
+    assert top.similarities[0] == pytest.approx((1 / 11 + 1 / (11 + bm25.index("c1"))) * 11 / 2)
 
 
 def test_hybrid_bad_alpha_and_missing_inputs(stores: list[KestrelVectorStore]) -> None:

@@ -396,7 +396,8 @@ def test_hybrid_rrf(make_store: StoreFactory) -> None:
     expected: dict[str, float] = {}
     for route in (dense, words):
         for rank, node_id in enumerate(route, start=1):
-            expected[node_id] = expected.get(node_id, 0.0) + 1 / (10 + rank)
+            # RRF, on the [0, 1] scale: times (k + 1) / routes
+            expected[node_id] = expected.get(node_id, 0.0) + (1 / (10 + rank)) * 11 / 2
     assert dict(zip(ids, sims, strict=True)) == pytest.approx({i: expected[i] for i in ids})
     assert ids == sorted(expected, key=lambda i: -expected[i])[:3]
     # per query, through a retriever's vector_store_kwargs

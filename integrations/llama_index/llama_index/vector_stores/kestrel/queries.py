@@ -233,7 +233,8 @@ def hybrid(
         limit=query.hybrid_top_k or query.similarity_top_k,
         output_fields=HIT_FIELDS,
     )[0]
-    return result(hits, float)
+    # the fused score on the LangChain adapter's [0, 1] scale (1: first in every route)
+    return result(hits, lambda score: ranker.relevance(score, len(requests)))
 
 
 def index_metric(collection: vs.CollectionAPI) -> str:
