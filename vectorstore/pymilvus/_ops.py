@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import CollectionAPI as Collection
+from ..search import AnnRequest
 from ._session import Session
 from .exceptions import (
     COLLECTION_NOT_LOADED,
@@ -81,6 +82,36 @@ def search(
     return hits
 
 
+def hybrid(
+    col: Collection,
+    reqs: Any,
+    ranker: Any,
+    limit: int,
+    output_fields: list[str] | None,
+    partition_names: list[str] | None,
+    offset: int = 0,
+) -> list[Hits]:
+    """A hybrid search of pymilvus's ``AnnSearchRequest``s (or Kestrel's)."""
+    requests = [r if isinstance(r, AnnRequest) else r.to_request() for r in reqs]
+    found = col.hybrid_search(
+        requests,
+        ranker,
+        limit=limit,
+        offset=offset,
+        output_fields=output_fields,
+        partitions=partition_names,
+    )
+    return hits_of(found, col.schema.primary.name, output_fields)
+
+
+def delete_matching(col: Collection, expr: Any, partition: str | None, kwargs: Any) -> int:
+    """The ORM's ``delete(expr)``: a filter expression (never a key), as Milvus takes it."""
+    if not isinstance(expr, str) or not expr.strip():
+        raise ParamError(message=f"delete needs a filter expression, got {expr!r}")
+    params = kwargs.get("expr_params") or kwargs.get("filter_params")
+    return col.delete(filter=expr, filter_params=params, partition=partition)
+
+
 def query(
     col: Collection,
     expr: str,
@@ -123,4 +154,13 @@ def query(
     )
 
 
-__all__ = ["COUNT", "check_indexed", "check_loaded", "one_or_list", "query", "search"]
+__all__ = [
+    "COUNT",
+    "check_indexed",
+    "check_loaded",
+    "delete_matching",
+    "hybrid",
+    "one_or_list",
+    "query",
+    "search",
+]

@@ -14,12 +14,11 @@ from typing import Any
 from ..api import CollectionAPI as Collection
 from ..index_spec import Index
 from ..names import DEFAULT_PARTITION
-from ..search import AnnRequest
 from . import _ops
 from ._session import Session, close_session, open_session, server_version
 from .exceptions import MilvusException, ParamError, milvus_errors
 from .iterators import SearchIterator
-from .results import Hits, LoadState, OmitZeroDict, QueryIterator, hits_of
+from .results import Hits, LoadState, OmitZeroDict, QueryIterator
 from .schema import CollectionSchema, IndexParams
 
 
@@ -480,16 +479,9 @@ class MilvusClient:
         **kwargs: Any,
     ) -> list[Hits]:
         col = self._col(collection_name, loaded=True)
-        requests = [r if isinstance(r, AnnRequest) else r.to_request() for r in reqs]
-        found = col.hybrid_search(
-            requests,
-            ranker,
-            limit=limit,
-            offset=kwargs.get("offset", 0),
-            output_fields=output_fields,
-            partitions=partition_names,
+        return _ops.hybrid(
+            col, reqs, ranker, limit, output_fields, partition_names, kwargs.get("offset", 0)
         )
-        return hits_of(found, col.schema.primary.name, output_fields)
 
     # --------------------------------------------------------- maintenance
     @milvus_errors

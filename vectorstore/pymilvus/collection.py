@@ -14,7 +14,6 @@ from typing import Any
 from ..api import CollectionAPI
 from ..index_spec import Index as KestrelIndex
 from ..names import DEFAULT_PARTITION
-from ..search import AnnRequest
 from . import _ops
 from ._data import batch_of
 from ._session import Session
@@ -22,14 +21,13 @@ from .connections import DEFAULT_ALIAS, connections
 from .exceptions import (
     IndexNotExistException,
     MilvusException,
-    ParamError,
     PartitionAlreadyExistException,
     SchemaNotReadyException,
     milvus_errors,
 )
 from .iterators import SearchIterator
 from .partition import Partition
-from .results import MutationResult, QueryIterator, SearchResult, hits_of
+from .results import MutationResult, QueryIterator, SearchResult
 from .schema import CollectionSchema, FieldSchema, index_of
 
 NOT_EMBEDDED = "is a Milvus cluster feature that the embedded engine does not have"
@@ -273,10 +271,7 @@ class Collection:
         """Delete the rows ``expr`` matches: a filter expression, as Milvus takes
         it (``"id in [1, 2]"``), never a key. ``delete_count`` counts the rows
         deleted, as a Milvus server does."""
-        if not isinstance(expr, str) or not expr.strip():
-            raise ParamError(message=f"delete needs a filter expression, got {expr!r}")
-        params = kwargs.get("expr_params") or kwargs.get("filter_params")
-        n = self._kestrel.delete(filter=expr, filter_params=params, partition=partition_name)
+        n = _ops.delete_matching(self._kestrel, expr, partition_name, kwargs)
         return MutationResult(delete_count=n)
 
     # ------------------------------------------------------------- reads
@@ -320,17 +315,10 @@ class Collection:
         round_decimal: int = -1,
         **kwargs: Any,
     ) -> SearchResult:
-        col = self._col
-        requests = [r if isinstance(r, AnnRequest) else r.to_request() for r in reqs]
-        found = col.hybrid_search(
-            requests,
-            rerank,
-            limit=limit,
-            offset=kwargs.get("offset", 0),
-            output_fields=output_fields,
-            partitions=partition_names,
+        hits = _ops.hybrid(
+            self._col, reqs, rerank, limit, output_fields, partition_names, kwargs.get("offset", 0)
         )
-        return SearchResult(hits_of(found, col.schema.primary.name, output_fields))
+        return SearchResult(hits)
 
     @milvus_errors
     def query(

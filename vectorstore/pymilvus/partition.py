@@ -8,13 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..api import CollectionAPI
-from ..search import AnnRequest
 from . import _ops
 from ._data import batch_of
 from ._session import Session
 from .connections import DEFAULT_ALIAS, connections
-from .exceptions import MilvusException, ParamError, milvus_errors
-from .results import MutationResult, SearchResult, hits_of
+from .exceptions import MilvusException, milvus_errors
+from .results import MutationResult, SearchResult
 
 
 class Partition:
@@ -120,10 +119,7 @@ class Partition:
 
     @milvus_errors
     def delete(self, expr: str, timeout: float | None = None, **kwargs: Any) -> MutationResult:
-        if not isinstance(expr, str) or not expr.strip():
-            raise ParamError(message=f"delete needs a filter expression, got {expr!r}")
-        params = kwargs.get("expr_params") or kwargs.get("filter_params")
-        n = self._kestrel.delete(filter=expr, filter_params=params, partition=self._name)
+        n = _ops.delete_matching(self._kestrel, expr, self._name, kwargs)
         return MutationResult(delete_count=n)
 
     @milvus_errors
@@ -163,12 +159,8 @@ class Partition:
         timeout: float | None = None,
         **kwargs: Any,
     ) -> SearchResult:
-        col = self._col
-        requests = [r if isinstance(r, AnnRequest) else r.to_request() for r in reqs]
-        found = col.hybrid_search(
-            requests, rerank, limit=limit, output_fields=output_fields, partitions=[self._name]
-        )
-        return SearchResult(hits_of(found, col.schema.primary.name, output_fields))
+        hits = _ops.hybrid(self._col, reqs, rerank, limit, output_fields, [self._name])
+        return SearchResult(hits)
 
     @milvus_errors
     def query(
