@@ -59,7 +59,9 @@ SERVER_URI = os.environ.get("KESTREL_MILVUS_URI", "")
 SERVER_OFF = os.environ.get("KESTREL_MILVUS_SERVER", "").lower() in ("off", "0", "no")
 HAS_SERVER = not SERVER_OFF and bool(SERVER_URI or importlib.util.find_spec("milvus"))
 BACKEND_KINDS = (*STORE_KINDS, MILVUS_LITE, *((MILVUS_SERVER,) if HAS_SERVER else ()))
-ENGINE_OPTIONS = frozenset({"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"})
+ENGINE_OPTIONS = frozenset(
+    {"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes", "lock_timeout"}
+)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -22,17 +23,20 @@ from .errors import (
     ReadOnlyError,
     StorageError,
 )
+from .follow import entry_parts
+from .guard import UNLOCKED_ATTEMPTS
 from .index_spec import Index
 from .names import validate_name
 from .schema import Schema
-from .storage.store import CollectionStorage, DirectoryStore
+from .storage.collection_files import CollectionStorage
+from .storage.store import DEFAULT_LOCK_TIMEOUT, DirectoryStore
 from .storage.wal import DURABILITY_MODES
 
 if TYPE_CHECKING:
     from .embeddings.base import EmbeddingProvider
 
 MEMORY = ":memory:"
-_SNAPSHOT_ATTEMPTS = 8
+_OPEN_ATTEMPTS = 8  # opens racing another process's checkpoint, before giving up
 _REPLAY_CHECKPOINT = 10_000  # replaying more records than this: checkpoint at open
 
 
@@ -51,6 +55,7 @@ class Client:
         durability: str = "fsync",
         sync_interval_ms: int = 100,
         max_wal_bytes: int = 256 << 20,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ):
         self._uri = uri
         self._read_only = read_only
@@ -72,11 +77,10 @@ class Client:
                 durability=durability,
                 sync_interval_ms=sync_interval_ms,
                 max_wal_bytes=max_wal_bytes,
+                lock_timeout=lock_timeout,
             )
         )
         self._collections: dict[str, Collection] = {}
-        if read_only and self._store is not None:
-            self._load_snapshot()
 
     @property
     def uri(self) -> str:
@@ -167,8 +171,9 @@ class Client:
             text_field=text_field,
         )
         schema, full = spec.schema, spec.indexes
-        with self._lock:
+        with self._lock, self._store_writing():
             self._check(write=True)
+            self._sync()
             if self._has(name):
                 existing = self._open(name)
                 check_existing(spec, existing.schema, existing.indexes)
@@ -179,8 +184,8 @@ class Client:
             if self._store is not None:
                 self._store.add_collection(name, schema, full)
                 storage = CollectionStorage(self._store, name)
-                storage.open_log()
             col = Collection(name, schema, full, storage=storage, **self._options)
+            col._recover()
             self._collections[name] = col
             for p in partitions:
                 col.create_partition(p)
@@ -204,6 +209,7 @@ class Client:
         """
         with self._lock:
             self._check()
+            self._sync()
             if not self._has(name):
                 raise CollectionNotFoundError(f"no collection named {name!r}")
             col = self._open(name)
@@ -214,12 +220,14 @@ class Client:
         """Whether a collection called ``name`` exists."""
         with self._lock:
             self._check()
+            self._sync()
             return self._has(name)
 
     def list_collections(self) -> list[str]:
         """Collection names, sorted."""
         with self._lock:
             self._check()
+            self._sync()
             names = set(self._collections)
             if self._store is not None:
                 names |= set(self._store.collections)
@@ -230,8 +238,9 @@ class Client:
 
         Handles on it raise ``ClosedError`` afterwards.
         """
-        with self._lock:
+        with self._lock, self._store_writing():
             self._check(write=True)
+            self._sync()
             col = self._collections.pop(name, None)
             if col is not None:
                 col._close()
@@ -248,8 +257,9 @@ class Client:
             InvalidNameError: ``new`` breaks the naming rule.
         """
         validate_name(new, "collection")
-        with self._lock:
+        with self._lock, self._store_writing():
             self._check(write=True)
+            self._sync()
             if not self._has(old):
                 raise CollectionNotFoundError(f"no collection named {old!r}")
             if self._has(new):
@@ -260,20 +270,14 @@ class Client:
             self._collections[new] = self._collections.pop(old)
 
     def refresh(self) -> None:
-        """Read-only clients: catch up with the writer (new manifest, new log records).
-
-        Collections are reopened; handles from ``get_collection`` taken before
-        keep the old snapshot, so get them again.
-        """
+        """Catch up with other processes' writes now. Not needed for correctness:
+        every call catches up first when the store changed (read-only clients
+        too); this only moves that work to a moment of your choosing."""
         with self._lock:
             self._check()
-            if self._store is None or not self._read_only:
-                return
-            # Old handles are not closed: they keep serving their snapshot (read-only
-            # replicas hold no log or lock) until dropped.
-            self._collections = {}
-            self._store.reload()
-            self._load_snapshot()
+            self._sync()
+            for col in list(self._collections.values()):
+                col._follow()
 
     @property
     def closed(self) -> bool:
@@ -292,8 +296,9 @@ class Client:
                 return
             try:
                 for col in self._collections.values():
-                    # an interrupted collection is closed already: its log has its writes
-                    if not self._read_only and self._store is not None and not col.closed:
+                    # an interrupted collection is closed already: its log has its writes;
+                    # one this process only read is left to the processes that write it
+                    if self._store is not None and col._wrote and not col.closed:
                         col.flush()
                     col._close()
             finally:
@@ -302,58 +307,80 @@ class Client:
                     self._store.close()
 
     # ---------------------------------------------------------------- helpers
+    def _store_writing(self) -> AbstractContextManager[None]:
+        """The store's write lock for a change of the manifest (create, drop,
+        rename): other processes' changes are read first, none race it."""
+        if self._store is None or self._read_only or self._closed:
+            return nullcontext()
+        return self._store.writing()
+
+    def _sync(self) -> None:
+        """Read the manifest again if another process changed it, and forget
+        handles of collections that left it (they close themselves on use)."""
+        if self._store is None:
+            return
+        self._store.refresh()
+        for name, col in list(self._collections.items()):
+            if col.closed or name not in self._store.collections:
+                del self._collections[name]
+
     def _has(self, name: str) -> bool:
         return name in self._collections or (
             self._store is not None and name in self._store.collections
         )
 
     def _open(self, name: str) -> Collection:
-        col = self._collections.get(name)
-        if col is not None:
-            return col
-        assert self._store is not None
-        entry = self._store.collections[name]
+        cached = self._collections.get(name)
+        if cached is not None:
+            return cached
+        store = self._store
+        assert store is not None
+        # Opening reads files without the store's lock, so it may race another
+        # process's checkpoint (a file the manifest named is gone): a reader
+        # retries; a writer soon opens holding the lock, where nothing races.
+        attempts = _OPEN_ATTEMPTS if self._read_only else UNLOCKED_ATTEMPTS + 1
+        for attempt in range(attempts):
+            locked = not self._read_only and attempt == attempts - 1
+            try:
+                with store.writing() if locked else nullcontext():
+                    col, storage, replayed = self._load(store, name)
+                break
+            except StorageError:
+                if store.writing_now or attempt == attempts - 1:
+                    raise
+                time.sleep(0.005 * 2**attempt)
+                store.refresh()
+                if name not in store.collections:
+                    raise CollectionNotFoundError(f"no collection named {name!r}") from None
+        self._collections[name] = col
+        if not self._read_only and (
+            storage.older_logs() or col._needs_checkpoint or replayed > _REPLAY_CHECKPOINT
+        ):
+            # fold what replay rebuilt into segments and trim the log; on a full
+            # disk the log still holds it all, so the collection opens anyway
+            col._after_write(checkpoint=True)
+        return col
+
+    def _load(self, store: DirectoryStore, name: str) -> tuple[Collection, CollectionStorage, int]:
+        """Open collection ``name`` from its files: the handle, its storage and
+        how many logged writes it replayed."""
+        entry = store.collections[name]
         try:
             schema = Schema.from_dict(entry["schema"])
-            indexes = [Index.from_dict(i) for i in entry["indexes"]]
-            next_ids = int(entry["next_segment_id"]), int(entry["next_auto_id"])
         except (KeyError, TypeError, ValueError) as exc:
             raise StorageError(
                 f"the manifest entry of collection {name!r} in {self._uri} is damaged: {exc!r}"
             ) from None
-        storage = CollectionStorage(self._store, name)
+        indexes = entry_parts(entry, name, self._uri)[0]
+        storage = CollectionStorage(store, name)
         col = Collection(
             name, schema, indexes, storage=storage, read_only=self._read_only, **self._options
         )
-        segments = self._store.load_segments(name, schema, indexes)
-        replayed = col._recover(segments, *next_ids)
-        self._collections[name] = col
-        if not self._read_only:
-            older_logs = storage.open_log()
-            if older_logs or col._needs_checkpoint or replayed > _REPLAY_CHECKPOINT:
-                # fold what replay rebuilt into segments and trim the log; on a full
-                # disk the log still holds it all, so the collection opens anyway
-                col._after_write(checkpoint=True)
-        return col
-
-    def _load_snapshot(self) -> None:
-        """Read-only: open every collection now, so later reads see one consistent
-        state even while the writer compacts (memory-mapped files outlive their
-        deletion). A compaction racing the load makes it start over."""
-        assert self._store is not None
-        for attempt in range(_SNAPSHOT_ATTEMPTS):
-            try:
-                for name in list(self._store.collections):
-                    self._open(name)
-                return
-            except StorageError:
-                if attempt == _SNAPSHOT_ATTEMPTS - 1:
-                    raise
-                for col in self._collections.values():
-                    col._close()
-                self._collections.clear()
-                time.sleep(0.02 * 2**attempt)  # let the writer's checkpoint finish
-                self._store.reload()
+        try:
+            return col, storage, col._recover()
+        except BaseException:
+            col._close()
+            raise
 
 
 __all__ = ["DEFAULT_PARTITION", "MEMORY", "Client"]

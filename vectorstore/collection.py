@@ -1,36 +1,32 @@
 """The public ``Collection``: validation and locking over a ``CollectionState``.
 
-Reads (get, query, count, search) share a readers-writer lock; writes hold it
-alone. Every write validates its whole batch before touching anything, then
-logs one typed record (``storage.records``) and applies it to the state
-(``state.CollectionState.apply``), so a failed call leaves the collection
-exactly as it was. Checkpoints and compaction are in ``maintenance``.
+Reads share a readers-writer lock; writes hold it alone (and, on a path store,
+the store's write lock). Every write validates its whole batch first, then logs
+one typed record (``storage.records``) and applies it to the state, so a failed
+call leaves the collection as it was. Other processes' writes are caught up
+with first (``follow``); checkpoints and compaction are in ``maintenance``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import maintenance
-from ._rwlock import RWLock
+from . import follow, maintenance
 from .checks import check_hybrid, check_query_counts
 from .errors import (
-    ClosedError,
     DataError,
     IndexConfigError,
-    ReadOnlyError,
 )
 from .expr import Expr
 from .expr.check import FilterChecker
+from .guard import Guard
 from .index_spec import Index
 from .ranking import Ranker
 from .routes import Router
 from .rows import PrimaryKey, check_keys, prepare_rows
 from .schema import Schema, output_entity_fields, validate_name
 from .search import MAX_TOPK, AnnRequest, check_window
-from .segment import Segment
 from .state import DEFAULT_PARTITION, DEFAULT_SEGMENT_ROWS, CollectionState
 from .storage.records import (
     CreateIndex,
@@ -45,10 +41,10 @@ from .storage.records import (
 from .types import Hit
 
 if TYPE_CHECKING:
-    from .storage.store import CollectionStorage
+    from .storage.collection_files import CollectionStorage
 
 
-class Collection:
+class Collection(Guard):
     """A set of rows with one schema, split into partitions.
 
     Get one from ``Client.create_collection`` or ``Client.get_collection``; do
@@ -72,22 +68,15 @@ class Collection:
         read_only: bool = False,
         segment_rows: int = DEFAULT_SEGMENT_ROWS,
     ):
-        self._name = name
         self._schema = schema
         self._pk_name = schema.primary.name
         self._filters = FilterChecker(schema.field_types(), schema.enable_dynamic_field)
-        # Read-only replicas keep replayed vectors in memory: the spill files'
-        # names belong to the writer.
+        # read-only: growing vectors stay in memory (the store may not be writable)
         spill = storage.spill_dir() if storage is not None and not read_only else None
-        self._state = CollectionState(
-            name, schema, indexes, segment_rows=segment_rows, spill_dir=spill
-        )
+        state = CollectionState(name, schema, indexes, segment_rows=segment_rows, spill_dir=spill)
+        super().__init__(name, state, storage, read_only)
         self._router = Router(schema, self._state.indexes.get, self._state.term_stats)
-        self._storage = storage
-        self._read_only = read_only
-        self._lock = RWLock()
-        self._closed = False
-        self._interrupted = False  # a write was cut short: never persist this state
+        self._wrote = False  # this handle logged a write (close() then checkpoints)
         self._checkpoints = maintenance.Checkpoints(
             self._state, storage, self._writing, self._lock.read, self._interruptible
         )
@@ -116,39 +105,11 @@ class Collection:
     def __len__(self) -> int:
         return self.count()
 
-    # ---------------------------------------------------------------- locking
-    @contextmanager
-    def _reading(self) -> Iterator[None]:
-        with self._lock.read:
-            self._check_open()
-            yield
-
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        if self._read_only:
-            raise ReadOnlyError(f"collection {self._name!r} is open read-only")
-        with self._lock.write:
-            self._check_open()
-            yield
-
-    def _check_open(self) -> None:
-        if self._interrupted:
-            raise ClosedError(
-                f"collection {self._name!r} was closed when a write was interrupted halfway; "
-                "reopen the store: its write-ahead log has every logged write"
-            )
-        if self._closed:
-            raise ClosedError(f"collection {self._name!r} is closed or was dropped")
-
-    def _recover(
-        self, partitions: dict[str, list[Segment]], next_segment_id: int, next_auto_id: int
-    ) -> int:
-        """Install segments read from disk and replay the log over them (once,
-        before first use); returns how many logged writes were replayed."""
-        self._state.restore(partitions, next_segment_id, next_auto_id)
-        if self._storage is None:
-            return 0
-        return self._state.replay(self._storage.read_log(self._pk_name))
+    # ------------------------------------------------------------------ state
+    def _recover(self) -> int:
+        """Read segments from disk and replay the log over them (once, before
+        first use); returns how many logged writes were replayed."""
+        return follow.load(self._state, self._storage) if self._storage is not None else 0
 
     @property
     def _needs_checkpoint(self) -> bool:
@@ -163,13 +124,12 @@ class Collection:
             finally:
                 self._state.close()
 
-    def _rename(self, new: str, commit: Callable[[], None]) -> None:
-        """Take the name ``new`` once ``commit`` (the durable rename) succeeds."""
+    def _rename(self, new: str, commit: Callable[[], None]) -> None:  # after a durable commit
         with self._writing():
             commit()
             self._name = self._state.name = new
             if self._storage is not None:
-                self._storage.name = new
+                self._storage.renamed(new)
 
     # ------------------------------------------------------------- partitions
     def create_partition(self, name: str) -> None:
@@ -319,21 +279,9 @@ class Collection:
         """Log a validated write (durable per the store's mode), then apply it."""
         if self._storage is not None:
             self._storage.log(record)
+            self._wrote = True
         with self._interruptible():
             self._state.apply(record)
-
-    @contextmanager
-    def _interruptible(self) -> Iterator[None]:
-        """Memory changes that must happen whole. If one is cut short (Ctrl-C, an
-        error deep in a library), the collection is closed at once, so that no
-        checkpoint writes the half-changed state: reopening the store replays
-        the write-ahead log, which has every write that was logged."""
-        try:
-            yield
-        except BaseException:
-            self._interrupted = True
-            self._closed = True
-            raise
 
     # ------------------------------------------------------------------ reads
     def get(
@@ -437,6 +385,7 @@ class Collection:
             EmbeddingError: the embedding provider failed on query text.
         """
         check_window(limit, offset, cap=MAX_TOPK)
+        self._follow()
         route = self._router.route(data, anns_field, search_params, limit + offset)
         group = self._router.group_field(group_by_field, group_size)
         compiled = self._compile(filter, filter_params) if filter else None
@@ -461,27 +410,11 @@ class Collection:
         output_fields: Sequence[str] | None = None,
         partitions: Sequence[str] | None = None,
     ) -> list[list[Hit]]:
-        """Several searches (dense, sparse, BM25), fused into one ranking.
-
-        Each ``AnnRequest`` runs its own search (its own field, limit, filter
-        and parameters) over one consistent view of the collection; the ranker
-        fuses their lists per query (Milvus's RRF and weighted semantics, see
-        ``vectorstore.ranking``).
-
-        Args:
-            reqs: the routes; every one has the same number of queries.
-            ranker: ``RRFRanker(k)`` or ``WeightedRanker(*weights)`` (one weight
-                per request).
-            limit, offset: the window of fused hits per query.
-            output_fields: fields in each hit's entity.
-            partitions: only these partitions.
-
-        Returns:
-            One list of ``Hit`` per query, best first; ``distance`` is the fused score.
-
-        Raises:
-            DataError: no requests, a ranker that does not fit them, or requests
-                with different numbers of queries; and every error of ``search``.
+        """Several searches (dense, sparse, BM25) fused into one ranking;
+        ``CollectionAPI.hybrid_search`` documents every argument. Each
+        ``AnnRequest`` runs its own search (field, limit, filter, parameters)
+        over one consistent view of the collection; the ranker fuses their
+        lists per query (Milvus's RRF and weighted semantics, ``ranking``).
 
         Example:
             >>> col.hybrid_search(
@@ -490,6 +423,7 @@ class Collection:
             ...     ranker=vs.RRFRanker(60), limit=5, output_fields=["text"])
         """
         reqs = check_hybrid(reqs, ranker, limit, offset)
+        self._follow()
         routes = [self._router.route(r.data, r.anns_field, r.search_params, r.limit) for r in reqs]
         check_query_counts([route.q for route in routes])
         filters = [self._compile(r.filter, r.filter_params) if r.filter else None for r in reqs]
@@ -571,10 +505,9 @@ class Collection:
     def flush(self) -> None:
         """Seal growing segments and make everything written so far durable.
 
-        On a path store this is a checkpoint: growing segments are frozen under
-        the write lock (a moment), then their files, the tombstones and the
-        manifest are written while searches and writes go on; the write-ahead
-        log is then trimmed.
+        On a path store this is a checkpoint (``maintenance``): the state is
+        frozen under the write lock (a moment), then the files and the manifest
+        are written while searches go on, and the log is trimmed.
 
         Raises:
             StorageError: the checkpoint failed (every write is still in the log).
@@ -584,11 +517,9 @@ class Collection:
 
     def compact(self) -> None:
         """Rewrite segments without their deleted rows and merge small ones, giving
-        disk and memory back (index entries of deleted rows go too).
-
-        Also runs by itself after writes, on segments whose deleted rows pass
-        ``maintenance.AUTO_COMPACT_RATIO`` of their rows. Crash-safe: old files are
-        removed only after the manifest naming the new ones is durable.
+        disk and memory back. Also runs by itself after writes on segments past
+        ``maintenance.AUTO_COMPACT_RATIO`` deleted. Crash-safe: old files go only
+        after the manifest naming the new ones is durable.
         """
         self._check_open()
         self._checkpoints.compact(0.0, merge_small=True)

@@ -19,7 +19,9 @@ from .backends.milvus import connect_milvus
 from .client import MEMORY, Client
 from .errors import ConfigError
 
-_EMBEDDED_OPTIONS = frozenset({"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"})
+_EMBEDDED_OPTIONS = frozenset(
+    {"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes", "lock_timeout"}
+)
 
 
 def connect(
@@ -33,9 +35,10 @@ def connect(
             ``tcp://``) for a Milvus server or Zilliz Cloud, ``milvus-lite://<file>``
             for Milvus Lite: the same API on Milvus (``vectorstore.backends.milvus``;
             options ``token``, ``db_name``, ``consistency_level``... there).
-        read_only: open a path store without taking the writer lock (any number
-            of reader processes may do this while one writer works). The
-            reader sees the store as of opening; ``refresh()`` catches up.
+        read_only: open a path store for reading only: it never takes the
+            write lock, and needs no write permission. Any number of processes
+            may open one store, read-write or read-only; each call sees every
+            write another process acknowledged before the call began.
         options:
             ``durability`` (path stores): when a write is on disk before its
             call returns. ``"fsync"`` (default, as SQLite): fsync of the
@@ -46,6 +49,8 @@ def connect(
             crash may lose recent writes.
             ``segment_rows``: rows per segment before it is sealed (1,000,000).
             ``max_wal_bytes``: checkpoint when the log grows past this (256 MiB).
+            ``lock_timeout``: seconds a write waits while other processes write
+            or checkpoint before ``LockedError`` (30).
 
     Returns:
         A ``ClientAPI`` (the embedded ``Client``, or a ``MilvusBackendClient``);
@@ -53,7 +58,8 @@ def connect(
 
     Raises:
         TypeError: an unknown option (or one of the other backend).
-        LockedError: another process has the store open for writing.
+        LockedError: creating the store waited past ``lock_timeout`` for
+            another process's write.
         StorageError: the directory holds a damaged or newer store.
         MissingDependencyError: a Milvus URI without pymilvus installed.
 

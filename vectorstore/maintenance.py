@@ -2,7 +2,7 @@
 
 The functions change a ``CollectionState`` with the collection's write lock
 held (``freeze``, ``compact``); ``Checkpoints`` decides when they run and
-writes the frozen state to disk (``storage.store.CollectionStorage.persist``)
+writes the frozen state to disk (``storage.collection_files.CollectionStorage.persist``)
 after the lock is released, while searches and writes go on.
 """
 
@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 
 from .errors import StorageError
 from .segment import Segment
 from .state import CollectionState
-from .storage.store import CollectionStorage, Frozen
+from .storage.collection_files import CollectionStorage, Frozen
 
 log = logging.getLogger("vectorstore.maintenance")
 
@@ -105,7 +105,8 @@ def _compact_partition(
 class Checkpoints:
     """When a collection's state goes to disk, and how: one checkpoint or
     compaction at a time, the state frozen under the collection's write lock
-    (a moment), the files written outside it while searches and writes go on.
+    (a moment), the files written outside it while searches go on (the store's
+    write lock is held throughout: writes, from any process, wait).
 
     Args:
         state: the collection's state.
@@ -136,7 +137,7 @@ class Checkpoints:
         Raises:
             StorageError: the files could not be written.
         """
-        with self._lock:
+        with self._lock, self._store_writing():
             with self._writing():
                 frozen = self._freeze()
             if self._storage is not None:
@@ -144,13 +145,19 @@ class Checkpoints:
 
     def compact(self, min_ratio: float, merge_small: bool) -> None:
         """Compact in memory and freeze under the write lock, then persist."""
-        with self._lock:
+        with self._lock, self._store_writing():
             with self._writing():
                 with self._interruptible():  # rows move between segments: whole or closed
                     compact(self._state, min_ratio, merge_small)
                 frozen = self._freeze()  # may fail on a full disk: not an interruption
             if self._storage is not None:
                 self._storage.persist(frozen)
+
+    def _store_writing(self) -> AbstractContextManager[None]:
+        """The store's write lock, held from the freeze until the manifest is
+        written: no other process logs into the generation being folded in or
+        checkpoints meanwhile. Searches go on; other writers wait."""
+        return self._storage.store.writing() if self._storage is not None else nullcontext()
 
     def after_write(self, checkpoint: bool = False) -> None:
         """Housekeeping after an acknowledged write: compact segments that are

@@ -11,6 +11,7 @@ without one (growing, or smaller than ``MIN_IVF_ROWS``) is searched exactly.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 import warnings
@@ -34,6 +35,7 @@ from .rows import RowBatch, object_column
 from .schema import Schema
 from .types import DataType, Metric
 
+_SPILLS = itertools.count(1)  # makes every spill file name of this process unique
 MIN_IVF_ROWS = 1024  # smaller sealed segments keep no IVF index (as Milvus): exact search
 
 SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row each)
@@ -130,7 +132,10 @@ class Segment:
                 if spill_dir is None:
                     self.vectors[f.name] = Column(np.float32, (f.dim,))
                 else:
-                    path = os.path.join(spill_dir, f"growing_{segment_id}_{f.name}.f32")
+                    # pid: other processes keep their own growing copies in this folder;
+                    # the serial: a file of a replaced copy may still await its finalizer
+                    name = f"growing_p{os.getpid()}_{next(_SPILLS)}_{segment_id}_{f.name}.f32"
+                    path = os.path.join(spill_dir, name)
                     self.vectors[f.name] = FileColumn(path, f.dim)
             elif (fn := schema.functions_by_output.get(f.name)) and fn.kind is FunctionType.BM25:
                 self.sparse[f.name] = SparseColumn(index_dtype=np.uint64)  # term ids

@@ -103,10 +103,28 @@ class CollectionState:
             count += 1
         return count
 
-    def close(self) -> None:
+    def adopt(self, other: CollectionState) -> None:
+        """Take over the contents of ``other``, a state rebuilt from the store's
+        files (``follow``), closing this state's segments ``other`` does not hold.
+        The dicts a ``Router`` holds (indexes, term statistics) stay the same objects."""
+        theirs = {id(seg) for segments in other.partitions.values() for seg in segments}
+        self.close(keep=[s for segs in self.partitions.values() for s in segs if id(s) in theirs])
+        self.partitions, self.locations = other.partitions, other.locations
+        self.indexes.clear()
+        self.indexes.update(other.indexes)
+        self.term_stats.clear()
+        self.term_stats.update(other.term_stats)
+        self.next_segment_id = other.next_segment_id
+        self.next_auto_id = max(self.next_auto_id, other.next_auto_id)
+        self.needs_checkpoint = other.needs_checkpoint
+
+    def close(self, keep: Iterable[Segment] = ()) -> None:
+        """Close every segment but those in ``keep`` (they live on elsewhere)."""
+        kept = {id(seg) for seg in keep}
         for segments in self.partitions.values():
             for seg in segments:
-                seg.close()
+                if id(seg) not in kept:
+                    seg.close()
         self.partitions = {}  # give the memory back even if handles linger
         self.locations = {}
 

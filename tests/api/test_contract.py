@@ -96,8 +96,11 @@ def test_every_contract_member_has_a_docstring(protocol: type) -> None:
 
 
 def test_no_backend_subclasses_another() -> None:
-    for a in (vs.Client, MilvusBackendClient, vs.Collection, MilvusCollection):
-        assert a.__mro__[1:] == (object,), a.__mro__
+    """The contract is a layer above: no backend inherits it or another backend."""
+    classes = (vs.Client, MilvusBackendClient, vs.Collection, MilvusCollection)
+    for a in classes:
+        assert not {vs.ClientAPI, vs.CollectionAPI} & set(a.__mro__), a.__mro__
+        assert not [b for b in classes if b is not a and issubclass(a, b)], a.__mro__
 
 
 @pytest.fixture

@@ -81,10 +81,13 @@ def test_path_store_without_a_lock_refuses_clearly_and_reads(tmp_path: Path) -> 
         f"""
         import json
         import vectorstore as vs
+        db = vs.connect({str(store)!r})  # opening takes no lock: the first write does
         try:
-            vs.connect({str(store)!r})
+            db.get_collection("docs").insert({{"id": 8, "vector": [0.0, 1.0]}})
         except vs.StorageError as exc:
             refused = (type(exc).__name__, str(exc), isinstance(exc, ImportError))
+        assert db.get_collection("docs").count() == 1  # nothing written, reads work
+        db.close()
         reader = vs.connect({str(store)!r}, read_only=True)
         ids = [r["id"] for r in reader.get_collection("docs").query(filter="id > 0")]
         reader.close()
@@ -136,7 +139,7 @@ def test_lock_names_the_holder_and_waits_for_it(tmp_path: Path) -> None:
         holder.stdin.flush()
         waiter.join()
         assert lock.held
-        assert (tmp_path / ".lock").read_text() == str(os.getpid())
+        assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
         lock.release()
         lock.release()  # idempotent
         assert not lock.held

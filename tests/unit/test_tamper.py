@@ -135,8 +135,12 @@ def test_a_missing_current_log_is_an_error_not_an_empty_log(tmp_path):
     make_store(store)
     gen = entry(read_manifest(store))["wal"]
     os.remove(store / "docs" / f"wal.{gen:08d}.log")
-    with pytest.raises(vs.StorageError, match="missing"):
-        vs.connect(str(store), read_only=True)
+    for read_only in (True, False):
+        with (
+            vs.connect(str(store), read_only=read_only) as db,
+            pytest.raises(vs.StorageError, match="missing"),
+        ):
+            db.get_collection("docs")
 
 
 def test_a_lost_manifest_is_not_an_empty_store(tmp_path):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import vectorstore as vs
-from vectorstore.storage import store as store_module
+from vectorstore.storage import collection_files as store_module
 from vectorstore.storage.wal import WriteAheadLog, read_records
 
 

@@ -56,7 +56,9 @@ if TYPE_CHECKING:
     from ..embeddings.base import EmbeddingProvider
 
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
-_EMBEDDED_OPTIONS = frozenset({"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes"})
+_EMBEDDED_OPTIONS = frozenset(
+    {"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes", "lock_timeout"}
+)
 _lite_users: dict[str, int] = {}  # Milvus Lite database path -> open clients on it
 _lite_lock = threading.Lock()
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..client import Client
 from ..collection import Collection
-from ..errors import FilterSyntaxError, LockedError, VectorStoreError
+from ..errors import FilterSyntaxError, VectorStoreError
 from ..expr import Exists, field_names, parse
 from ..expr import Field as ExprField
 from ..schema import DYNAMIC_FIELD, Field
@@ -59,16 +59,8 @@ def describe_error(exc: BaseException) -> str:
     Returns:
         A message without a traceback or line breaks. A filter error keeps its
         first line (position included) and names the expression instead of
-        drawing a caret under it; a locked store says who holds it and what
-        still works.
+        drawing a caret under it.
     """
-    if isinstance(exc, LockedError):
-        found = re.search(r"^store (.+) is open for writing by process (\S+?);", str(exc))
-        if found:
-            return (
-                f"store {found[1]} is locked: process {found[2]} has it open for writing; "
-                "close that writer first (info, list, query, export and search work while it runs)"
-            )
     if isinstance(exc, FilterSyntaxError):
         first = str(exc).splitlines()[0] if str(exc) else "invalid filter"
         shown = f" in filter {exc.expression!r}" if exc.expression else ""
@@ -154,7 +146,7 @@ def open_store(path: str, *, write: bool, create: bool = False) -> Iterator[Clie
 
     Raises:
         CliError: no store at ``path`` (and ``create`` is false).
-        LockedError: ``write`` and another process holds the writer lock.
+        LockedError: a write waited past the lock timeout for other processes.
     """
     if not create:
         require_store(path)

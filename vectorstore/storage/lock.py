@@ -1,7 +1,9 @@
-"""One writer process per store: an OS lock on ``<store>/.lock``.
+"""The store's write lock: an OS lock on ``<store>/.lock``, held for one write.
 
-The lock is one the OS drops when its holder dies, so a lock left by a crashed
-process is never stale:
+Any number of processes write one store; each takes this lock around each
+write (and each checkpoint), as SQLite does, so writes are serialised and a
+writer always appends after the others' records. The lock is one the OS drops
+when its holder dies, so a lock left by a crashed process is never stale:
 
 - POSIX (Linux, macOS): ``fcntl.flock`` on the whole file.
 - Windows: ``msvcrt.locking`` on one byte at ``_WINDOWS_BYTE``. Windows byte
@@ -27,17 +29,19 @@ from .files import O_BINARY
 
 _WINDOWS_BYTE = 64  # past any pid text; Windows lets a lock lie beyond the end of a file
 _PID_BYTES = 32
-_POLL_SECONDS = 0.05
+_FIRST_POLL_SECONDS = 0.0005  # waits for another writer's one batch are short ...
+_POLL_SECONDS = 0.02  # ... and back off to this
 
 TryLock = Callable[[int], bool]  # fd -> taken?
 Unlock = Callable[[int], None]
 
 
 class StoreLock:
-    """The writer lock of a store directory.
+    """The write lock of a store directory.
 
     The file is ``.lock``: the dot keeps it apart from every valid collection name.
-    Small on purpose (``acquire`` / ``release``) so a per-write lock can reuse it.
+    The file stays open between writes (``release`` only unlocks it), so taking
+    the lock for a write is one system call when no one else holds it.
 
     Args:
         folder: the store directory (it must exist).
@@ -46,11 +50,12 @@ class StoreLock:
     def __init__(self, folder: str):
         self.path = os.path.join(folder, ".lock")
         self._fd: int | None = None
-        self._unlock: Unlock | None = None
+        self._held = False
+        self._primitives: tuple[TryLock, Unlock] | None = None
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._held
 
     def acquire(self, timeout: float = 0.0) -> None:
         """Take the lock, waiting up to ``timeout`` seconds for a holder to let go.
@@ -63,38 +68,60 @@ class StoreLock:
             StorageError: this platform has no OS file lock (neither ``fcntl``
                 nor ``msvcrt``), or the lock file cannot be opened.
         """
-        if self._fd is not None:
+        if self._held:
             return
-        lock, unlock = _primitives()
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | O_BINARY, 0o644)
-        except OSError as exc:
-            raise StorageError(f"cannot open the store lock {self.path}: {exc}") from exc
+        if self._primitives is None:
+            self._primitives = _primitives()
+        lock = self._primitives[0]
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | O_BINARY, 0o644)
+            except OSError as exc:
+                raise StorageError(f"cannot open the store lock {self.path}: {exc}") from exc
+        fd = self._fd
         deadline = time.monotonic() + timeout
+        delay = _FIRST_POLL_SECONDS
         while not lock(fd):
             if time.monotonic() >= deadline:
-                holder = _read_pid(fd)
-                os.close(fd)
                 raise LockedError(
-                    f"store {os.path.dirname(self.path)} is open for writing by process "
-                    f"{holder}; open it with read_only=True, or close the other writer"
+                    f"store {os.path.dirname(self.path)}: process {_read_pid(fd)} held the "
+                    f"write lock for longer than {timeout:g} s; a long checkpoint or a stuck "
+                    "writer: retry, raise lock_timeout, or open with read_only=True to read"
                 )
-            time.sleep(_POLL_SECONDS)
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        self._unlock = unlock
+            time.sleep(delay)
+            delay = min(delay * 2, _POLL_SECONDS)
+        self._held = True
+        _write_pid(fd)
 
     def release(self) -> None:
-        """Let go of the lock (idempotent)."""
+        """Let go of the lock (idempotent); the file stays open for the next write."""
+        if self._held and self._fd is not None and self._primitives is not None:
+            self._held = False
+            try:
+                self._primitives[1](self._fd)
+            except OSError:  # cannot unlock: closing the file drops the lock anyway
+                self.close()
+
+    def close(self) -> None:
+        """Let go of the lock and close the file (idempotent)."""
+        self._held = False
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            try:
-                if self._unlock is not None:
-                    self._unlock(fd)
-            finally:
-                os.close(fd)  # closing drops the lock on every platform anyway
+            os.close(fd)  # closing drops the lock on every platform
+
+
+def _write_pid(fd: int) -> None:
+    """Record the holder's pid at the start of the file, padded to a fixed width
+    (one ``pwrite``: no truncate, no seek, on every write's lock)."""
+    text = str(os.getpid()).ljust(_PID_BYTES).encode()
+    try:
+        if hasattr(os, "pwrite"):
+            os.pwrite(fd, text, 0)
+        else:  # Windows
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, text)
+    except OSError:  # only the message of a waiting process loses the pid
+        pass
 
 
 def _read_pid(fd: int) -> str:

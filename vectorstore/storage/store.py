@@ -1,39 +1,42 @@
-"""A store directory: ``manifest.json``, the writer lock, one folder per collection.
+"""A store directory: ``manifest.json``, the write lock, one folder per collection.
 
 Layout::
 
     <store>/manifest.json            versioned; replaced atomically
-    <store>/.lock                    writer lock (pid inside)
+    <store>/.lock                    write lock, held for one write (pid inside)
+    <store>/.changes                 change counter every process maps (see changes)
+    <store>/<collection>/wal.<gen>.log   write-ahead log generations
     <store>/<collection>/seg_<id>/   sealed segment files (see segment_io)
+
+Many processes may write one store. Each write, checkpoint and manifest change
+happens under the write lock, after the writer has caught up with what the
+others committed; every process keeps its own copy of each collection's state
+in memory and follows the others through the counter, the manifest and the logs.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import logging
 import os
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, StorageError
+from ..errors import ConfigError, ReadOnlyError, StorageError
 from ..index_spec import Index
 from ..schema import Schema
-from .files import read_json, remove_garbage, write_json
+from .changes import ChangeCounter
+from .files import read_json, write_json
 from .lock import StoreLock
 from .manifest import check as check_manifest
 from .manifest import seal
-from .records import Record, decode_record, encode_record
 from .segment_io import (
     read_segment,
-    remove_unlisted,
-    write_indexes,
-    write_segment,
-    write_tombstones,
 )
-from .wal import DURABILITY_MODES, WriteAheadLog, read_records
+from .wal import DURABILITY_MODES, WriteAheadLog
 
 if TYPE_CHECKING:
     from ..segment import Segment
@@ -42,32 +45,20 @@ log = logging.getLogger("vectorstore.storage")
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-
-
-@dataclass(frozen=True)
-class Frozen:
-    """A collection's state as of a checkpoint's freeze: what ``persist`` writes.
-
-    Every segment in ``partitions`` is sealed; ``wal_generation`` is the first
-    log generation the state does not hold.
-    """
-
-    partitions: dict[str, list[Segment]]
-    indexes: list[Index]
-    next_segment_id: int
-    next_auto_id: int
-    wal_generation: int
+DEFAULT_LOCK_TIMEOUT = 30.0  # seconds a write waits for another process's write or checkpoint
 
 
 class DirectoryStore:
-    """Owns a store directory's manifest and lock.
+    """Owns a store directory's manifest, write lock and change counter.
 
     Args:
         root: the store directory (created unless read-only).
-        read_only: open without the writer lock; writes are refused.
+        read_only: never take the write lock; writes are refused.
+        lock_timeout: seconds a write waits for other processes' writes.
 
     Raises:
-        LockedError: another process writes to the store.
+        LockedError: another process held the write lock past ``lock_timeout``
+            while this one created the store.
         StorageError: unreadable manifest or a newer format version.
     """
 
@@ -78,6 +69,7 @@ class DirectoryStore:
         durability: str = "fsync",
         sync_interval_ms: int = 100,
         max_wal_bytes: int = 256 << 20,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ):
         if durability not in DURABILITY_MODES:
             raise ConfigError(f"durability must be one of {DURABILITY_MODES}, got {durability!r}")
@@ -87,6 +79,10 @@ class DirectoryStore:
         ):
             if type(value) is not int or value < 1:
                 raise ConfigError(f"{option} must be a positive integer, got {value!r}")
+        if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, int | float):
+            raise ConfigError(f"lock_timeout must be a number of seconds, got {lock_timeout!r}")
+        if not 0 <= lock_timeout < float("inf"):
+            raise ConfigError(f"lock_timeout must be >= 0 and finite, got {lock_timeout!r}")
         if "\0" in root:
             raise ConfigError(f"a store path cannot contain a NUL character: {root!r}")
         self.root = os.path.abspath(root)
@@ -94,32 +90,112 @@ class DirectoryStore:
         self.durability = durability
         self.sync_interval_ms = sync_interval_ms
         self.max_wal_bytes = max_wal_bytes
-        self.lock = threading.Lock()  # the manifest is shared by every collection
-        self._writer_lock: StoreLock | None = None
+        self.lock_timeout = float(lock_timeout)
+        self.lock = threading.Lock()  # the manifest in memory is shared by every collection
+        self._writer = threading.RLock()  # this process's threads take turns at the file lock
+        self._depth = 0  # how deep this process's write-lock holder is nested
+        self._seen_file: tuple[int, int, int] | None = None  # the manifest file read last
+        self._write_lock: StoreLock | None = None
+        self.changes: ChangeCounter | None = None
+        self.manifest: dict[str, Any] = {}  # read below (_seen_file None: not yet)
         path = os.path.join(self.root, MANIFEST)
-        if read_only:
-            if not os.path.exists(path):
-                raise StorageError(f"no Kestrel store at {self.root} (no {MANIFEST})")
-        else:
-            try:
-                os.makedirs(self.root, exist_ok=True)
-            except OSError as exc:
-                raise StorageError(f"cannot open a store at {self.root}: {exc}") from exc
-            self._writer_lock = StoreLock(self.root)
-            self._writer_lock.acquire()
         try:
-            self.manifest = self._read_manifest(path)
+            if read_only:
+                if not os.path.exists(path):
+                    raise StorageError(f"no Kestrel store at {self.root} (no {MANIFEST})")
+                self.changes = ChangeCounter(self.root, writable=False)
+                self.manifest = self._read_manifest(path)
+            else:
+                try:
+                    os.makedirs(self.root, exist_ok=True)
+                except OSError as exc:
+                    raise StorageError(f"cannot open a store at {self.root}: {exc}") from exc
+                self._write_lock = StoreLock(self.root)
+                self.changes = ChangeCounter(self.root, writable=True)
+                if os.path.exists(path):
+                    self.manifest = self._read_manifest(path)
+                else:
+                    with self.writing():  # the first writer of a new store creates it
+                        pass
         except BaseException:
             self.close()
             raise
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the store's write lock: one writer at a time across every process.
+
+        Reentrant within a thread; other threads of this process wait their
+        turn. On taking it the manifest is read again if another process wrote
+        it, so the holder changes the newest state.
+
+        Raises:
+            LockedError: another process held it for longer than ``lock_timeout``.
+            ReadOnlyError: the store is open read-only.
+        """
+        if self._write_lock is None:
+            raise ReadOnlyError(f"store {self.root} is open read-only")
+        with self._writer:
+            first = self._depth == 0
+            if first:
+                self._write_lock.acquire(self.lock_timeout)
+                try:
+                    self._refresh()
+                except BaseException:
+                    self._write_lock.release()
+                    raise
+            with self.lock:
+                self._depth += 1
+            try:
+                yield
+            finally:
+                with self.lock:
+                    self._depth -= 1
+                if first:
+                    self._write_lock.release()
+
+    @property
+    def writing_now(self) -> bool:
+        """Whether a thread of this process holds the write lock."""
+        return self._depth > 0
+
+    def refresh(self) -> None:
+        """Read the manifest again if another process replaced it (no-op while
+        this process holds the write lock: the manifest in memory is then the
+        newest, with this process's own changes in it)."""
+        with self.lock:
+            if not self._depth:
+                self._refresh()
+
+    def _refresh(self) -> None:
+        path = os.path.join(self.root, MANIFEST)
+        published = self.changes.manifest_version() if self.changes is not None else 0
+        if (
+            self._seen_file is None
+            or _identity(path) != self._seen_file
+            or (published and published != self.manifest.get("version"))
+        ):
+            self.manifest = self._read_manifest(path)
+
+    def change_count(self) -> int:
+        """The store's change counter (see ``changes``); -2 once closed."""
+        changes = self.changes
+        return changes.value() if changes is not None else -2
+
+    def bump(self) -> None:
+        """Tell other processes this one changed the store (write lock held)."""
+        if self.changes is not None:
+            self.changes.bump()
+
     def _read_manifest(self, path: str) -> dict[str, Any]:
-        if not os.path.exists(path):
+        if not os.path.exists(path) and not self.read_only:  # the write lock is held
             self._refuse_orphaned_data()
             manifest = {"format_version": FORMAT_VERSION, "version": 0, "collections": {}}
             write_json(path, seal(manifest))
+            self._seen_file = _identity(path)
             return manifest
         try:
+            identity = _identity(path)
             manifest = read_json(path)
         except (OSError, ValueError, RecursionError) as exc:
             raise StorageError(f"{path} cannot be read: {exc}") from None
@@ -131,7 +207,9 @@ class DirectoryStore:
                 f"{path} has format version {version!r}; this Kestrel reads up to "
                 f"{FORMAT_VERSION}: upgrade the vectorstore package"
             )
-        return dict(check_manifest(manifest, path))
+        checked = dict(check_manifest(manifest, path))
+        self._seen_file = identity
+        return checked
 
     def _refuse_orphaned_data(self) -> None:
         """No manifest: start an empty store, unless collection data is here
@@ -150,18 +228,19 @@ class DirectoryStore:
                     "start an empty store over the data"
                 )
 
-    def reload(self) -> None:
-        """Read the manifest again (read-only stores follow the writer this way)."""
-        self.manifest = self._read_manifest(os.path.join(self.root, MANIFEST))
-
     @property
     def collections(self) -> dict[str, Any]:
         return self.manifest["collections"]  # type: ignore[no-any-return]
 
     def write_manifest(self) -> None:
-        """Write the manifest durably (the store lock held)."""
+        """Write the manifest durably (``self.lock`` and the write lock held)."""
+        path = os.path.join(self.root, MANIFEST)
         self.manifest["version"] += 1
-        write_json(os.path.join(self.root, MANIFEST), seal(self.manifest))
+        write_json(path, seal(self.manifest))
+        self._seen_file = _identity(path)
+        if self.changes is not None:
+            self.changes.publish_manifest(self.manifest["version"])
+        self.bump()
 
     def folder(self, name: str) -> str:
         """The folder of collection ``name``: its own name, unless it was renamed
@@ -187,6 +266,10 @@ class DirectoryStore:
             StorageError: the folder exists and holds files Kestrel did not
                 write (they are left alone), or the disk refused the files.
         """
+        with self.writing():
+            self._add_collection(name, schema, indexes)
+
+    def _add_collection(self, name: str, schema: Schema, indexes: list[Index]) -> None:
         sub = self._free_folder(name)
         folder = os.path.join(self.root, sub)
         try:
@@ -222,10 +305,12 @@ class DirectoryStore:
             raise StorageError(f"cannot create collection {name!r} in {self.root}: {exc}") from exc
 
     def remove_collection(self, name: str) -> None:
-        folder = self.folder(name)
-        with self.lock:
-            self.collections.pop(name, None)
-            self.write_manifest()  # durable first: a crash now leaves only garbage files
+        with self.writing():
+            folder = self.folder(name)
+            with self.lock:
+                if self.collections.pop(name, None) is None:
+                    return  # dropped by another process meanwhile
+                self.write_manifest()  # durable first: a crash now leaves only garbage files
         # On Windows files still mapped by a live segment stay (unnamed garbage).
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -233,7 +318,7 @@ class DirectoryStore:
         """Give collection ``old`` the name ``new``: one manifest write (its files
         stay in their folder, which the entry names from now on). The entry is
         moved, not copied: a checkpoint holding it keeps updating the right one."""
-        with self.lock:
+        with self.writing(), self.lock:
             entry = self.collections.pop(old)
             previous = entry.get("folder")
             sub = previous or old
@@ -256,20 +341,34 @@ class DirectoryStore:
                 raise
 
     def load_segments(
-        self, name: str, schema: Schema, indexes: list[Index]
+        self,
+        name: str,
+        schema: Schema,
+        indexes: list[Index],
+        reuse: dict[int, Segment] | None = None,
     ) -> dict[str, list[Segment]]:
+        """The sealed segments the manifest names for collection ``name``.
+
+        Args:
+            reuse: segments already in memory whose manifest entry is unchanged
+                (a process catching up after another's checkpoint keeps them
+                rather than read and map their files again).
+        """
         entry = self.collections[name]
         specs = {i.field: i for i in indexes}
         folder = self.folder(name)
         if not self.read_only and os.path.isdir(folder):
             for child in os.listdir(folder):  # vectors of growing segments lost in a crash
-                if child.startswith("growing_"):
-                    os.remove(os.path.join(folder, child))
+                if _dead_spill(child):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(os.path.join(folder, child))
+        reuse = reuse or {}
         out: dict[str, list[Segment]] = {}
         for partition, seg_ids in entry["partitions"].items():
             out[partition] = [
-                read_segment(
-                    os.path.join(self.folder(name), f"seg_{sid}"),
+                reuse.get(sid)
+                or read_segment(
+                    os.path.join(folder, f"seg_{sid}"),
                     sid,
                     entry["segments"][str(sid)],
                     schema,
@@ -280,196 +379,23 @@ class DirectoryStore:
         return out
 
     def close(self) -> None:
-        if self._writer_lock is not None:
-            self._writer_lock.release()
-            self._writer_lock = None
+        if self._write_lock is not None:
+            self._write_lock.close()
+            self._write_lock = None
+        if self.changes is not None:
+            self.changes.close()
+            self.changes = None
 
 
-class CollectionStorage:
-    """A collection's files: its write-ahead log and its sealed segments.
-
-    The log is a sequence of generations ``wal.<gen>.log``; the manifest names
-    the generation its state ends at. A checkpoint freezes the collection and
-    starts generation ``g + 1`` (``rotate``), then ``persist`` writes the frozen
-    segments, tombstones and a manifest naming ``g + 1``, and only then removes
-    older generations. Opening replays every generation from the manifest's
-    on, in order, so a crash at any point loses nothing acknowledged.
-    """
-
-    def __init__(self, store: DirectoryStore, name: str):
-        self.store = store
-        self.name = name
-        self.folder = store.folder(name)
-        entry = store.collections[name]
-        self.generation = int(entry.get("wal", 1))
-        self.max_wal_bytes = store.max_wal_bytes
-        self._wal: WriteAheadLog | None = None
-        self._pending: dict[str, Any] = {}  # segment entries written, not yet in the manifest
-
-    # ------------------------------------------------------------------ log
-    def _wal_path(self, generation: int) -> str:
-        return os.path.join(self.folder, f"wal.{generation:08d}.log")
-
-    def _generations(self) -> list[int]:
-        """Log generations on disk that the manifest's state does not yet hold."""
-        found = []
-        for child in os.listdir(self.folder):
-            if child.startswith("wal.") and child.endswith(".log"):
-                gen = child[4:-4]
-                if gen.isdigit() and int(gen) >= self.generation:
-                    found.append(int(gen))
-        return sorted(found)
-
-    def read_log(self, pk_field: str) -> Iterator[Record]:
-        """Every logged write newer than the manifest, in order.
-
-        The caller applies them (``state.CollectionState.replay``): storage
-        only reads.
-
-        Raises:
-            StorageError: the generations on disk do not continue the manifest's
-                (a reader raced a checkpoint: it retries with the new manifest),
-                or a record is damaged or unknown.
-        """
-        gens = self._generations()
-        if not gens and self.generation > 1:  # a checkpoint creates it before naming it
-            raise StorageError(
-                f"collection {self.name!r}: the manifest names log generation "
-                f"{self.generation} but {self._wal_path(self.generation)} is missing"
-            )
-        if gens and gens != list(range(self.generation, self.generation + len(gens))):
-            raise StorageError(
-                f"collection {self.name!r}: log generations {gens} do not continue the "
-                f"manifest's generation {self.generation}"
-            )
-        for gen in gens:
-            # missing: a checkpoint folded it in since we listed it (readers retry)
-            payloads, _, _ = read_records(self._wal_path(gen), missing_ok=False)
-            for payload in payloads:
-                try:
-                    yield decode_record(payload, pk_field)
-                except StorageError as exc:
-                    raise StorageError(
-                        f"collection {self.name!r}, {self._wal_path(gen)}: {exc}"
-                    ) from None
-
-    def open_log(self) -> bool:
-        """Open the newest generation for appending; True if older ones remain."""
-        gens = self._generations() or [self.generation]
-        self._wal = WriteAheadLog(
-            self._wal_path(gens[-1]), self.store.durability, self.store.sync_interval_ms
-        )
-        return len(gens) > 1
-
-    def log(self, record: Record) -> None:
-        """Append one write; durable on return per the store's durability mode."""
-        if self._wal is None:
-            raise StorageError(f"collection {self.name!r} has no open write-ahead log")
-        self._wal.append(encode_record(record))
-
-    def wal_bytes(self) -> int:
-        return self._wal.size if self._wal is not None else 0
-
-    def rotate(self) -> int:
-        """Start the next log generation (collection write lock held)."""
-        if self._wal is None:
-            raise StorageError(f"collection {self.name!r} has no open write-ahead log")
-        current = int(os.path.basename(self._wal.path)[4:-4])
-        try:  # the new generation first: if it cannot be made, the old one stays open
-            new = WriteAheadLog(
-                self._wal_path(current + 1), self.store.durability, self.store.sync_interval_ms
-            )
-        except OSError as exc:
-            raise StorageError(
-                f"collection {self.name!r}: cannot start a new write-ahead log ({exc})"
-            ) from exc
-        old, self._wal = self._wal, new
-        try:
-            old.close()
-        except StorageError as exc:  # its records are synced or refused already
-            log.warning("%s", exc)
-        return current + 1
-
-    # -------------------------------------------------------------- segments
-    def spill_dir(self) -> str:
-        """Where growing segments keep their vectors (cleared on open)."""
-        return self.folder
-
-    def persist(self, frozen: Frozen) -> None:
-        """Write a frozen state: new segments, changed tombstones and indexes, the
-        manifest; then drop older log generations and unreferenced folders.
-
-        A failure part way (a full disk) loses nothing: the manifest still names
-        the older state and log generations, which hold every write; files
-        already written are remembered and named by the next checkpoint.
-
-        Raises:
-            StorageError: a file could not be written (the OS error is the cause).
-        """
-        try:
-            self._persist(frozen)
-        except OSError as exc:
-            raise StorageError(
-                f"collection {self.name!r}: checkpoint failed ({exc}); every write is "
-                "still in the write-ahead log"
-            ) from exc
-
-    def _persist(self, frozen: Frozen) -> None:
-        entry = self.store.collections[self.name]
-        # entries of files written by an earlier checkpoint that failed before
-        # its manifest: the segments count them as persisted already
-        entries: dict[str, Any] = {**entry["segments"], **self._pending}
-        partitions: dict[str, list[int]] = {}
-        version = frozen.wal_generation  # new file names of this checkpoint
-        for name, segments in frozen.partitions.items():
-            partitions[name] = []
-            for seg in segments:
-                if not seg.sealed:  # cannot happen: freeze seals them all
-                    raise StorageError(f"segment {seg.id} is still growing at a checkpoint")
-                folder = os.path.join(self.folder, f"seg_{seg.id}")
-                sid = str(seg.id)
-                if not seg.persisted:
-                    entries[sid] = self._pending[sid] = write_segment(seg, folder, version)
-                elif seg.index_dirty or seg.num_deleted != seg.persisted_deleted:
-                    # A copy: the manifest in memory must not name a file before
-                    # it exists (another collection may write the manifest now).
-                    seg_entry = copy.deepcopy(entries[sid])
-                    if seg.index_dirty:
-                        write_indexes(seg, folder, seg_entry, version)
-                    if seg.num_deleted != seg.persisted_deleted:
-                        write_tombstones(seg, folder, seg_entry, version)
-                    entries[sid] = self._pending[sid] = seg_entry
-                partitions[name].append(seg.id)
-        live = {sid for ids in partitions.values() for sid in ids}
-        with self.store.lock:
-            entry.update(
-                partitions=partitions,
-                segments={k: v for k, v in entries.items() if int(k) in live},
-                indexes=[i.to_dict() for i in frozen.indexes],
-                next_segment_id=frozen.next_segment_id,
-                next_auto_id=frozen.next_auto_id,
-                wal=frozen.wal_generation,
-            )
-            self.store.write_manifest()
-        self.generation = frozen.wal_generation
-        changed, self._pending = self._pending, {}
-        for child in os.listdir(self.folder):  # now garbage: old logs, merged segments
-            path = os.path.join(self.folder, child)
-            if child.startswith("wal.") and child[4:-4].isdigit():
-                if int(child[4:-4]) < frozen.wal_generation:
-                    remove_garbage(path)
-            elif child.startswith("seg_") and child[4:].isdigit() and int(child[4:]) not in live:
-                # On Windows the files a search still maps stay (rmtree cannot
-                # delete a mapped file); the next checkpoint retries.
-                shutil.rmtree(path, ignore_errors=True)
-        for sid in changed:  # replaced tombstones and graphs
-            if int(sid) in live:
-                remove_unlisted(os.path.join(self.folder, f"seg_{sid}"), entries[sid]["files"])
-
-    def close(self) -> None:
-        if self._wal is not None:
-            self._wal.close()
-            self._wal = None
+def _identity(path: str) -> tuple[int, int, int]:
+    """What tells one manifest file from the next: each write replaces the file
+    (a new inode), and the size and time guard against a reused inode number.
+    A missing file is ``(0, 0, 0)``, which no real file has."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _ours(name: str) -> bool:
@@ -479,3 +405,24 @@ def _ours(name: str) -> bool:
     if name.startswith("seg_"):
         return name[4:].isdigit()
     return name.startswith("growing_") and name.endswith(".f32")
+
+
+def _dead_spill(name: str) -> bool:
+    """Whether a file is a growing segment's spilled vectors that no live process
+    owns: ``growing_p<pid>_...`` of a process that is gone, or a name from a
+    Kestrel that held the store for its whole life (no pid in the name)."""
+    if not (name.startswith("growing_") and name.endswith(".f32")):
+        return False
+    head = name[len("growing_") :].split("_", 1)[0]
+    if not (head.startswith("p") and head[1:].isdigit()):
+        return True
+    pid = int(head[1:])
+    if pid == os.getpid() or os.name == "nt":  # Windows' os.kill(pid, 0) would kill it
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False

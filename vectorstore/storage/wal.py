@@ -80,20 +80,24 @@ def decode(payload: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
     return header, buffers
 
 
-def read_records(path: str, missing_ok: bool = True) -> tuple[list[bytes], int, int]:
-    """Every intact record payload of a log file (none if it is missing and
-    ``missing_ok``).
+def read_records(
+    path: str, missing_ok: bool = True, start: int = 0
+) -> tuple[list[bytes], int, int]:
+    """Every intact record payload of a log file from byte ``start`` on (a record
+    boundary), none if the file is missing and ``missing_ok``.
 
     Returns:
         ``(payloads, good_end, size)``: the payloads, the byte offset where the
         intact records end, and the file size (``good_end < size`` means a
-        torn tail).
+        torn tail, or a record another process is appending right now).
 
     Raises:
         StorageError: a damaged record with more data after it.
     """
     try:
         with open(path, "rb") as f:
+            if start:
+                f.seek(start)
             data = f.read()
     except FileNotFoundError:
         if not missing_ok:
@@ -109,14 +113,14 @@ def read_records(path: str, missing_ok: bool = True) -> tuple[list[bytes], int, 
             later = _next_intact(data, end if header_ok else pos + 1)
             if later is not None:
                 raise StorageError(
-                    f"write-ahead log {path} is damaged at byte {pos}: that record fails its "
-                    f"checks but an intact one follows at byte {later}; refusing to drop "
-                    "acknowledged writes"
+                    f"write-ahead log {path} is damaged at byte {start + pos}: that record "
+                    f"fails its checks but an intact one follows at byte {start + later}; "
+                    "refusing to drop acknowledged writes"
                 )
             break  # a torn tail
         payloads.append(payload)
         pos = end
-    return payloads, pos, size
+    return payloads, start + pos, start + size
 
 
 def _record_at(data: bytes, pos: int) -> tuple[bool, int, bytes | None]:
@@ -182,6 +186,13 @@ class WriteAheadLog:
         if durability == "batch":
             self._flusher = threading.Thread(target=self._flush_loop, daemon=True)
             self._flusher.start()
+
+    def resume(self) -> int:
+        """Continue at the end of the file (other processes append to it too,
+        each holding the store's write lock); returns the size."""
+        with self._lock:
+            self.size = os.lseek(self._fd, 0, os.SEEK_END)
+            return self.size
 
     def append(self, payload: bytes) -> None:
         """Write one record; durable on return in ``"fsync"`` mode.

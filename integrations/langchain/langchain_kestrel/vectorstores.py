@@ -87,8 +87,8 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
             needed, or with another metric or dimension.
         vectorstore.CollectionNotFoundError: a read-only store without
             ``collection_name`` (the message lists its collections).
-        vectorstore.LockedError: another process writes to the store (the
-            message names ``connect_options={"read_only": True}``).
+        vectorstore.LockedError: a write waited longer than ``lock_timeout``
+            (``connect_options``, 30 s) while other processes wrote the store.
         vectorstore.VectorStoreError: the errors of ``connect``.
 
     Example:
@@ -575,11 +575,6 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
 
 
 def _open(uri: str | os.PathLike[str], options: Mapping[str, Any]) -> vs.ClientAPI:
-    """The shared client of ``uri``; a store locked by another writer names this
-    adapter's way to read it (``connect_options``)."""
-    try:
-        return vs.shared_client(uri, **options)
-    except vs.LockedError as e:
-        raise vs.LockedError(
-            f'{e}. In KestrelVectorStore, read it with connect_options={{"read_only": True}}'
-        ) from e
+    """The shared client of ``uri`` (other processes may write the same store:
+    each call sees what they acknowledged before it)."""
+    return vs.shared_client(uri, **options)

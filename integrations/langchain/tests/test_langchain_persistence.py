@@ -109,37 +109,48 @@ def test_existing_collection_must_fit(tmp_path: Path) -> None:
         KestrelVectorStore(embedding=ConceptEmbeddings(TOPICS), client=db, collection_name="quick")
 
 
-def writer_process(path: Path) -> subprocess.Popen[str]:
-    """Another process holding the store's writer lock until its stdin closes."""
-    code = (
-        "import sys, vectorstore as vs\n"
-        f"db = vs.connect({str(path)!r})\n"
-        "print('ready', flush=True)\n"
-        "sys.stdin.read()\n"
-        "db.close()\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    return proc
+OTHER_PROCESS = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from kestrel_lc_fakes import TOPICS, ConceptEmbeddings
+from langchain_core.documents import Document
+from langchain_kestrel import KestrelVectorStore
+store = KestrelVectorStore(embedding=ConceptEmbeddings(TOPICS), uri=sys.argv[1],
+                           collection_name="docs")
+store.add_documents([Document(id="k", page_content="a kestrel hovers")])
+print("added", flush=True)
+sys.stdin.readline()  # the parent adds a document meanwhile
+print(sorted(d.id or "" for d in store.get_by_ids(["k", "p"])), flush=True)
+store.close()
+"""
 
 
-def test_a_locked_store_names_connect_options_and_read_only_reads_it(tmp_path: Path) -> None:
+def test_two_stores_in_two_processes_on_one_path_both_write(tmp_path: Path) -> None:
     path = tmp_path / "db"
     with open_store(path, collection_name="docs") as store:
         store.add_documents(DOCS)
-    writer = writer_process(path)
+    other = subprocess.Popen(
+        [sys.executable, "-c", OTHER_PROCESS, str(path), str(Path(__file__).parent)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        with pytest.raises(vs.LockedError, match=r'connect_options=\{"read_only": True\}'):
-            open_store(path, collection_name="docs")
+        assert other.stdout is not None and other.stdin is not None
+        assert other.stdout.readline().strip() == "added"
+        with open_store(path, collection_name="docs") as mine:
+            assert [d.id for d in mine.get_by_ids(["k"])] == ["k"]  # the other's write
+            assert "k" in {d.id for d in mine.similarity_search("kestrel", k=2)}
+            mine.add_documents([Document(id="p", page_content="mars orbit")])
+            other.stdin.write("go\n")
+            other.stdin.flush()
+            assert other.stdout.readline().strip() == "['k', 'p']"  # and it sees mine
         reader = open_store(path, collection_name="docs", connect_options={"read_only": True})
-        assert sorted(d.id or "" for d in reader.get_by_ids(["f", "r", "m"])) == ["f", "m", "r"]
+        assert sorted(d.id or "" for d in reader.get_by_ids(["f", "k", "p"])) == ["f", "k", "p"]
         reader.close()
     finally:
-        assert writer.stdin is not None
-        writer.stdin.close()
-        writer.wait(timeout=60)
+        other.communicate(timeout=60)
+    assert other.returncode == 0
 
 
 def test_a_read_only_store_without_the_collection_says_so(tmp_path: Path) -> None:

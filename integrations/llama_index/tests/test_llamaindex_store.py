@@ -537,31 +537,45 @@ def test_a_read_only_store_without_the_collection_says_so(tmp_path: Path) -> Non
     reader.close()
 
 
-def test_a_locked_store_names_connect_options_and_read_only_reads_it(tmp_path: Path) -> None:
+OTHER_PROCESS = """
+import sys
+from llama_index.core.schema import TextNode
+from llama_index.vector_stores.kestrel import KestrelVectorStore
+store = KestrelVectorStore(uri=sys.argv[1], collection_name="docs")
+store.add([TextNode(id_="child", text="from the other process", embedding=[1.0, 0, 0, 0])])
+print("added", flush=True)
+sys.stdin.readline()  # the parent adds a node meanwhile
+print(sorted(n.node_id for n in store.get_nodes(node_ids=["child", "parent"])), flush=True)
+store.close()
+"""
+
+
+def test_two_stores_in_two_processes_on_one_path_both_write(tmp_path: Path) -> None:
     path = str(tmp_path / "db")
     writer = KestrelVectorStore(uri=path, collection_name="docs")
     writer.add(text_nodes())
     writer.close()
-    code = (  # another process holds the writer lock until its stdin closes
-        "import sys, vectorstore as vs\n"
-        f"db = vs.connect({path!r})\n"
-        "print('ready', flush=True)\n"
-        "sys.stdin.read()\n"
-        "db.close()\n"
-    )
     other = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", OTHER_PROCESS, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
-        assert other.stdout is not None and other.stdout.readline().strip() == "ready"
-        with pytest.raises(vs.LockedError, match=r'connect_options=\{"read_only": True\}'):
-            KestrelVectorStore(uri=path, collection_name="docs")
+        assert other.stdout is not None and other.stdin is not None
+        assert other.stdout.readline().strip() == "added"
+        mine = KestrelVectorStore(uri=path, collection_name="docs")
+        assert [n.node_id for n in mine.get_nodes(node_ids=["child"])] == ["child"]
+        mine.add([TextNode(id_="parent", text="from the parent", embedding=[0, 1.0, 0, 0])])
+        other.stdin.write("go\n")
+        other.stdin.flush()
+        assert other.stdout.readline().strip() == "['child', 'parent']"
+        mine.close()
         reader = KestrelVectorStore(
             uri=path, collection_name="docs", connect_options={"read_only": True}
         )
-        assert len(reader.get_nodes()) == len(TEXTS)
+        assert len(reader.get_nodes()) == len(TEXTS) + 2
         reader.close()
     finally:
-        assert other.stdin is not None
-        other.stdin.close()
-        other.wait(timeout=60)
+        other.communicate(timeout=60)
+    assert other.returncode == 0

@@ -117,8 +117,8 @@ class KestrelVectorStore(BasePydanticVectorStore):
         ValueError: conflicting arguments, an option out of range, or an
             existing collection that does not have the adapter's layout or has
             another dimension or metric.
-        vectorstore.LockedError: another process writes to the store (the
-            message names ``connect_options={"read_only": True}``).
+        vectorstore.LockedError: a write waited longer than ``lock_timeout``
+            (``connect_options``, 30 s) while other processes wrote the store.
         vectorstore.CollectionNotFoundError: a read-only store without
             ``collection_name`` (the message lists its collections).
 

@@ -22,18 +22,12 @@ def open_client(uri: str, options: dict[str, Any]) -> vs.ClientAPI:
     Returns:
         The client.
 
-    Raises:
-        vectorstore.LockedError: another process writes to the store; the message
-            says how to read it from this adapter (``connect_options``).
+    Other processes may write the same store: each call sees what they
+    acknowledged before it.
     """
     if uri == MEMORY:
         return vs.connect(MEMORY, **options)
-    try:
-        return vs.shared_client(uri, **options)
-    except vs.LockedError as e:
-        raise vs.LockedError(
-            f'{e}. In KestrelVectorStore, read it with connect_options={{"read_only": True}}'
-        ) from e
+    return vs.shared_client(uri, **options)
 
 
 def missing_collection(client: vs.ClientAPI, name: str) -> vs.CollectionNotFoundError:
