@@ -10,6 +10,8 @@ builders.
 - ``WordEmbeddings``: a hashed bag of words, for any text.
 - ``langchain_relevance``: the relevance langchain-core's own functions give a
   Milvus score, the reference the adapter's relevance is checked against.
+- ``filter_holds``: the dict filter language in plain Python, the reference the
+  adapter's filters are checked against.
 
 ``ConceptEmbeddings`` and ``TableEmbeddings`` count their sync and async calls, so
 tests can tell native async apart from an executor fallback.
@@ -174,3 +176,80 @@ def unit_store(made: list[KestrelVectorStore], **kwargs: Any) -> KestrelVectorSt
 
 def ids_of(docs: list[Document]) -> list[str | None]:
     return [d.id for d in docs]
+
+
+# ----------------------------------------------- the dict filters' reference
+
+MISSING = object()
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "num"
+    if isinstance(v, str):
+        return "str"
+    return "other"
+
+
+def _eq(v: Any, c: Any) -> bool:
+    return _kind(v) == _kind(c) != "other" and v == c
+
+
+def _order(op: str, v: Any, c: Any) -> bool:
+    if _kind(v) != _kind(c) or _kind(c) not in ("num", "str"):
+        return False
+    return {"$gt": v > c, "$gte": v >= c, "$lt": v < c, "$lte": v <= c}[op]
+
+
+def _empty(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, list):
+        return all(_empty(x) for x in v)
+    if isinstance(v, dict):
+        return all(_empty(x) for x in v.values())
+    return False
+
+
+def _op(op: str, v: Any, arg: Any) -> bool:
+    if op == "$eq":
+        return _eq(v, arg)
+    if op == "$ne":
+        return not _eq(v, arg)
+    if op in ("$gt", "$gte", "$lt", "$lte"):
+        return _order(op, v, arg)
+    if op == "$in":
+        return any(_eq(v, c) for c in arg)
+    if op == "$nin":
+        return not any(_eq(v, c) for c in arg)
+    if op == "$exists":
+        return (v is not MISSING and not _empty(v)) == arg
+    if op == "$contains":
+        return isinstance(v, list) and any(_eq(x, arg) for x in v)
+    if op == "$not":
+        return not all(_op(o, v, a) for o, a in arg.items())
+    raise AssertionError(op)
+
+
+def filter_holds(filter: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
+    """Whether ``meta`` passes the dict ``filter``: the README's filter language in
+    plain Python (Milvus's rules for JSON values), the reference the adapter's
+    filters are checked against."""
+    for key, value in filter.items():
+        if key == "$and":
+            ok = all(filter_holds(f, meta) for f in value)
+        elif key == "$or":
+            ok = any(filter_holds(f, meta) for f in value)
+        elif key == "$not":
+            ok = not filter_holds(value, meta)
+        else:
+            v = meta.get(key, MISSING)
+            if isinstance(value, Mapping):
+                ok = all(_op(op, v, arg) for op, arg in value.items())
+            else:
+                ok = _eq(v, value)
+        if not ok:
+            return False
+    return True

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kestrel_lc_fakes import WordEmbeddings, ids_of, new
+from kestrel_lc_fakes import WordEmbeddings, filter_holds, ids_of, new
 from langchain_kestrel import FilterDictError, KestrelVectorStore
 
 import vectorstore as vs
@@ -30,79 +30,6 @@ FILTER_DATA: dict[str, dict[str, Any]] = {
     "d11": {"int": "1", "str": 1, "flag": 1, "tags": "a"},
     "d12": {"int": 2**63 - 1, "str": "b", "tags": [["a"]], "flag": "true"},
 }
-
-_MISSING = object()
-
-
-def _kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "num"
-    if isinstance(v, str):
-        return "str"
-    return "other"
-
-
-def _eq(a: Any, b: Any) -> bool:
-    return a is not _MISSING and _kind(a) == _kind(b) != "other" and a == b
-
-
-def _cmp(op: str, a: Any, b: Any) -> bool:
-    if a is _MISSING or _kind(a) != _kind(b) or _kind(a) not in ("num", "str"):
-        return False
-    return {"$gt": a > b, "$gte": a >= b, "$lt": a < b, "$lte": a <= b}[op]
-
-
-def _empty(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, list):
-        return all(_empty(x) for x in v)
-    if isinstance(v, dict):
-        return all(_empty(x) for x in v.values())
-    return False
-
-
-def _op(op: str, arg: Any, value: Any) -> bool:
-    if op == "$eq":
-        return _eq(value, arg)
-    if op == "$ne":
-        return not _eq(value, arg)
-    if op in ("$gt", "$gte", "$lt", "$lte"):
-        return _cmp(op, value, arg)
-    if op == "$in":
-        return any(_eq(value, a) for a in arg)
-    if op == "$nin":
-        return not any(_eq(value, a) for a in arg)
-    if op == "$exists":
-        return (value is not _MISSING and not _empty(value)) == arg
-    if op == "$contains":
-        return isinstance(value, list) and any(_eq(x, arg) for x in value)
-    if op == "$not":
-        return not all(_op(o, a, value) for o, a in arg.items())
-    raise AssertionError(op)
-
-
-def _holds(flt: dict[str, Any], meta: dict[str, Any]) -> bool:
-    """The README's semantics of a filter dict, in plain Python."""
-    for key, arg in flt.items():
-        if key == "$and":
-            ok = all(_holds(f, meta) for f in arg)
-        elif key == "$or":
-            ok = any(_holds(f, meta) for f in arg)
-        elif key == "$not":
-            ok = not _holds(arg, meta)
-        else:
-            value = meta.get(key, _MISSING)
-            if isinstance(arg, dict):
-                ok = all(_op(o, a, value) for o, a in arg.items())
-            else:
-                ok = _eq(value, arg)
-        if not ok:
-            return False
-    return True
-
 
 DICT_FILTERS: list[dict[str, Any]] = [
     {"int": 1},
@@ -170,7 +97,7 @@ def filter_store() -> Iterator[KestrelVectorStore]:
 def test_dict_filters_follow_documented_semantics(
     filter_store: KestrelVectorStore, flt: dict[str, Any]
 ) -> None:
-    expected = {k for k, meta in FILTER_DATA.items() if _holds(flt, meta)}
+    expected = {k for k, meta in FILTER_DATA.items() if filter_holds(flt, meta)}
     found = {d.id for d in filter_store.similarity_search("doc", k=50, filter=flt)}
     assert found == expected
     mmr = filter_store.max_marginal_relevance_search("doc", k=50, fetch_k=50, filter=flt)
@@ -178,7 +105,7 @@ def test_dict_filters_follow_documented_semantics(
 
 
 def test_filter_reference_is_not_trivial() -> None:
-    sizes = {len([k for k, m in FILTER_DATA.items() if _holds(f, m)]) for f in DICT_FILTERS}
+    sizes = {len([k for k, m in FILTER_DATA.items() if filter_holds(f, m)]) for f in DICT_FILTERS}
     assert len(sizes) > 5 and 0 in sizes and len(FILTER_DATA) in sizes
 
 
