@@ -49,7 +49,23 @@ _STOP = frozenset(
 )
 
 
-class BagOfWordsEmbedding(BaseEmbedding):
+class _TextVectorEmbedding(BaseEmbedding):
+    """A LlamaIndex embedding whose queries and texts are both ``_vector(text)``."""
+
+    def _vector(self, text: str) -> list[float]:
+        raise NotImplementedError
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._vector(text)
+
+
+class BagOfWordsEmbedding(_TextVectorEmbedding):
     """Deterministic bag-of-words embedding: each word (lower case, stop words
     dropped, a trailing "s" removed) adds 1 to the bucket its CRC32 picks;
     the vector is L2-normalised, so texts sharing words are close."""
@@ -72,17 +88,8 @@ class BagOfWordsEmbedding(BaseEmbedding):
         norm = math.sqrt(sum(x * x for x in vector))
         return [x / norm for x in vector]
 
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._vector(text)
-
-
-class WordEmbedding(BaseEmbedding):
+class WordEmbedding(_TextVectorEmbedding):
     """One dimension per known word (plus an "other" one), L2-normalised: texts
     about a word are close to it whatever else they say."""
 
@@ -100,15 +107,6 @@ class WordEmbedding(BaseEmbedding):
         vec[-1] += 0.05
         norm = math.sqrt(sum(x * x for x in vec))
         return [x / norm for x in vec]
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._vector(text)
 
 
 def node(node_id: str, text: str, emb: list[float], **metadata: Any) -> TextNode:
