@@ -1,8 +1,14 @@
-"""Running ``kestrel`` in process for tests: stdout and stderr apart, one-line errors."""
+"""Running ``kestrel`` in process for tests: stdout and stderr apart, one-line errors;
+and another process holding a store's writer lock."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,4 +49,27 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-__all__ = ["fails", "ok", "run", "write_jsonl"]
+@contextmanager
+def writer_lock_held(store: Path) -> Iterator[int]:
+    """Another process that opens ``store`` (taking its writer lock) and holds it
+    until the block ends; yields that process's pid, which lock errors name."""
+    code = textwrap.dedent(
+        f"""
+        import sys, vectorstore as vs
+        db = vs.connect({str(store)!r})
+        print("ready", flush=True)
+        sys.stdin.read()
+        db.close()
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        yield proc.pid
+    finally:
+        proc.communicate(timeout=30)
+
+
+__all__ = ["fails", "ok", "run", "write_jsonl", "writer_lock_held"]

@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +21,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
+from helpers.cli import fails, ok, run, write_jsonl, writer_lock_held
 
 import vectorstore as vs
-from vectorstore.cli import cli
 from vectorstore.cli.readers import infer_cell, typed_cell
 from vectorstore.cli.writers import shortest_float32
 from vectorstore.embeddings import HashEmbedding
@@ -35,30 +33,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------- helpers
-def run(*args: Any, input: str | bytes | None = None) -> Result:
-    """``kestrel ARGS`` in process (stdout and stderr apart)."""
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, f"exit {result.exit_code}: {result.output}"
-    assert "Traceback" not in result.output
-    return result
-
-
-def fails(result: Result, code: int = 1) -> str:
-    """The one-line error of a failed run (checks the code and the shape)."""
-    assert result.exit_code == code, f"exit {result.exit_code}: {result.output}"
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    if code == 1:  # notes ("created collection ...") may come first; the error is one line
-        lines = result.stderr.splitlines()
-        assert lines and lines[-1].startswith("error: "), result.stderr
-        assert not any(line.startswith("error: ") for line in lines[:-1]), result.stderr
-        return lines[-1]
-    return result.stderr
-
-
 def vector(i: int) -> list[float]:
     """A 4-d vector of short decimals (each reads back exactly as a float32)."""
     return [
@@ -81,11 +55,6 @@ ROWS = [
     }
     for i in range(1, 13)
 ]
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 def read_jsonl(text: str) -> list[dict[str, Any]]:
@@ -123,23 +92,10 @@ def text_store(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def writer_process(store: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding ``store``'s writer lock until the test ends."""
-    code = textwrap.dedent(
-        f"""
-        import sys, vectorstore as vs
-        db = vs.connect({str(store)!r})
-        print("ready", flush=True)
-        sys.stdin.read()
-        db.close()
-        """
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    yield proc
-    proc.communicate(timeout=30)
+def writer_pid(store: Path) -> Iterator[int]:
+    """Another process holding ``store``'s writer lock until the test ends; its pid."""
+    with writer_lock_held(store) as pid:
+        yield pid
 
 
 # ---------------------------------------------------------------------- help
@@ -746,18 +702,18 @@ def test_an_unknown_collection_is_a_one_line_error(store: Path, args: tuple[str,
     assert message == "error: no collection named 'nope' (collections: docs)"
 
 
-def test_a_store_locked_by_another_process(
-    store: Path, tmp_path: Path, writer_process: subprocess.Popen[str]
-) -> None:
+def test_a_store_locked_by_another_process(store: Path, tmp_path: Path, writer_pid: int) -> None:
     source = write_jsonl(tmp_path / "more.jsonl", [{"id": 99, "vector": vector(99)}])
     for args in (("import", store, "docs", source), ("compact", store)):
         message = fails(run(*args))
-        assert message.startswith(f"error: store {store} is locked: process {writer_process.pid} ")
+        assert message.startswith(f"error: store {store} is locked: process {writer_pid} ")
         assert "close that writer first" in message
-    # the read-only commands work alongside the writer
-    assert json.loads(ok(run("info", store, "--json")).stdout)["collections"][0]["row_count"]
+    # the read-only commands work alongside the writer, on the whole store
+    info = json.loads(ok(run("info", store, "--json")).stdout)
+    assert info["collections"][0]["row_count"] == len(ROWS)
     assert len(read_jsonl(ok(run("export", store, "docs")).stdout)) == len(ROWS)
-    ok(run("search", store, "docs", json.dumps(vector(1))))
+    hits = json.loads(ok(run("search", store, "docs", json.dumps(vector(1)), "--json")).stdout)
+    assert hits[0]["id"] == 1
 
 
 def test_ctrl_c_stops_an_import_between_batches(tmp_path: Path) -> None:

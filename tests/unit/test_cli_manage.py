@@ -4,14 +4,11 @@ and the error that names the collections there are."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.cli import fails, ok, run, write_jsonl
+from helpers.cli import fails, ok, run, write_jsonl, writer_lock_held
 
 import vectorstore as vs
 
@@ -148,21 +145,8 @@ def test_a_store_without_collections_says_so(tmp_path: Path) -> None:
 @pytest.fixture
 def writer(store: Path) -> Iterator[int]:
     """Another process holding ``store``'s writer lock; yields its pid."""
-    code = textwrap.dedent(
-        f"""
-        import sys, vectorstore as vs
-        db = vs.connect({str(store)!r})
-        print("ready", flush=True)
-        sys.stdin.read()
-        db.close()
-        """
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    yield proc.pid
-    proc.communicate(timeout=30)
+    with writer_lock_held(store) as pid:
+        yield pid
 
 
 def test_read_verbs_run_beside_a_writer_and_write_verbs_wait(store: Path, writer: int) -> None:
