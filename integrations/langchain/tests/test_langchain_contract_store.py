@@ -64,9 +64,9 @@ def test_path_store_reopens_with_data_metric_partition_and_types(
     assert doc.metadata == meta
     assert type(doc.metadata["f"]) is float and type(doc.metadata["i"]) is int
     assert [(d.id, s) for d, s in again.similarity_search_with_score("x", k=1)] == [("x", 0.0)]
-    with pytest.raises(vs.ConfigError):
+    with pytest.raises(vs.ConfigError, match="uses metric L2, not IP"):
         new(made, TableEmbeddings(UNIT), uri=str(uri), metric="IP", connect_options=opts)
-    with pytest.raises(vs.ConfigError):
+    with pytest.raises(vs.ConfigError, match="holds 3-dimensional vectors, not 7"):
         new(made, TableEmbeddings(UNIT), uri=str(uri), dimension=7, connect_options=opts)
 
 

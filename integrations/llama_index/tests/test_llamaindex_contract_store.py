@@ -156,7 +156,9 @@ def test_collections_of_the_other_adapter_are_refused(make_store: StoreFactory) 
             make_store(client=db, collection_name="lc")
         li = make_store(client=db, collection_name="li")
         li.add([node("n", "node", [1.0, 0.0])])
-        with pytest.raises(vs.ConfigError):
+        with pytest.raises(
+            vs.ConfigError, match="collection 'li' cannot back a KestrelVectorStore"
+        ):
             LangChainStore(FakeEmbeddings(size=2), client=db, collection_name="li")
     finally:
         db.close()
