@@ -1,8 +1,14 @@
-"""Running ``kestrel`` in process for tests: stdout and stderr apart, one-line errors."""
+"""Running ``kestrel`` in process for tests: stdout and stderr apart, one-line errors;
+and another process writing the same store, as a live app would."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,4 +49,37 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-__all__ = ["fails", "ok", "run", "write_jsonl"]
+@contextmanager
+def live_writer(store: Path, collection: str = "docs") -> Iterator[Callable[[], str]]:
+    """Another process with ``store`` open for writing (a live app) until the block
+    ends; yields a function asking it what it sees now: the collection's row count,
+    or ``"gone"`` once the collection was dropped."""
+    code = textwrap.dedent(
+        f"""
+        import sys, vectorstore as vs
+        db = vs.connect({str(store)!r})
+        col = db.get_collection({collection!r})
+        print("ready", flush=True)
+        for line in sys.stdin:
+            print(col.count() if db.has_collection({collection!r}) else "gone", flush=True)
+        db.close()
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+    def ask() -> str:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("?\n")
+        proc.stdin.flush()
+        return proc.stdout.readline().strip()
+
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        yield ask
+    finally:
+        proc.communicate(timeout=30)
+
+
+__all__ = ["fails", "live_writer", "ok", "run", "write_jsonl"]

@@ -14,18 +14,16 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
+from helpers.cli import fails, live_writer, ok, run, write_jsonl
 
 import vectorstore as vs
-from vectorstore.cli import cli
 from vectorstore.cli.readers import infer_cell, typed_cell
 from vectorstore.cli.writers import shortest_float32
 from vectorstore.embeddings import HashEmbedding
@@ -35,30 +33,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------- helpers
-def run(*args: Any, input: str | bytes | None = None) -> Result:
-    """``kestrel ARGS`` in process (stdout and stderr apart)."""
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, f"exit {result.exit_code}: {result.output}"
-    assert "Traceback" not in result.output
-    return result
-
-
-def fails(result: Result, code: int = 1) -> str:
-    """The one-line error of a failed run (checks the code and the shape)."""
-    assert result.exit_code == code, f"exit {result.exit_code}: {result.output}"
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    if code == 1:  # notes ("created collection ...") may come first; the error is one line
-        lines = result.stderr.splitlines()
-        assert lines and lines[-1].startswith("error: "), result.stderr
-        assert not any(line.startswith("error: ") for line in lines[:-1]), result.stderr
-        return lines[-1]
-    return result.stderr
-
-
 def vector(i: int) -> list[float]:
     """A 4-d vector of short decimals (each reads back exactly as a float32)."""
     return [
@@ -81,11 +55,6 @@ ROWS = [
     }
     for i in range(1, 13)
 ]
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 def read_jsonl(text: str) -> list[dict[str, Any]]:
@@ -123,25 +92,10 @@ def text_store(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def writer_process(store: Path) -> Iterator[subprocess.Popen[str]]:
+def writer(store: Path) -> Iterator[Callable[[], str]]:
     """Another process with ``store`` open for writing until the test ends."""
-    code = textwrap.dedent(
-        f"""
-        import sys, vectorstore as vs
-        db = vs.connect({str(store)!r})
-        col = db.get_collection("docs")
-        print("ready", flush=True)
-        for line in sys.stdin:  # a live app: each line asks what it sees now
-            print(col.count() if db.has_collection("docs") else "gone", flush=True)
-        db.close()
-        """
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    yield proc
-    proc.communicate(timeout=30)
+    with live_writer(store) as ask:
+        yield ask
 
 
 # ---------------------------------------------------------------------- help
@@ -749,18 +703,18 @@ def test_an_unknown_collection_is_a_one_line_error(store: Path, args: tuple[str,
 
 
 def test_import_and_compact_run_beside_a_live_writer(
-    store: Path, tmp_path: Path, writer_process: subprocess.Popen[str]
+    store: Path, tmp_path: Path, writer: Callable[[], str]
 ) -> None:
     source = write_jsonl(tmp_path / "more.jsonl", [{"id": 99, "vector": vector(99)}])
     ok(run("import", store, "docs", source))
     ok(run("compact", store))
-    assert writer_process.stdin is not None and writer_process.stdout is not None
-    writer_process.stdin.write("count\n")
-    writer_process.stdin.flush()
-    assert writer_process.stdout.readline().strip() == str(len(ROWS) + 1)  # the app sees it
-    assert json.loads(ok(run("info", store, "--json")).stdout)["collections"][0]["row_count"]
+    assert writer() == str(len(ROWS) + 1)  # the app sees the import
+    # and the read-only commands too, on the whole store
+    info = json.loads(ok(run("info", store, "--json")).stdout)
+    assert info["collections"][0]["row_count"] == len(ROWS) + 1
     assert len(read_jsonl(ok(run("export", store, "docs")).stdout)) == len(ROWS) + 1
-    ok(run("search", store, "docs", json.dumps(vector(1))))
+    hits = json.loads(ok(run("search", store, "docs", json.dumps(vector(1)), "--json")).stdout)
+    assert hits[0]["id"] == 1
 
 
 def test_ctrl_c_stops_an_import_between_batches(tmp_path: Path) -> None:

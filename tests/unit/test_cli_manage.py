@@ -4,14 +4,11 @@ and the error that names the collections there are."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers.cli import fails, ok, run, write_jsonl
+from helpers.cli import fails, live_writer, ok, run, write_jsonl
 
 import vectorstore as vs
 
@@ -149,30 +146,8 @@ def test_a_store_without_collections_says_so(tmp_path: Path) -> None:
 def writer(store: Path) -> Iterator[Callable[[], str]]:
     """Another process with ``store`` open for writing; yields a function asking
     it what it sees now."""
-    code = textwrap.dedent(
-        f"""
-        import sys, vectorstore as vs
-        db = vs.connect({str(store)!r})
-        col = db.get_collection("docs")
-        print("ready", flush=True)
-        for line in sys.stdin:  # a live app: each line asks what it sees now
-            print(col.count() if db.has_collection("docs") else "gone", flush=True)
-        db.close()
-        """
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-
-    def ask() -> str:
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write("?\n")
-        proc.stdin.flush()
-        return proc.stdout.readline().strip()
-
-    yield ask
-    proc.communicate(timeout=30)
+    with live_writer(store) as ask:
+        yield ask
 
 
 def test_every_verb_runs_beside_a_live_writer(store: Path, writer: Callable[[], str]) -> None:

@@ -24,9 +24,8 @@ import numpy as np
 import pytest
 
 import vectorstore as vs
-from vectorstore.storage import collection_files
+from vectorstore.storage import collection_files, segment_io
 from vectorstore.storage import files as files_mod
-from vectorstore.storage import segment_io
 from vectorstore.storage import store as store_mod
 from vectorstore.storage.wal import read_records
 

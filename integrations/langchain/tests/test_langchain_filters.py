@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kestrel_lc_fakes import TableEmbeddings
+from kestrel_lc_fakes import TableEmbeddings, filter_holds
 from langchain_kestrel import FilterDictError, KestrelVectorStore, to_expr
 
 import vectorstore as vs
@@ -50,83 +50,8 @@ def found(store: KestrelVectorStore, filter: Any, **kwargs: Any) -> set[str]:
     return {d.id for d in docs if d.id is not None}
 
 
-# ----------------------------------------------------------- the reference
-
-MISSING = object()
-
-
-def _kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "num"
-    if isinstance(v, str):
-        return "str"
-    return "other"
-
-
-def _eq(v: Any, c: Any) -> bool:
-    return _kind(v) == _kind(c) != "other" and v == c
-
-
-def _order(op: str, v: Any, c: Any) -> bool:
-    if _kind(v) != _kind(c) or _kind(c) not in ("num", "str"):
-        return False
-    return {"$gt": v > c, "$gte": v >= c, "$lt": v < c, "$lte": v <= c}[op]
-
-
-def _empty(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, list):
-        return all(_empty(x) for x in v)
-    if isinstance(v, dict):
-        return all(_empty(x) for x in v.values())
-    return False
-
-
-def _op(op: str, v: Any, arg: Any) -> bool:
-    if op == "$eq":
-        return _eq(v, arg)
-    if op == "$ne":
-        return not _eq(v, arg)
-    if op in ("$gt", "$gte", "$lt", "$lte"):
-        return _order(op, v, arg)
-    if op == "$in":
-        return any(_eq(v, c) for c in arg)
-    if op == "$nin":
-        return not any(_eq(v, c) for c in arg)
-    if op == "$exists":
-        return (v is not MISSING and not _empty(v)) == arg
-    if op == "$contains":
-        return isinstance(v, list) and any(_eq(x, arg) for x in v)
-    if op == "$not":
-        return not all(_op(o, v, a) for o, a in arg.items())
-    raise AssertionError(op)
-
-
-def reference(filter: Mapping[str, Any], meta: Mapping[str, Any]) -> bool:
-    """The dict filter language in plain Python (Milvus's rules for JSON values)."""
-    for key, value in filter.items():
-        if key == "$and":
-            ok = all(reference(f, meta) for f in value)
-        elif key == "$or":
-            ok = any(reference(f, meta) for f in value)
-        elif key == "$not":
-            ok = not reference(value, meta)
-        else:
-            v = meta.get(key, MISSING)
-            if isinstance(value, Mapping):
-                ok = all(_op(op, v, arg) for op, arg in value.items())
-            else:
-                ok = _eq(v, value)
-        if not ok:
-            return False
-    return True
-
-
 def expected(filter: Mapping[str, Any]) -> set[str]:
-    return {i for i, meta in zip(IDS, ROWS, strict=True) if reference(filter, meta)}
+    return {i for i, meta in zip(IDS, ROWS, strict=True) if filter_holds(filter, meta)}
 
 
 # ----------------------------------------------------------- every operator

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from kestrel_lc_fakes import TOPICS, ConceptEmbeddings, TableEmbeddings, langchain_relevance
+from kestrel_lc_fakes import TOPICS, ConceptEmbeddings, TableEmbeddings, ids_of, langchain_relevance
 from langchain_core.documents import Document
 from langchain_kestrel import KestrelRetriever, KestrelVectorStore, MetadataError
 
@@ -21,10 +21,6 @@ import vectorstore as vs
 
 def concept_store(**kwargs: Any) -> KestrelVectorStore:
     return KestrelVectorStore(embedding=ConceptEmbeddings(TOPICS), **kwargs)
-
-
-def ids_of(docs: list[Document]) -> list[str | None]:
-    return [d.id for d in docs]
 
 
 # ------------------------------------------------------------------ ids

@@ -1,5 +1,6 @@
-"""Shared helpers of the LlamaIndex adapter tests: a deterministic embedding and
-the nodes of llama-index-core's own SimpleVectorStore tests."""
+"""Shared helpers of the LlamaIndex adapter tests: deterministic embeddings, the
+nodes of llama-index-core's own SimpleVectorStore tests, and short builders of
+nodes, queries and metadata filters."""
 
 from __future__ import annotations
 
@@ -7,9 +8,17 @@ import math
 import re
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+)
 from llama_index.vector_stores.kestrel import KestrelVectorStore
 
 #: ``make_store(kind="memory" | "disk", **options)``: the ``make_store`` fixture.
@@ -40,7 +49,23 @@ _STOP = frozenset(
 )
 
 
-class BagOfWordsEmbedding(BaseEmbedding):
+class _TextVectorEmbedding(BaseEmbedding):
+    """A LlamaIndex embedding whose queries and texts are both ``_vector(text)``."""
+
+    def _vector(self, text: str) -> list[float]:
+        raise NotImplementedError
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._vector(text)
+
+
+class BagOfWordsEmbedding(_TextVectorEmbedding):
     """Deterministic bag-of-words embedding: each word (lower case, stop words
     dropped, a trailing "s" removed) adds 1 to the bucket its CRC32 picks;
     the vector is L2-normalised, so texts sharing words are close."""
@@ -63,14 +88,62 @@ class BagOfWordsEmbedding(BaseEmbedding):
         norm = math.sqrt(sum(x * x for x in vector))
         return [x / norm for x in vector]
 
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._vector(query)
+class WordEmbedding(_TextVectorEmbedding):
+    """One dimension per known word (plus an "other" one), L2-normalised: texts
+    about a word are close to it whatever else they say."""
 
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._vector(text)
+    words: tuple[str, ...] = ("kestrel", "owl", "rust", "python", "mars", "soup")
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "QAWordEmbedding"
+
+    def _vector(self, text: str) -> list[float]:
+        vec = [0.0] * (len(self.words) + 1)
+        for raw in text.lower().replace(".", " ").replace(",", " ").split():
+            word = raw.rstrip("s") if raw.rstrip("s") in self.words else raw
+            vec[self.words.index(word) if word in self.words else -1] += 1.0
+        vec[-1] += 0.05
+        norm = math.sqrt(sum(x * x for x in vec))
+        return [x / norm for x in vec]
+
+
+def node(node_id: str, text: str, emb: list[float], **metadata: Any) -> TextNode:
+    """A text node with its embedding and metadata."""
+    return TextNode(id_=node_id, text=text, embedding=emb, metadata=metadata)
+
+
+def q(emb: list[float] | None = None, k: int = 10, **kwargs: Any) -> VectorStoreQuery:
+    """A query for the ``k`` nearest nodes to ``emb`` (other fields as given)."""
+    return VectorStoreQuery(query_embedding=emb, similarity_top_k=k, **kwargs)
+
+
+def flt(key: str, op: FilterOperator, value: Any) -> MetadataFilter:
+    """One metadata filter."""
+    return MetadataFilter(key=key, operator=op, value=value)
+
+
+def group(
+    *items: MetadataFilter | MetadataFilters, condition: FilterCondition = FilterCondition.AND
+) -> MetadataFilters:
+    """Filters (or nested groups) under one condition, AND by default."""
+    return MetadataFilters(filters=list(items), condition=condition)
+
+
+def ids_of(nodes: list[BaseNode]) -> list[str]:
+    return [n.node_id for n in nodes]
+
+
+#: Unit vectors (and their names) whose cosines, inner products and distances to a
+#: query along x are easy to compute by hand.
+UNIT = {
+    "x": [1.0, 0.0, 0.0],
+    "xy": [0.6, 0.8, 0.0],
+    "y": [0.0, 1.0, 0.0],
+    "z": [0.0, 0.0, 1.0],
+    "-x": [-1.0, 0.0, 0.0],
+}
 
 
 # The fixture of llama-index-core's tests/vector_stores/test_simple.py

@@ -19,20 +19,13 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 from llama_index.vector_stores.kestrel import KestrelVectorStore, metadata_filters_to_expr
 from llama_index.vector_stores.kestrel.filters import FALSE, TRUE, like_escape
+from llamaindex_testkit import flt, group
 
 import vectorstore as vs
 from vectorstore.expr import Call, Compare, Expr, Field, In, Like, ListLiteral, Literal, Path, walk
 
 Op = FilterOperator
 Cond = FilterCondition
-
-
-def flt(key: str, op: FilterOperator, value: Any) -> MetadataFilter:
-    return MetadataFilter(key=key, operator=op, value=value)
-
-
-def group(*items: Any, condition: FilterCondition = Cond.AND) -> MetadataFilters:
-    return MetadataFilters(filters=list(items), condition=condition)
 
 
 # ----------------------------------------------------------------- translation
