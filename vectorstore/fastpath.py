@@ -29,7 +29,7 @@ import numpy as np
 from ._rwlock import RWLock
 from .errors import VectorStoreError
 from .expr import Expr
-from .hitlist import HitList
+from .hitlist import HitList, source
 from .index_spec import Index
 from .routes import Router, search_dense
 from .schema import output_entity_fields
@@ -174,22 +174,23 @@ class FastSearch:
         """The commonest search: one segment, keys only (what ``search_dense``
         and ``_hits`` do there, without their lists)."""
         p = plan.params
-        k, offset = plan.k, plan.offset
         offs, dist = seg.search(
             plan.field,
             queries,
-            k,
+            plan.k,
             plan.metric,
-            max(p.ef, k),
+            p.ef,  # (never below k: search_params sees to it)
             None if compiled is None else seg.select(compiled),
             nprobe=p.nprobe,
             refine_k=p.refine_k,
         )
-        if offset:
-            offs, dist = offs[:, offset:], dist[:, offset:]
+        if plan.offset:
+            offs, dist = offs[:, plan.offset :], dist[:, plan.offset :]
         # An empty slot (-1) reads the last key; the row leaves it out when filled.
-        source = (seg.pks[offs], dist, offs, None)
-        return [HitList(source, r) for r in range(len(queries))]
+        found = source(seg.columns[self._pk].view[offs], dist, offs, None)
+        if len(offs) == 1:
+            return [HitList(found, 0)]
+        return [HitList(found, r) for r in range(len(offs))]
 
     def _hits(self, parts: list[SegmentHits], plan: _Plan, q: int) -> list[list[Hit]]:
         """Merged hits as ``HitList`` rows; keys and entities are read here, under
@@ -200,7 +201,8 @@ class FastSearch:
         seg_of, offs, dist = merge_rows(parts, q, plan.k, plan.metric)
         rows = Rows(seg_of[:, offset:], offs[:, offset:], dist[:, offset:])
         ids, entities = gather(parts, rows, self._pk, plan.fields, plan.dynamic)
-        return [HitList((ids, rows.distances, rows.offsets, entities), r) for r in range(q)]
+        found = source(ids, rows.distances, rows.offsets, entities)
+        return [HitList(found, r) for r in range(q)]
 
 
 def _shape(

@@ -25,43 +25,55 @@ from .types import Hit
 # thread did: readers never see the list half-filled or filled twice.
 _INSTALL = threading.Lock()
 
-Source = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
+
+def source(
+    ids: np.ndarray, distances: np.ndarray, offsets: np.ndarray, entities: np.ndarray | None
+) -> list[Any]:
+    """What the ``HitList`` rows of one search share: arrays of shape (q, width) of
+    primary keys, distances, row offsets (``-1`` marks an empty slot, left out) and
+    entities (dicts without the key; None: key-only hits). The last item caches the
+    arrays as Python lists, converted once for all rows on the first look at any.
+    (A list, not an object: this is built on every search.)"""
+    return [ids, distances, offsets, entities, None]
 
 
 class HitList(list[Hit]):
     """Hits of one query, best first; a ``list`` whose items are made on first use.
 
     Args:
-        source: ``(ids, distances, offsets, entities)``, arrays of shape (q, width)
-            shared by every query of a search: primary keys, distances, the row
-            offsets (``-1`` marks an empty slot, left out) and the entities
-            (dicts without the key; ``None`` for key-only hits).
+        source: from ``source``, shared by every query of the search.
         row: which query's row this list holds.
     """
 
     __slots__ = ("_row", "_source")
 
-    def __init__(self, source: Source, row: int):
+    def __init__(self, source: list[Any], row: int):
         # list.__init__ is not called: the list is empty until filled
-        self._source: Source | None = source
+        self._source: list[Any] | None = source
         self._row = row
 
     def _fill(self) -> None:
-        source = self._source
-        if source is None:
+        src = self._source
+        if src is None:
             return
-        ids_a, dist_a, offs_a, ents_a = source
+        lists = src[4]
+        if lists is None:  # two threads may both convert: the same lists either way
+            ids_a, dist_a, offs_a, ents_a = src[:4]
+            lists = src[4] = (
+                ids_a.tolist(),
+                dist_a.tolist(),
+                offs_a.tolist(),
+                None if ents_a is None else ents_a.tolist(),
+            )
         r = self._row
-        ids, dists = ids_a[r].tolist(), dist_a[r].tolist()
-        if ents_a is None:
+        ids, dists, offs = lists[0][r], lists[1][r], lists[2][r]
+        if lists[3] is None:
             hits = [Hit(pk, d, {}) for pk, d in zip(ids, dists, strict=True)]
         else:
-            ents = ents_a[r].tolist()
             hits = [
                 Hit(pk, d, e if e is not None else {})
-                for pk, d, e in zip(ids, dists, ents, strict=True)
+                for pk, d, e in zip(ids, dists, lists[3][r], strict=True)
             ]
-        offs = offs_a[r].tolist()
         if offs and min(offs) < 0:  # empty slots (fewer rows than asked)
             hits = [h for h, o in zip(hits, offs, strict=True) if o >= 0]
         with _INSTALL:
@@ -181,4 +193,4 @@ for _name in (
 del _name
 
 
-__all__ = ["HitList"]
+__all__ = ["HitList", "source"]

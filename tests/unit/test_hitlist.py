@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import vectorstore as vs
-from vectorstore.hitlist import HitList
+from vectorstore.hitlist import HitList, source
 from vectorstore.types import Hit
 
 IDS = np.array([[7, 3, 9, -1], [1, 2, 3, 4]], dtype=np.int64)
@@ -20,7 +20,7 @@ DIST = np.array([[0.5, 0.25, 0.125, 0.0], [1.0, 2.0, 3.0, 4.0]], dtype=np.float3
 
 
 def lazy(row: int = 0, entities: np.ndarray | None = None) -> HitList:
-    return HitList((IDS, DIST, OFFS, entities), row)
+    return HitList(source(IDS, DIST, OFFS, entities), row)
 
 
 def plain(row: int = 0) -> list[Hit]:
@@ -31,7 +31,7 @@ def plain(row: int = 0) -> list[Hit]:
 def test_reads_like_the_list():
     expected = plain()
     assert isinstance(lazy(), list)
-    empty = HitList((IDS[:, :0], DIST[:, :0], OFFS[:, :0], None), 0)
+    empty = HitList(source(IDS[:, :0], DIST[:, :0], OFFS[:, :0], None), 0)
     assert len(lazy()) == 3 and bool(lazy()) and not empty and empty == []
     assert lazy()[0] == expected[0] and lazy()[-1] == expected[-1]
     assert lazy()[1:] == expected[1:] and type(lazy()[1:]) is list

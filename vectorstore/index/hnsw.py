@@ -28,6 +28,7 @@ from ..types import Metric
 
 _SPACES = {Metric.L2: "l2", Metric.IP: "ip", Metric.COSINE: "cosine"}
 _INITIAL_CAPACITY = 1024
+_ONE = np.float32(1.0)
 
 
 class IncompleteSearchError(Exception):
@@ -144,7 +145,7 @@ class HnswIndex:
                 if self._waiting and not self._active:
                     self._cond.notify_all()
         if self._similarity:
-            np.subtract(1.0, dist, out=dist)
+            np.subtract(_ONE, dist, dist)  # float32 either way; a float32 1 skips a cast
         return labels.view(np.int64), dist  # labels < 2**63: a view, no copy
 
     def save(self, path: str) -> None:
