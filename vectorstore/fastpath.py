@@ -35,7 +35,6 @@ from .routes import Router, search_dense
 from .schema import output_entity_fields
 from .search import Rows, SearchParams, SegmentHits, gather, merge_rows, query_vectors
 from .search import search_params as check_search_params
-from .segment import Segment
 from .state import CollectionState
 from .types import DataType, Hit, Metric
 
@@ -108,7 +107,17 @@ class FastSearch:
             return None
         if not self.enabled:
             return None
-        key = _shape(anns_field, limit, offset, output_fields, search_params)
+        # Every step below is on each search's path: the commonest shapes are keyed
+        # inline, and the commonest layout (one segment, keys only) is searched inline.
+        sp = search_params
+        if (
+            output_fields is None
+            and (anns_field is None or type(anns_field) is str)
+            and (sp is None or (type(sp) is dict and len(sp) == 1 and type(sp.get("ef")) is int))
+        ):
+            key: tuple[Any, ...] | None = (anns_field, limit, offset, sp and sp["ef"])
+        else:
+            key = _shape(anns_field, limit, offset, output_fields, search_params)
         plan = self._plans.get(key) if key is not None else None
         if plan is None or plan.spec is not self._state.indexes.get(plan.field):
             plan = self._plan(anns_field, limit, offset, output_fields, search_params)
@@ -128,9 +137,36 @@ class FastSearch:
         taken = self._lock.acquire_read()
         try:
             self._check_open()
-            segments = [s for s in self._state.segments(partitions) if s.num_live]
-            if len(segments) == 1 and plan.keys_only:
-                return self._one_segment(segments[0], queries, compiled, plan)
+            if partitions is None:  # every partition, in order (as state.segments(None))
+                segments = [s for p in self._state.partitions.values() for s in p if s.num_live]
+            else:
+                segments = [s for s in self._state.segments(partitions) if s.num_live]
+            if len(segments) == 1 and plan.keys_only:  # what search_dense + _hits do here
+                seg = segments[0]
+                p = plan.params
+                offs, dist = seg.search(
+                    plan.field,
+                    queries,
+                    plan.k,
+                    plan.metric,
+                    p.ef,  # (never below k: search_params sees to it)
+                    None if compiled is None else seg.select(compiled),
+                    nprobe=p.nprobe,
+                    refine_k=p.refine_k,
+                )
+                if offset:
+                    offs, dist = offs[:, offset:], dist[:, offset:]
+                # An empty slot (-1) reads the last key; the row leaves it out when filled.
+                found = [
+                    seg.columns[self._pk].view[offs],
+                    dist,
+                    offs,
+                    None,
+                    None,
+                ]  # source(), inline
+                if len(offs) == 1:
+                    return [HitList(found, 0)]
+                return [HitList(found, r) for r in range(len(offs))]
             parts = search_dense(
                 plan.field, queries, plan.k, plan.metric, plan.params, compiled, segments
             )
@@ -167,30 +203,6 @@ class FastSearch:
         return _Plan(
             field, f.dim or 0, index, metric, params, k, offset, fields, dynamic, keys_only
         )
-
-    def _one_segment(
-        self, seg: Segment, queries: np.ndarray, compiled: Expr | None, plan: _Plan
-    ) -> list[list[Hit]]:
-        """The commonest search: one segment, keys only (what ``search_dense``
-        and ``_hits`` do there, without their lists)."""
-        p = plan.params
-        offs, dist = seg.search(
-            plan.field,
-            queries,
-            plan.k,
-            plan.metric,
-            p.ef,  # (never below k: search_params sees to it)
-            None if compiled is None else seg.select(compiled),
-            nprobe=p.nprobe,
-            refine_k=p.refine_k,
-        )
-        if plan.offset:
-            offs, dist = offs[:, plan.offset :], dist[:, plan.offset :]
-        # An empty slot (-1) reads the last key; the row leaves it out when filled.
-        found = source(seg.columns[self._pk].view[offs], dist, offs, None)
-        if len(offs) == 1:
-            return [HitList(found, 0)]
-        return [HitList(found, r) for r in range(len(offs))]
 
     def _hits(self, parts: list[SegmentHits], plan: _Plan, q: int) -> list[list[Hit]]:
         """Merged hits as ``HitList`` rows; keys and entities are read here, under
