@@ -157,13 +157,7 @@ class FastSearch:
                 if offset:
                     offs, dist = offs[:, offset:], dist[:, offset:]
                 # An empty slot (-1) reads the last key; the row leaves it out when filled.
-                found = [
-                    seg.columns[self._pk].view[offs],
-                    dist,
-                    offs,
-                    None,
-                    None,
-                ]  # source(), inline
+                found = source(seg.columns[self._pk].view[offs], dist, offs, None)
                 if len(offs) == 1:
                     return [HitList(found, 0)]
                 return [HitList(found, r) for r in range(len(offs))]

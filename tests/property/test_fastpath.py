@@ -75,11 +75,12 @@ def build(
         ],
         enable_dynamic_field=True,
     )
-    spec = (
-        vs.Index("vector", "HNSW", metric=metric, M=8, ef_construction=40)
-        if index == "HNSW"
-        else vs.Index("vector", "FLAT", metric=metric)
-    )
+    if index == "HNSW":
+        spec = vs.Index("vector", "HNSW", metric=metric, M=8, ef_construction=40)
+    elif index.startswith("IVF_"):
+        spec = vs.Index("vector", index, metric=metric, nlist=16)
+    else:
+        spec = vs.Index("vector", "FLAT", metric=metric)
     db = vs.connect(":memory:", segment_rows=segment_rows)
     col = db.create_collection("c", schema=schema, indexes=[spec])
     col.create_partition("p")
@@ -210,6 +211,26 @@ def test_one_hnsw_segment_unfiltered_is_the_graph(metric):
     labels, dist = seg.indexes["vector"].search(data, 10, 50)
     assert [[h.id for h in row] for row in hits] == seg.pks[labels].tolist()
     assert [[h.distance for h in row] for row in hits] == dist.tolist()
+
+
+@pytest.mark.parametrize("index", ["IVF_FLAT", "IVF_SQ8"])
+def test_fast_path_equals_general_path_on_ivf(index):
+    """IVF segments (trained when sealed) and a growing one, deleted rows."""
+    col = build("L2", index, 2600, False, 1200, 5, 0.05)
+    rng = np.random.default_rng(9)
+    for params in (None, {"nprobe": 2}, {"nprobe": 16, "refine_k": 3}):
+        for output, partitions in ((None, None), (["n", "color"], ["p"]), (None, ["_default"])):
+            data = rng.standard_normal((3, DIM)).astype(np.float32)
+            fast, general = both(
+                col,
+                data,
+                limit=7,
+                search_params=params,
+                output_fields=output,
+                partitions=partitions,
+            )
+            assert bits(fast) == bits(general)
+            assert all(type(row) is HitList for row in fast)
 
 
 def test_errors_are_the_general_paths():
