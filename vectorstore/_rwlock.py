@@ -16,7 +16,9 @@ class RWLock:
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        # The Condition's lock, taken directly: `with cond` costs a Python-level call.
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
         self._readers = 0
         self._writer: int | None = None
         self._write_depth = 0
@@ -28,14 +30,14 @@ class RWLock:
         """Take the shared lock; returns False if this thread already writes."""
         if self._writer == threading.get_ident():
             return False
-        with self._cond:
+        with self._mutex:
             while self._writer is not None or self._writers_waiting:
                 self._cond.wait()
             self._readers += 1
         return True
 
     def release_read(self) -> None:
-        with self._cond:
+        with self._mutex:
             self._readers -= 1
             if not self._readers and self._writers_waiting:  # only writers wait on readers
                 self._cond.notify_all()

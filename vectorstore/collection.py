@@ -20,6 +20,7 @@ from .errors import (
 )
 from .expr import Expr
 from .expr.check import FilterChecker
+from .fastpath import FastSearch
 from .guard import Guard
 from .index_spec import Index
 from .ranking import Ranker
@@ -77,6 +78,9 @@ class Collection(Guard):
         super().__init__(name, state, storage, read_only)
         self._router = Router(schema, self._state.indexes.get, self._state.term_stats)
         self._wrote = False  # this handle logged a write (close() then checkpoints)
+        self._fast = FastSearch(
+            self._state, self._router, self._lock, self._check_open, self._compile
+        )
         self._checkpoints = maintenance.Checkpoints(
             self._state, storage, self._writing, self._lock.read, self._interruptible
         )
@@ -371,21 +375,17 @@ class Collection(Guard):
         group_size: int = 1,
     ) -> list[list[Hit]]:
         """Nearest rows to each query; ``CollectionAPI.search`` documents every
-        argument. Here every segment is searched under one read lock: HNSW, exact
-        or filtered per segment (``planner``), range and group-by searches exact.
-
-        Returns:
-            One list of ``Hit`` per query, best first, with Milvus distances
-            (BM25 fields: the BM25 score).
-
-        Raises:
-            DimensionMismatchError, DataError: bad queries or arguments.
-            IndexConfigError: bad search parameters.
-            FilterSyntaxError, FilterTypeError: a bad filter.
-            EmbeddingError: the embedding provider failed on query text.
+        argument, the result and the errors. Every segment is searched under one
+        read lock: HNSW, exact or filtered per segment (``planner``), range and
+        group-by searches exact. Dense vector searches without group-by or range
+        take ``fastpath`` (the same hits, ``Hit`` objects made when looked at).
         """
         check_window(limit, offset, cap=MAX_TOPK)
         self._follow()
+        args = (data, anns_field, limit, filter, offset, output_fields, search_params, partitions)
+        found = self._fast.search(*args, filter_params, group_by_field, group_size)
+        if found is not None:
+            return found
         route = self._router.route(data, anns_field, search_params, limit + offset)
         group = self._router.group_field(group_by_field, group_size)
         compiled = self._compile(filter, filter_params) if filter else None

@@ -24,6 +24,7 @@ from .schema import Schema
 from .search import (
     Route,
     Rows,
+    SearchParams,
     SegmentHits,
     group_rows,
     in_range,
@@ -78,6 +79,13 @@ class Router:
             return vectors[0]
         raise DataError(f"anns_field {anns_field!r} is not a vector field (have {vectors})")
 
+    def metric_of(self, field: str) -> tuple[Metric, str]:
+        """The metric and index type a field is searched with (no index: exact, COSINE)."""
+        index = self._index_of(field)
+        if index is None:
+            return Metric.COSINE, "FLAT"
+        return index.vector_metric, index.index_type
+
     def route(
         self, data: Any, anns_field: str | None, params: Mapping[str, object] | None, k: int
     ) -> Route:
@@ -87,9 +95,7 @@ class Router:
         """
         field = self.anns_field(anns_field)
         f = self._schema[field]
-        index = self._index_of(field)
-        metric = index.vector_metric if index is not None else Metric.COSINE
-        index_type = index.index_type if index is not None else "FLAT"
+        metric, index_type = self.metric_of(field)
         texts = query_texts(field, data)
         sparse = f.dtype is DataType.SPARSE_FLOAT_VECTOR
         checked = search_params(field, params, k, metric, sparse, index_type)
@@ -136,21 +142,9 @@ class Router:
         parts: list[SegmentHits] = []
         field = route.field
         if route.dense is not None:
-            ef = max(route.params.ef, k)
-            for seg in segments:
-                selection = None if compiled is None else seg.select(compiled)
-                offsets, dist = seg.search(
-                    field,
-                    route.dense,
-                    k,
-                    route.metric,
-                    ef,
-                    selection,
-                    nprobe=route.params.nprobe,
-                    refine_k=route.params.refine_k,
-                )
-                parts.append(SegmentHits(seg, offsets, dist))
-            return parts
+            return search_dense(
+                field, route.dense, k, route.metric, route.params, compiled, segments
+            )
         assert route.sparse is not None
         ratio = route.params.drop_ratio
         bm25: BM25 | None = route.bm25
@@ -264,6 +258,35 @@ class Router:
         return rows_to_hits(parts, rows, self._schema.primary.name, *output)
 
 
+def search_dense(
+    field: str,
+    queries: np.ndarray,
+    k: int,
+    metric: Metric,
+    params: SearchParams,
+    compiled: Expr | None,
+    segments: list[Segment],
+) -> list[SegmentHits]:
+    """Search every segment on a dense field (read lock held): one part per
+    segment, in order (``Segment.search`` plans each: HNSW, IVF, exact, filtered)."""
+    ef = max(params.ef, k)
+    parts = []
+    for seg in segments:
+        selection = None if compiled is None else seg.select(compiled)
+        offsets, dist = seg.search(
+            field,
+            queries,
+            k,
+            metric,
+            ef,
+            selection,
+            nprobe=params.nprobe,
+            refine_k=params.refine_k,
+        )
+        parts.append(SegmentHits(seg, offsets, dist))
+    return parts
+
+
 def fuse(
     found: Sequence[Rows],
     metrics: Sequence[Metric],
@@ -298,4 +321,4 @@ def fuse(
     return Rows(seg_of, offs, scores)
 
 
-__all__ = ["MAX_CANDIDATES", "Router", "fuse"]
+__all__ = ["MAX_CANDIDATES", "Router", "fuse", "search_dense"]

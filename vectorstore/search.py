@@ -86,7 +86,8 @@ def query_vectors(field: str, dim: int, data: Any) -> np.ndarray:
             )
         arr = np.ascontiguousarray(arr)
     # A float64 sum of float32 values is finite exactly when every value is.
-    if not math.isfinite(arr.sum(dtype=np.float64)):
+    # (np.add.reduce: arr.sum() is the same reduction behind a Python-level wrapper.)
+    if not math.isfinite(np.add.reduce(arr, None, np.float64)):
         raise DataError("query vectors hold NaN or inf")
     return arr
 
@@ -368,6 +369,33 @@ def group_rows(
     return Rows(out_seg, out_off, out_dist), complete
 
 
+def gather(
+    parts: list[SegmentHits],
+    rows: Rows,
+    pk_name: str,
+    fields: list[str],
+    dynamic: str | Sequence[str],
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Primary keys and entities of merged rows, fetched segment by segment (the
+    read lock held): two object arrays shaped like ``rows``, None in empty slots;
+    the entities (dicts without the key) are None when only keys are asked."""
+    seg_of, offs, _ = rows
+    ids: np.ndarray = np.empty(offs.shape, dtype=object)
+    entities = None if fields == [pk_name] and not dynamic else np.empty(offs.shape, dtype=object)
+    for i, (seg, _, _) in enumerate(parts):
+        where = (seg_of == i) & (offs >= 0)
+        if not where.any():
+            continue
+        ids[where] = seg.pks[offs[where]].tolist()
+        if entities is None:
+            continue
+        found = seg.entities(offs[where], fields, dynamic)
+        for row in found:
+            del row[pk_name]
+        entities[where] = found
+    return ids, entities
+
+
 def rows_to_hits(
     parts: list[SegmentHits],
     rows: Rows,
@@ -376,7 +404,7 @@ def rows_to_hits(
     dynamic: str | Sequence[str],
 ) -> list[list[Hit]]:
     """Hits for merged rows, fetching entities segment by segment."""
-    seg_of, offs, dist = rows
+    _, offs, dist = rows
     q = offs.shape[0]
     if len(parts) == 1 and fields == [pk_name] and not dynamic:  # ids and distances only
         pks = parts[0][0].pks
@@ -388,19 +416,9 @@ def rows_to_hits(
                 [Hit(pk, d, {}) for pk, d in zip(ids_r, dist[r][valid].tolist(), strict=True)]
             )
         return out
-    ids: np.ndarray = np.empty(offs.shape, dtype=object)
-    entities: np.ndarray = np.empty(offs.shape, dtype=object)
-    for i, (seg, _, _) in enumerate(parts):
-        where = (seg_of == i) & (offs >= 0)
-        if not where.any():
-            continue
-        ids[where] = seg.pks[offs[where]].tolist()
-        if fields == [pk_name] and not dynamic:
-            continue
-        found = seg.entities(offs[where], fields, dynamic)
-        for row in found:
-            del row[pk_name]
-        entities[where] = found
+    ids, entities = gather(parts, rows, pk_name, fields, dynamic)
+    if entities is None:
+        entities = np.empty(offs.shape, dtype=object)
     valid = (offs >= 0).tolist()
     ids_l, dist_l, ent_l = ids.tolist(), dist.tolist(), entities.tolist()
     return [

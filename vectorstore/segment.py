@@ -10,7 +10,6 @@ without one (growing, or smaller than ``MIN_IVF_ROWS``) is searched exactly.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import threading
@@ -228,7 +227,7 @@ class Segment:
 
     @property
     def num_live(self) -> int:
-        return self.num_rows - self.num_deleted
+        return len(self.deleted) - self.num_deleted  # (num_rows, inlined: searches call this)
 
     @property
     def pks(self) -> np.ndarray:
@@ -478,8 +477,10 @@ class Segment:
             and k < num_live
             and num_live > planner.exact_limit(num_live)
         ):
-            with contextlib.suppress(IncompleteSearchError):
+            try:  # (not contextlib.suppress: an object per search on the hot path)
                 return index.search(queries, k, ef)  # deleted rows are marked in the graph
+            except IncompleteSearchError:
+                pass
         q = queries.shape[0]
         live = num_live if selection is None else len(selection.rows)
         k = min(k, live)

@@ -28,6 +28,7 @@ from ..types import Metric
 
 _SPACES = {Metric.L2: "l2", Metric.IP: "ip", Metric.COSINE: "cosine"}
 _INITIAL_CAPACITY = 1024
+_ONE = np.float32(1.0)
 
 
 class IncompleteSearchError(Exception):
@@ -56,6 +57,7 @@ class HnswIndex:
         _index: hnswlib.Index | None = None,
     ):
         self.metric = metric
+        self._similarity = metric is not Metric.L2  # hnswlib gives 1 - similarity
         if _index is None:
             _index = hnswlib.Index(space=_SPACES[metric], dim=dim)
             _index.init_index(
@@ -116,30 +118,34 @@ class HnswIndex:
         Raises:
             IncompleteSearchError: fewer than k rows were reachable.
         """
+        # Kept lean: this runs on every search (positional arguments to hnswlib
+        # are measurably cheaper than keywords through pybind11).
         ef = max(int(ef), k)
-        num_threads = 1 if queries.shape[0] <= 4 else -1
-        with self._mutex:  # the Condition's own lock; the common case never waits
-            while self._ef != ef and self._active:
-                self._waiting += 1
-                self._cond.wait()
-                self._waiting -= 1
+        mutex = self._mutex  # the Condition's own lock; the common case never waits
+        with mutex:
             if self._ef != ef:
-                self._index.set_ef(ef)
-                self._ef = ef
+                while self._ef != ef and self._active:
+                    self._waiting += 1
+                    self._cond.wait()
+                    self._waiting -= 1
+                if self._ef != ef:
+                    self._index.set_ef(ef)
+                    self._ef = ef
             self._active += 1
         try:
+            # knn_query(data, k, num_threads, filter)
             labels, dist = self._index.knn_query(
-                queries, k=k, num_threads=num_threads, filter=filter_fn
+                queries, k, 1 if len(queries) <= 4 else -1, filter_fn
             )
         except RuntimeError as exc:
             raise IncompleteSearchError(str(exc)) from None
         finally:
-            with self._mutex:
+            with mutex:
                 self._active -= 1
-                if not self._active and self._waiting:
+                if self._waiting and not self._active:
                     self._cond.notify_all()
-        if self.metric is not Metric.L2:
-            np.subtract(1.0, dist, out=dist)
+        if self._similarity:
+            np.subtract(_ONE, dist, dist)  # float32 either way; a float32 1 skips a cast
         return labels.view(np.int64), dist  # labels < 2**63: a view, no copy
 
     def save(self, path: str) -> None:
