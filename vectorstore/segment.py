@@ -32,6 +32,7 @@ from .index.sparse import Scorer, SparseColumn, SparseQuery
 from .index_spec import Index
 from .rows import RowBatch, object_column
 from .schema import Schema
+from .selection import Selection
 from .types import DataType, Metric
 
 _SPILLS = itertools.count(1)  # makes every spill file name of this process unique
@@ -40,47 +41,7 @@ MIN_IVF_ROWS = 1024  # smaller sealed segments keep no IVF index (as Milvus): ex
 SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row each)
 
 
-SUBSET_MAX_BYTES = 16 << 20  # a selection keeps its rows' gathered vectors up to this ...
-SUBSET_BUDGET_BYTES = 32 << 20  # ... and a segment all of its selections' up to this
-
-
-class Selection:
-    """Live rows of a segment that pass a filter: as a mask and as offsets.
-
-    Selections also keep the gathered vectors of their rows (for COSINE already
-    normalised) within a per-segment budget, so a repeated filter costs one
-    matrix product.
-    """
-
-    __slots__ = ("_subsets", "mask", "rows")
-
-    def __init__(self, mask: np.ndarray, rows: np.ndarray):
-        self.mask = mask
-        self.rows = rows
-        # by (field, metric): COSINE keeps them normalised, so a metric change
-        # (create_index) must not reuse them
-        self._subsets: dict[tuple[str, Metric], np.ndarray] = {}
-
-    @property
-    def cached_bytes(self) -> int:
-        return sum(v.nbytes for v in self._subsets.values())
-
-    def cacheable(self, seg: Segment, field: str) -> bool:
-        """Whether this selection's vectors for ``field`` are or will be kept."""
-        dim = seg.schema[field].dim or 0
-        return len(self.rows) * dim * 4 <= SUBSET_MAX_BYTES
-
-    def vectors(self, seg: Segment, field: str, metric: Metric) -> np.ndarray:
-        """The rows' vectors, normalised for COSINE (so IP scores them)."""
-        found = self._subsets.get((field, metric))
-        if found is not None:
-            return found
-        sub: np.ndarray = seg.vectors[field].view[self.rows]
-        if metric is Metric.COSINE:
-            sub = sub / np.maximum(seg.norms(field)[self.rows], np.float32(1e-30))[:, None]
-        if sub.nbytes <= SUBSET_MAX_BYTES:
-            sub = seg.keep_subset(self, (field, metric), sub)
-        return sub
+SUBSET_BUDGET_BYTES = 32 << 20  # a segment keeps its selections' gathered vectors up to this
 
 
 def copy_value(value: Any) -> Any:
@@ -155,6 +116,8 @@ class Segment:
         self._token_columns: dict[str, SparseColumn] = {}  # text_match on non-BM25 fields
         self._subset_bytes = 0
         self._cache_lock = threading.Lock()
+        self._indexed = 0  # rows of a growing segment its HNSW graphs hold
+        self._index_lock = threading.Lock()
         self._copied = {
             f.name for f in schema.scalar_fields if f.dtype in (DataType.JSON, DataType.ARRAY)
         }
@@ -190,6 +153,7 @@ class Segment:
         (now that the rows are known)."""
         if self.sealed:
             return
+        self._index_rows()
         self.sealed = True
         for name, spec in self.index_specs.items():
             if spec.is_scalar:
@@ -254,12 +218,27 @@ class Segment:
             vec_col.append(batch.vectors[name])
         for name, sparse in self.sparse.items():
             sparse.append(batch.sparse[name])
-        labels = np.arange(start, start + n, dtype=np.int64)
-        for name, index in self.indexes.items():
-            assert isinstance(index, HnswIndex)  # IVF indexes are in sealed segments only
-            index.add(batch.vectors[name], labels)
+        # The graph takes the rows when a search or the seal first needs them
+        # (_index_rows): a process that only writes, or replays other processes'
+        # writes, never pays for it per batch.
         self.deleted.append(np.zeros(n, dtype=bool))
         return start
+
+    def _index_rows(self) -> None:
+        """Add the rows appended since the last call to the growing segment's
+        HNSW graphs (in one batch, deleted ones marked). Searches call it under
+        the collection's read lock, so concurrent ones take turns here."""
+        with self._index_lock:
+            start, end = self._indexed, len(self.deleted)
+            if start >= end:
+                return
+            labels = np.arange(start, end, dtype=np.int64)
+            dead = np.flatnonzero(self.deleted.view[start:end]) + start
+            for name, index in self.indexes.items():
+                assert isinstance(index, HnswIndex)  # IVF indexes are in sealed segments only
+                index.add(np.ascontiguousarray(self.vectors[name].view[start:end]), labels)
+                index.mark_deleted(dead)
+            self._indexed = end
 
     def delete(self, offsets: np.ndarray) -> None:
         """Tombstone rows (offsets must be live)."""
@@ -267,9 +246,10 @@ class Segment:
             return
         self.deleted.view[offsets] = True
         self.num_deleted += len(offsets)
+        in_graph = offsets if self.sealed else offsets[offsets < self._indexed]
         for index in self.indexes.values():
             if isinstance(index, HnswIndex):  # IVF skips deleted rows by the live mask
-                index.mark_deleted(offsets)
+                index.mark_deleted(in_graph)
 
     def set_index(self, name: str, spec: Index) -> None:
         """Rebuild the index of a field over all rows (none for FLAT; a growing
@@ -289,6 +269,7 @@ class Segment:
                 index.add(vectors, np.arange(self.num_rows, dtype=np.int64))
                 index.mark_deleted(np.flatnonzero(self.deleted.view))
         self.indexes.update(built)
+        self._indexed = self.num_rows
 
     def drop_scalar_index(self, name: str) -> None:
         """Forget a scalar field's index: filters on it scan again."""
@@ -467,6 +448,8 @@ class Segment:
             ``(offsets, distances)``, both (q, min(k, selected rows)), best first.
         """
         num_live = len(self.deleted) - self.num_deleted
+        if self._indexed != len(self.deleted) and not self.sealed:
+            self._index_rows()
         index = self.indexes.get(field)
         if isinstance(index, IvfIndex):
             return self._search_ivf(index, field, queries, k, metric, selection, nprobe, refine_k)

@@ -850,7 +850,7 @@ def test_sealing_a_spilled_column_while_a_search_maps_it(tmp_path, monkeypatch):
 def test_a_write_interrupted_halfway_is_never_checkpointed(tmp_path, monkeypatch):
     # Ctrl-C landing inside an insert left some columns appended and others not,
     # and close() then checkpointed that state: the store no longer opened.
-    from vectorstore.index import hnsw
+    from vectorstore import segment
 
     path = str(tmp_path / "store")
     db = vs.connect(path)
@@ -861,7 +861,7 @@ def test_a_write_interrupted_halfway_is_never_checkpointed(tmp_path, monkeypatch
         raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(hnsw.HnswIndex, "add", interrupted)  # after the columns took the rows
+        m.setattr(segment, "object_column", interrupted)  # after the columns took the rows
         with pytest.raises(KeyboardInterrupt):
             col.insert([{"id": 100 + i, "vector": [0.0, 1.0, 0.0, 0.0]} for i in range(10)])
     with pytest.raises(vs.ClosedError, match="interrupted"):

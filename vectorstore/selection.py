@@ -1,0 +1,64 @@
+"""A segment's rows that pass a filter, and their gathered vectors."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from .types import Metric
+
+
+class Segment(Protocol):
+    """What a selection reads of its segment (``segment.Segment``)."""
+
+    schema: Any
+    vectors: dict[str, Any]
+
+    def norms(self, field: str) -> np.ndarray: ...
+
+    def keep_subset(
+        self, selection: Selection, key: tuple[str, Metric], sub: np.ndarray
+    ) -> np.ndarray: ...
+
+
+SUBSET_MAX_BYTES = 16 << 20  # a selection keeps its rows' gathered vectors up to this
+
+
+class Selection:
+    """Live rows of a segment that pass a filter: as a mask and as offsets.
+
+    Selections also keep the gathered vectors of their rows (for COSINE already
+    normalised) within a per-segment budget, so a repeated filter costs one
+    matrix product.
+    """
+
+    __slots__ = ("_subsets", "mask", "rows")
+
+    def __init__(self, mask: np.ndarray, rows: np.ndarray):
+        self.mask = mask
+        self.rows = rows
+        # by (field, metric): COSINE keeps them normalised, so a metric change
+        # (create_index) must not reuse them
+        self._subsets: dict[tuple[str, Metric], np.ndarray] = {}
+
+    @property
+    def cached_bytes(self) -> int:
+        return sum(v.nbytes for v in self._subsets.values())
+
+    def cacheable(self, seg: Segment, field: str) -> bool:
+        """Whether this selection's vectors for ``field`` are or will be kept."""
+        dim = seg.schema[field].dim or 0
+        return len(self.rows) * dim * 4 <= SUBSET_MAX_BYTES
+
+    def vectors(self, seg: Segment, field: str, metric: Metric) -> np.ndarray:
+        """The rows' vectors, normalised for COSINE (so IP scores them)."""
+        found = self._subsets.get((field, metric))
+        if found is not None:
+            return found
+        sub: np.ndarray = seg.vectors[field].view[self.rows]
+        if metric is Metric.COSINE:
+            sub = sub / np.maximum(seg.norms(field)[self.rows], np.float32(1e-30))[:, None]
+        if sub.nbytes <= SUBSET_MAX_BYTES:
+            sub = seg.keep_subset(self, (field, metric), sub)
+        return sub
