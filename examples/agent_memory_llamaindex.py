@@ -30,8 +30,6 @@ from llama_index.core.memory import VectorMemory
 from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
 from llama_index.vector_stores.kestrel import KestrelVectorStore
 
-import vectorstore as vs
-
 
 class BagOfWords(BaseEmbedding):
     """Deterministic toy embedding: hashed word counts, L2-normalised."""
@@ -97,7 +95,7 @@ def recall(memory: VectorMemory, question: str, k: int = 1, **where: Any) -> lis
 
 def main(path: str) -> None:
     ana, ana_store = memory_for(path, "ana")
-    ben, _ = memory_for(path, "ben")
+    ben, ben_store = memory_for(path, "ben")
     now, day = time.time(), 86_400.0
     for text, importance, age in (
         ("I am allergic to peanuts", 5, 30 * day),
@@ -116,12 +114,13 @@ def main(path: str) -> None:
     print("ana, important only:", recall(ana, "ana", 5, importance=(">=", 4)))
     gone = ana_store.client.delete(filter='text_match(text, "flights")')
     print(f"forgot {gone} of ana's memories about flights")
-    vs.shared_client(path).close()  # what a process exit does; every put is already durable
+    ana_store.close()  # the last store on the path closes its client, as a process exit
+    ben_store.close()  # would; every put is already durable
 
-    ana, _ = memory_for(path, "ana")  # a restart
+    ana, ana_store = memory_for(path, "ana")  # a restart
     print("after a restart, ana 'seats?':", recall(ana, "which seats on a flight?"))
     print("after a restart, ana 'school?':", recall(ana, "when does school start?"))
-    vs.shared_client(path).close()
+    ana_store.close()
 
 
 if __name__ == "__main__":

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import Any, cast
 
 from .api import ClientAPI
 from .backends import is_milvus_uri
 from .backends.milvus import connect_milvus
 from .client import MEMORY, Client
-from .errors import ConfigError
+from .errors import ClosedError, ConfigError
 
 _EMBEDDED_OPTIONS = frozenset(
     {"segment_rows", "durability", "sync_interval_ms", "max_wal_bytes", "lock_timeout"}
@@ -77,24 +77,80 @@ def connect(
     return Client(uri, read_only=read_only, **options)
 
 
-_shared: dict[str, tuple[ClientAPI, dict[str, object]]] = {}
+class SharedClient:
+    """One holder's share of a process-wide client (``shared_client``).
+
+    Every attribute is the shared client's; ``close()`` gives back this share
+    only, and the client closes when the last share is given back, so one
+    adapter closing its store never closes the store under another.
+    """
+
+    def __init__(self, entry: _Entry):
+        self._entry: _Entry | None = entry
+
+    def __getattr__(self, name: str) -> Any:
+        entry = self.__dict__.get("_entry")
+        if entry is None:
+            raise ClosedError("this share of the shared client was closed")
+        return getattr(entry.client, name)
+
+    @property
+    def closed(self) -> bool:
+        """Whether this share was closed (or the client itself)."""
+        return self._entry is None or self._entry.client.closed
+
+    def close(self) -> None:
+        """Give back this share; the last one closes the client. Idempotent."""
+        with _shared_lock:
+            entry, self._entry = self._entry, None
+            if entry is None:
+                return
+            entry.shares -= 1
+            last = entry.shares == 0
+            if last and _shared.get(entry.key) is entry:
+                del _shared[entry.key]
+        if last:
+            entry.client.close()
+
+    def __enter__(self) -> SharedClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        entry = self._entry
+        return f"SharedClient({entry.client!r})" if entry is not None else "SharedClient(closed)"
+
+
+class _Entry:
+    """A shared client, the options it was opened with and its open shares."""
+
+    def __init__(self, client: ClientAPI, options: dict[str, object], key: str):
+        self.client, self.options, self.key = client, options, key
+        self.shares = 0
+
+
+_shared: dict[str, _Entry] = {}
 _shared_lock = threading.Lock()
 
 
 def shared_client(uri: str | os.PathLike[str] = MEMORY, **options: Any) -> ClientAPI:
-    """The process's open client of a store, connecting on first use.
+    """A share of the process's client of a store, connecting on first use.
 
-    A path store has one writer per process (a second ``connect`` to the same
-    path is a ``LockedError``), so adapters that may be built twice on one path
-    (a LangChain store and a LlamaIndex index over the same directory, two
-    retrievers...) share a client through here. ``":memory:"`` always gives a
+    Adapters that may be built several times on one path (a LangChain store and
+    a LlamaIndex index over the same directory, two retrievers...) share one
+    client, and so one copy of each collection in memory, through here. Each
+    call returns a share of its own: closing it lets go of that share, and the
+    client closes when the last one is closed. (Other processes, and ``connect``
+    in this one, may open the same store too.) ``":memory:"`` always gives a
     new, separate store.
 
     Args:
         uri, options: as for ``connect``.
 
     Returns:
-        An open ``ClientAPI``; closing it closes it for every holder.
+        An open ``ClientAPI`` (a ``SharedClient``).
 
     Raises:
         ConfigError: the store is already open here with other options.
@@ -105,17 +161,18 @@ def shared_client(uri: str | os.PathLike[str] = MEMORY, **options: Any) -> Clien
         return connect(uri, **options)
     key = os.path.realpath(uri)
     with _shared_lock:
-        found = _shared.get(key)
-        if found is not None and not found[0].closed:
-            if found[1] != options:
-                raise ConfigError(
-                    f"store {uri} is already open in this process with options {found[1]}, "
-                    f"not {options}"
-                )
-            return found[0]
-        client = connect(uri, **options)
-        _shared[key] = (client, dict(options))
-        return client
+        entry = _shared.get(key)
+        if entry is not None and entry.client.closed:  # closed through another handle
+            entry = None
+        if entry is not None and entry.options != options:
+            raise ConfigError(
+                f"store {uri} is already open in this process with options {entry.options}, "
+                f"not {options}"
+            )
+        if entry is None:
+            entry = _shared[key] = _Entry(connect(uri, **options), dict(options), key)
+        entry.shares += 1
+        return cast(ClientAPI, SharedClient(entry))
 
 
-__all__ = ["MEMORY", "connect", "shared_client"]
+__all__ = ["MEMORY", "SharedClient", "connect", "shared_client"]

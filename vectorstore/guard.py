@@ -61,11 +61,14 @@ class Guard:
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """The store's write lock (path stores), then this collection's, then
-        catch up with what other processes wrote."""
+        catch up with what other processes wrote (most of it before taking the
+        store's lock, so processes replay each other's writes in parallel)."""
         if self._read_only:
             raise ReadOnlyError(f"collection {self._name!r} is open read-only")
         self._check_open()  # a closed store has no write lock to take
         storage = self._storage
+        if storage is not None:
+            self._follow()  # the bulk of others' writes, replayed while they keep writing
         with storage.store.writing() if storage is not None else nullcontext(), self._lock.write:
             self._check_open()
             if storage is not None:
@@ -91,8 +94,9 @@ class Guard:
         except StorageError:
             if self._read_only:
                 raise
-            with self._writing():  # catches up holding the store's lock
-                pass
+            with storage.store.writing(), self._lock.write:  # where nothing races
+                self._check_open()
+                self._catch_up(storage, locked=True)
 
     def _catch_up(
         self, storage: CollectionStorage, locked: bool, attempts: int = follow.ATTEMPTS

@@ -462,18 +462,25 @@ def test_reader_opened_before_a_compaction(disk_stores):
         reader.close()
 
 
-def test_shared_client_is_one_per_store_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_shared_client_is_one_client_per_store_path_with_a_share_per_holder(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "store"
     a = vs.shared_client(str(path))
     b = vs.shared_client(path / ".." / "store")  # the same directory, spelled otherwise
-    assert a is b
-    with vs.connect(str(path)) as other:  # another writer beside it works too
-        other.create_collection("c", dimension=2)
-    assert a.list_collections() == ["c"]
+    col = a.create_collection("c", dimension=2)
+    assert b.get_collection("c") is col  # one client: one copy of the collection
+    with vs.connect(str(path)) as other:  # another client beside it works too
+        other.get_collection("c").insert({"id": 1, "vector": [1.0, 0.0]})
     with pytest.raises(vs.ConfigError, match="already open"):
         vs.shared_client(str(path), durability="none")
     assert vs.shared_client(":memory:") is not vs.shared_client(":memory:")
     a.close()
-    c = vs.shared_client(str(path))  # closed: a fresh client
-    assert c is not a and not c.closed
+    a.close()  # idempotent
+    assert a.closed and not b.closed
+    with pytest.raises(vs.ClosedError, match="share"):
+        a.list_collections()
+    assert col.count() == 1  # b's share keeps the client, and its collections, open
+    b.close()
+    assert col.closed  # the last share closed the client
+    c = vs.shared_client(str(path))  # a fresh client
+    assert not c.closed and c.get_collection("c").count() == 1
     c.close()

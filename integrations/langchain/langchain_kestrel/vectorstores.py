@@ -149,18 +149,23 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
             self._core.attach(collection)
             return
         assert client is not None
-        if drop_old:
-            client.drop_collection(collection_name)
-        if client.has_collection(collection_name):
-            self._core.attach(client.get_collection(collection_name))
-        elif client.read_only:  # nothing could ever be read: a misspelt name, most likely
-            raise vs.CollectionNotFoundError(
-                f"collection {collection_name!r} does not exist in {client.uri}, which is "
-                f"open read-only (so it is not created); its collections: "
-                f"{sorted(client.list_collections())}: pass one as collection_name="
-            )
-        elif dimension is not None:
-            self._core.ensure(dimension)
+        try:
+            if drop_old:
+                client.drop_collection(collection_name)
+            if client.has_collection(collection_name):
+                self._core.attach(client.get_collection(collection_name))
+            elif client.read_only:  # nothing could ever be read: a misspelt name, most likely
+                raise vs.CollectionNotFoundError(
+                    f"collection {collection_name!r} does not exist in {client.uri}, which is "
+                    f"open read-only (so it is not created); its collections: "
+                    f"{sorted(client.list_collections())}: pass one as collection_name="
+                )
+            elif dimension is not None:
+                self._core.ensure(dimension)
+        except BaseException:
+            if self._owns_client:  # give back the share of a store that never was
+                client.close()
+            raise
 
     # ------------------------------------------------------------ properties
     @property
@@ -200,9 +205,10 @@ class KestrelVectorStore(AsyncMethods, RetrieverMethods, VectorStore):
     def close(self) -> None:
         """Close the client if this store opened it (``uri=``); idempotent.
 
-        A path store's client is shared by every store on that path in the
-        process, so this closes it for them too (they reopen it when rebuilt).
-        Clients passed as ``client=`` are left open.
+        A path store holds a share of the process's client of that path
+        (``vectorstore.shared_client``): this gives back its share, and the
+        client closes with the last one, so other stores on the path keep
+        working. Clients passed as ``client=`` are left open.
         """
         client = self._core.client
         if self._owns_client and client is not None:

@@ -66,20 +66,24 @@ def test_drop_old_starts_empty(tmp_path: Path) -> None:
 def test_two_stores_on_one_path_share_a_client(tmp_path: Path) -> None:
     a = open_store(tmp_path)
     b = open_store(tmp_path / ".")
-    assert a.client is b.client  # one writer per path: the shared client
     a.add_documents(DOCS)
     assert b.get_by_ids(["f"]) == [DOCS[0]]  # b picks up the collection a created
+    assert a.collection is b.collection  # one client underneath: one copy in memory
     other = open_store(tmp_path, collection_name="notes")
-    assert other.client is a.client
     other.add_texts(["owl"], ids=["o"])
     assert a.get_by_ids(["o"]) == [] and other.get_by_ids(["o"])[0].page_content == "owl"
     with pytest.raises(vs.ConfigError, match="already open"):
         open_store(tmp_path, connect_options={"durability": "none"})
+    collection = a.collection
     with a:
-        pass  # closing one closes the shared client for every holder ...
-    assert b.client is not None and b.client.closed
-    c = open_store(tmp_path)  # ... and the next store opens it again
-    assert c.client is not a.client and c.get_by_ids(["f", "o"]) == [DOCS[0]]
+        pass  # closing one gives back its share only ...
+    assert a.client is not None and a.client.closed
+    assert b.client is not None and not b.client.closed and b.get_by_ids(["f"]) == [DOCS[0]]
+    b.close()
+    other.close()  # ... the last share closes the client
+    assert collection is not None and collection.closed
+    c = open_store(tmp_path)  # and the next store opens it again
+    assert c.get_by_ids(["f", "o"]) == [DOCS[0]]
     c.close()
 
 

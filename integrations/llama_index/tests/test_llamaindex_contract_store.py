@@ -194,20 +194,22 @@ def test_store_built_before_collection_exists_sees_it(
     assert ids_of(early.get_nodes()) == ["a"]
 
 
-def test_closing_a_path_store_closes_the_shared_client(
+def test_closing_a_path_store_leaves_the_others_on_the_path_open(
     tmp_path: Path, make_store: StoreFactory
 ) -> None:
-    """Documented: path stores share one client; close() closes it for every holder,
-    with a clear error, and a new store on the path gets the data back."""
+    """Documented: path stores share one client, each holding a share of it;
+    closing one gives back its share only, and the last one closes the client."""
     uri = str(tmp_path / "db")
     a = KestrelVectorStore(uri=uri, collection_name="a")
     b = KestrelVectorStore(uri=uri, collection_name="b")
-    assert a.db is b.db
     a.add([node("a", "alpha", [1.0, 0.0])])
     b.add([node("b", "beta", [0.0, 1.0])])
+    assert b.db.get_collection("a") is a.db.get_collection("a")  # one client underneath
     a.close()
-    with pytest.raises(vs.ClosedError, match="collection 'b' is closed"):
-        b.query(q([0.0, 1.0]))
+    assert b.query(q([0.0, 1.0])).ids == ["b"]  # b's share keeps it open
+    collection = b.db.get_collection("b")
+    b.close()
+    assert collection.closed  # the last share closed the client
     reopened = make_store(uri=uri, collection_name="b")
     assert reopened.query(q([0.0, 1.0])).ids == ["b"]
 

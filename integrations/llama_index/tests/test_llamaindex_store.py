@@ -87,9 +87,8 @@ def test_dimension_given_creates_the_collection(make_store: StoreFactory) -> Non
 
 def test_path_stores_share_one_client(make_store: StoreFactory) -> None:
     first = make_store("disk", dim=4)
-    second = make_store("disk")  # the same path, in the same process: no LockedError
-    assert first.db is second.db
-    assert second.dim == 4 and second.client is first.client
+    second = make_store("disk")  # the same path, in the same process
+    assert second.dim == 4 and second.client is first.client  # one client: one collection
 
 
 def test_existing_client_and_collection(make_store: StoreFactory) -> None:

@@ -88,7 +88,7 @@ class KestrelVectorStore(BasePydanticVectorStore):
     Args:
         uri: ``":memory:"`` (a private in-memory store) or a directory path
             (a durable store, opened through ``vectorstore.shared_client`` so
-            every store on that path in this process shares one writer).
+            every store on that path in this process shares one client).
         collection_name: the collection to use or create.
         dim: the embedding dimension; when None it is taken from the existing
             collection or from the first nodes added.
@@ -223,12 +223,17 @@ class KestrelVectorStore(BasePydanticVectorStore):
             client = open_client(self.uri, dict(connect_options or {}))
             self._owns_client = True
         self._db = client
-        if client.has_collection(collection_name):
-            self._adopt(client.get_collection(collection_name))
-        elif client.read_only:  # nothing could ever be read: a misspelt name, most likely
-            raise missing_collection(client, collection_name)
-        elif dim is not None:
-            self._create(dim)
+        try:
+            if client.has_collection(collection_name):
+                self._adopt(client.get_collection(collection_name))
+            elif client.read_only:  # nothing could ever be read: a misspelt name, most likely
+                raise missing_collection(client, collection_name)
+            elif dim is not None:
+                self._create(dim)
+        except BaseException:
+            if self._owns_client:  # give back the share of a store that never was
+                client.close()
+            raise
 
     @classmethod
     def class_name(cls) -> str:
@@ -262,10 +267,11 @@ class KestrelVectorStore(BasePydanticVectorStore):
     def close(self) -> None:
         """Close the Kestrel client if this store opened it (``uri=``).
 
-        A path store's client is the process's shared one
-        (``vectorstore.shared_client``): closing it closes it for every store
-        on that path in this process; open a new store afterwards. Writes are
-        durable without ``close`` (every write is logged before it returns).
+        A path store holds a share of the process's client of that path
+        (``vectorstore.shared_client``): closing gives back this store's share,
+        and the client closes with the last one, so other stores on the path
+        keep working. Writes are durable without ``close`` (every write is
+        logged before it returns).
         """
         if self._owns_client and self._db is not None:
             self._db.close()
