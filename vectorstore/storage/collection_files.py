@@ -158,7 +158,13 @@ class CollectionStorage:
             )
         self._wal.append(encode_record(record))
         self._read_to = (gen, self._wal.size)
-        self.store.bump()
+        self._saw_own(self.store.bump())
+
+    def _saw_own(self, count: int) -> None:
+        """The state is current at ``count`` if this write was the only change
+        since it was (the write lock is held), so the next read need not look."""
+        if count == self.seen + 1:
+            self.seen = count
 
     def wal_bytes(self) -> int:
         """The size of the newest log generation the state has read."""
@@ -191,7 +197,8 @@ class CollectionStorage:
 
     # -------------------------------------------------------------- segments
     def spill_dir(self) -> str:
-        """Where growing segments keep their vectors (cleared on open)."""
+        """Where growing segments keep their vectors (a file per process and
+        segment; an open removes those of processes that are gone)."""
         return self.folder
 
     def persist(self, frozen: Frozen) -> None:
@@ -249,7 +256,7 @@ class CollectionStorage:
                 next_auto_id=frozen.next_auto_id,
                 wal=frozen.wal_generation,
             )
-            self.store.write_manifest()
+            self._saw_own(self.store.write_manifest())
             self.loaded = copy.deepcopy(entry)
         self.generation = frozen.wal_generation
         changed, self._pending = self._pending, {}

@@ -33,9 +33,7 @@ from .files import read_json, write_json
 from .lock import StoreLock
 from .manifest import check as check_manifest
 from .manifest import seal
-from .segment_io import (
-    read_segment,
-)
+from .segment_io import read_segment
 from .wal import DURABILITY_MODES, WriteAheadLog
 
 if TYPE_CHECKING:
@@ -139,13 +137,15 @@ class DirectoryStore:
             first = self._depth == 0
             if first:
                 self._write_lock.acquire(self.lock_timeout)
-                try:
-                    self._refresh()
-                except BaseException:
+            try:
+                with self.lock:  # (refresh() of other threads waits, then sees the depth)
+                    if first:
+                        self._refresh()
+                    self._depth += 1
+            except BaseException:
+                if first:
                     self._write_lock.release()
-                    raise
-            with self.lock:
-                self._depth += 1
+                raise
             try:
                 yield
             finally:
@@ -182,10 +182,10 @@ class DirectoryStore:
         changes = self.changes
         return changes.value() if changes is not None else -2
 
-    def bump(self) -> None:
-        """Tell other processes this one changed the store (write lock held)."""
-        if self.changes is not None:
-            self.changes.bump()
+    def bump(self) -> int:
+        """Tell other processes this one changed the store (write lock held);
+        returns the new count (-2 once closed)."""
+        return self.changes.bump() if self.changes is not None else -2
 
     def _read_manifest(self, path: str) -> dict[str, Any]:
         if not os.path.exists(path) and not self.read_only:  # the write lock is held
@@ -232,15 +232,16 @@ class DirectoryStore:
     def collections(self) -> dict[str, Any]:
         return self.manifest["collections"]  # type: ignore[no-any-return]
 
-    def write_manifest(self) -> None:
-        """Write the manifest durably (``self.lock`` and the write lock held)."""
+    def write_manifest(self) -> int:
+        """Write the manifest durably (``self.lock`` and the write lock held);
+        returns the store's new change count."""
         path = os.path.join(self.root, MANIFEST)
         self.manifest["version"] += 1
         write_json(path, seal(self.manifest))
         self._seen_file = _identity(path)
         if self.changes is not None:
             self.changes.publish_manifest(self.manifest["version"])
-        self.bump()
+        return self.bump()
 
     def folder(self, name: str) -> str:
         """The folder of collection ``name``: its own name, unless it was renamed
