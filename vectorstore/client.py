@@ -342,7 +342,7 @@ class Client:
         for attempt in range(attempts):
             locked = not self._read_only and attempt == attempts - 1
             try:
-                with store.writing() if locked else nullcontext():
+                with store.writing() if locked else store.marks.reading():
                     col, storage, replayed = self._load(store, name)
                 break
             except StorageError:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from .errors import ClosedError, StorageError
@@ -89,19 +89,25 @@ def catch_up(
     store = storage.store
     for attempt in range(attempts):
         seen = store.change_count()  # first: a change after this is seen next time
-        store.refresh()
-        entry = store.collections.get(state.name)
-        if entry is None or entry.get("schema") != storage.loaded.get("schema"):
-            raise CollectionGoneError(state.name)
         try:
-            if entry == storage.loaded:
-                records = list(storage.read_log(state.schema.primary.name, locked))
-                with interruptible():
+            # without the write lock, a reader's mark keeps checkpoints from
+            # deleting what the manifest read here names until it is open
+            with nullcontext() if locked else store.marks.reading():
+                store.refresh()
+                entry = store.collections.get(state.name)
+                if entry is None or entry.get("schema") != storage.loaded.get("schema"):
+                    raise CollectionGoneError(state.name)
+                if entry == storage.loaded:
+                    records = list(storage.read_log(state.schema.primary.name, locked))
+                    rebuilt = None
+                else:
+                    rebuilt = rebuild(state, storage, locked)
+            with interruptible():
+                if rebuilt is None:
                     state.replay(records)
-                applied = len(records)
-            else:
-                fresh, fresh_storage, applied = rebuild(state, storage, locked)
-                with interruptible():
+                    applied = len(records)
+                else:
+                    fresh, fresh_storage, applied = rebuilt
                     state.adopt(fresh)
                     storage.take_over(fresh_storage)
         except StorageError:

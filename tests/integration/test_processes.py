@@ -523,3 +523,29 @@ def test_readers_and_writer_long(tmp_path, round_, runslow):
     seed = int(os.environ.get("KESTREL_READERS_SEED", seed))
     print("seed", seed, "n_ops", n_ops)
     run_readers_and_writer(tmp_path, ["count", "search", "search"], n_ops=n_ops, seed=seed)
+
+
+@pytest.mark.parametrize("reader", ["another client", "this client"])
+def test_a_checkpoint_leaves_the_files_a_reader_may_be_opening(tmp_path, reader):
+    """A reader between reading the manifest and opening the files it names holds
+    a mark; a checkpoint then leaves its garbage for a later one."""
+    path = tmp_path / "store"
+    db = vs.connect(path)
+    try:
+        col = db.create_collection("c", dimension=2)
+        col.insert([{"id": i, "vector": [1.0, float(i)]} for i in range(5)])
+        first_log = path / "c" / "wal.00000001.log"
+        ro = vs.connect(path, read_only=True)
+        marks = (ro if reader == "another client" else db)._store.marks
+        with marks.reading():
+            col.flush()  # names generation 2; generation 1 is garbage now
+            assert first_log.exists(), "deleted under a reader"
+        ro.close()
+        col.insert({"id": 9, "vector": [0.0, 1.0]})
+        col.flush()
+        assert not first_log.exists()  # the next checkpoint removed it
+        assert sorted(p.name for p in (path / "c").glob("wal.*")) == ["wal.00000003.log"]
+    finally:
+        db.close()
+    with vs.connect(path, read_only=True) as ro:
+        assert ro.get_collection("c").count() == 6

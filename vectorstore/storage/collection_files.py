@@ -70,6 +70,7 @@ class CollectionStorage:
         self.loaded: dict[str, Any] = copy.deepcopy(entry)  # the entry the state came from
         self._read_to = (self.generation, 0)  # the log position the state holds
         self._pending: dict[str, Any] = {}  # segment entries written, not yet in the manifest
+        self._unclean: set[str] = set()  # segments whose replaced files may remain
         self.seen = -1  # the store's change count the state is known to be current at
 
     def stale(self) -> bool:
@@ -93,7 +94,7 @@ class CollectionStorage:
     def read_log(self, pk_field: str, locked: bool = False) -> Iterator[Record]:
         """Every logged write the state does not hold yet, in order: at open all
         of them since the manifest's generation, later only what other
-        processes appended since (``read_to`` moves as they are read).
+        processes appended since (the position moves once all are read).
 
         The caller applies them (``state.CollectionState.replay``): storage
         only reads. A record another process is appending is left for the next
@@ -117,6 +118,7 @@ class CollectionStorage:
                 f"manifest's generation {self.generation}"
             )
         at, offset = self._read_to
+        position = self._read_to  # moved only once everything was read
         for gen in gens:
             if gen < at:
                 continue
@@ -131,7 +133,8 @@ class CollectionStorage:
                     yield decode_record(payload, pk_field)
                 except StorageError as exc:
                     raise StorageError(f"collection {self.name!r}, {path}: {exc}") from None
-            self._read_to = (gen, good_end)
+            position = (gen, good_end)
+        self._read_to = position
 
     def older_logs(self) -> bool:
         """Whether the log spans more than one generation (a checkpoint failed)."""
@@ -259,17 +262,26 @@ class CollectionStorage:
             self._saw_own(self.store.write_manifest())
             self.loaded = copy.deepcopy(entry)
         self.generation = frozen.wal_generation
-        changed, self._pending = self._pending, {}
-        for child in os.listdir(self.folder):  # now garbage: old logs, merged segments
+        self._unclean |= set(self._pending)
+        self._pending = {}
+        with self.store.marks.cleaning() as free:
+            if free:  # else a process is reading names the old manifest gave: later
+                self._remove_garbage(frozen.wal_generation, live, entries)
+
+    def _remove_garbage(self, generation: int, live: set[int], entries: dict[str, Any]) -> None:
+        """Delete old log generations, segments no longer listed and replaced
+        files of listed ones (no reader is between a manifest and its files)."""
+        for child in os.listdir(self.folder):
             path = os.path.join(self.folder, child)
             if child.startswith("wal.") and child[4:-4].isdigit():
-                if int(child[4:-4]) < frozen.wal_generation:
+                if int(child[4:-4]) < generation:
                     remove_garbage(path)
             elif child.startswith("seg_") and child[4:].isdigit() and int(child[4:]) not in live:
                 # On Windows the files a search still maps stay (rmtree cannot
                 # delete a mapped file); the next checkpoint retries.
                 shutil.rmtree(path, ignore_errors=True)
-        for sid in changed:  # replaced tombstones and graphs
+        unclean, self._unclean = self._unclean, set()
+        for sid in unclean:  # replaced tombstones and graphs
             if int(sid) in live:
                 remove_unlisted(os.path.join(self.folder, f"seg_{sid}"), entries[sid]["files"])
 
@@ -284,6 +296,7 @@ class CollectionStorage:
         self.close_log()
         self.folder, self.generation, self.loaded = other.folder, other.generation, other.loaded
         self._read_to, self._pending = other._read_to, other._pending
+        self._unclean |= other._unclean
         self.seen = other.seen
 
     def close(self) -> None:

@@ -20,8 +20,10 @@ name it. Only Linux is tested (CI); the Windows branch follows the documented
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 from ..errors import LockedError, StorageError
@@ -176,3 +178,95 @@ def _optional(name: str) -> ModuleType | None:
         return __import__(name)
     except ImportError:
         return None
+
+
+class ReaderMarks:
+    """``<store>/.readers``: processes reading files without the write lock mark it.
+
+    A process catching up without the write lock (a reader, or a writer between
+    writes) holds a shared lock on this file from reading the manifest until it
+    has opened every file the manifest names; a checkpoint deletes the files it
+    made garbage (old log generations, replaced segments) only if it can take the
+    lock exclusively at that moment, and otherwise leaves them for a later
+    checkpoint. So a file is never deleted between a reader learning its name and
+    opening it (once open or mapped, POSIX keeps it alive), as SQLite's read marks
+    keep a checkpoint from overwriting what a reader still needs.
+
+    ``flock`` locks belong to an open file, so the threads of one process share
+    one shared lock (counted), and a cleanup opens the file afresh: it then sees
+    this process's own readers too.
+
+    POSIX only (``fcntl.flock``); elsewhere a mark is a no-op (Windows refuses to
+    delete an open file anyway, and the checkpoint then retries later). A store the
+    reader cannot create the file in (read-only media) is read without marks:
+    catch-ups then retry when a checkpoint races them.
+
+    Args:
+        folder: the store directory.
+        writable: create the file if missing.
+    """
+
+    def __init__(self, folder: str, writable: bool):
+        self.path = os.path.join(folder, ".readers")
+        self._writable = writable
+        self._fcntl = _optional("fcntl")
+        self._fd: int | None = None
+        self._readers = 0  # threads of this process holding the shared lock
+        self._count_lock = threading.Lock()
+        if writable:  # a writer creates it, so read-only processes can mark it too
+            fd = self._open()
+            if fd is not None:
+                os.close(fd)
+
+    def _open(self) -> int | None:
+        if self._fcntl is None:
+            return None
+        flags = (os.O_RDWR | os.O_CREAT) if self._writable else os.O_RDONLY
+        try:
+            return os.open(self.path, flags | O_BINARY, 0o644)
+        except OSError:
+            return None
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold a reader's mark (shared; waits out a checkpoint's brief cleanup)."""
+        fcntl = self._fcntl
+        with self._count_lock:
+            if self._readers == 0:
+                if self._fd is None:
+                    self._fd = self._open()
+                if self._fd is not None and fcntl is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_SH)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._readers -= 1
+                if self._readers == 0 and self._fd is not None and fcntl is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def cleaning(self) -> Iterator[bool]:
+        """Try to take the marks exclusively for a checkpoint's cleanup: yields
+        whether no reader holds one (then delete; else leave the garbage)."""
+        fcntl = self._fcntl
+        fd = self._open()
+        if fd is None or fcntl is None:
+            yield True
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # drops the lock
+
+    def close(self) -> None:
+        with self._count_lock:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.close(fd)

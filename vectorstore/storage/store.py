@@ -5,6 +5,7 @@ Layout::
     <store>/manifest.json            versioned; replaced atomically
     <store>/.lock                    write lock, held for one write (pid inside)
     <store>/.changes                 change counter every process maps (see changes)
+    <store>/.readers                 marks of processes reading without the write lock
     <store>/<collection>/wal.<gen>.log   write-ahead log generations
     <store>/<collection>/seg_<id>/   sealed segment files (see segment_io)
 
@@ -30,7 +31,7 @@ from ..index_spec import Index
 from ..schema import Schema
 from .changes import ChangeCounter
 from .files import read_json, write_json
-from .lock import StoreLock
+from .lock import ReaderMarks, StoreLock
 from .manifest import check as check_manifest
 from .manifest import seal
 from .segment_io import read_segment
@@ -95,6 +96,7 @@ class DirectoryStore:
         self._seen_file: tuple[int, int, int] | None = None  # the manifest file read last
         self._write_lock: StoreLock | None = None
         self.changes: ChangeCounter | None = None
+        self.marks = ReaderMarks(self.root, writable=False)  # replaced below
         self.manifest: dict[str, Any] = {}  # read below (_seen_file None: not yet)
         path = os.path.join(self.root, MANIFEST)
         try:
@@ -102,6 +104,7 @@ class DirectoryStore:
                 if not os.path.exists(path):
                     raise StorageError(f"no Kestrel store at {self.root} (no {MANIFEST})")
                 self.changes = ChangeCounter(self.root, writable=False)
+                self.marks = ReaderMarks(self.root, writable=False)
                 self.manifest = self._read_manifest(path)
             else:
                 try:
@@ -110,6 +113,7 @@ class DirectoryStore:
                     raise StorageError(f"cannot open a store at {self.root}: {exc}") from exc
                 self._write_lock = StoreLock(self.root)
                 self.changes = ChangeCounter(self.root, writable=True)
+                self.marks = ReaderMarks(self.root, writable=True)
                 if os.path.exists(path):
                     self.manifest = self._read_manifest(path)
                 else:
@@ -386,6 +390,7 @@ class DirectoryStore:
         if self.changes is not None:
             self.changes.close()
             self.changes = None
+        self.marks.close()
 
 
 def _identity(path: str) -> tuple[int, int, int]:
