@@ -10,6 +10,7 @@ the write then raises ``StorageError`` and changes nothing.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -90,12 +91,19 @@ def write_npy(path: str, array: np.ndarray) -> None:
         os.fsync(f.fileno())
 
 
+# json.dumps with these options builds a new encoder per value; a flush writes one
+# value per row (the dynamic-field column alone: 1M "{}" at a full segment), so
+# one shared encoder and chunked writes cut that ~3x. The bytes are the same.
+_JSONL_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_JSONL_CHUNK = 4096
+
+
 def write_jsonl(path: str, values: Iterable[Any]) -> None:
     """One JSON value per line (strings, JSON documents, arrays, dicts)."""
+    lines = map(_JSONL_ENCODER.encode, values)
     with open(path, "wb") as f:
-        for value in values:
-            f.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
-            f.write(b"\n")
+        while chunk := list(itertools.islice(lines, _JSONL_CHUNK)):
+            f.write(("\n".join(chunk) + "\n").encode())
         f.flush()
         os.fsync(f.fileno())
 
