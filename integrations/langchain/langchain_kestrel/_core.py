@@ -32,9 +32,15 @@ _DENSE_ONLY = (
     "field_names=FieldNames(sparse=None), analyzer=None)."
 )
 _NO_BM25 = (
-    "hybrid search needs a BM25 sparse field {sparse!r} filled from the text; collection "
-    "{name!r} has none (use hybrid=None, or a collection created by this store)"
+    "hybrid search needs a BM25 sparse field filled from the text; collection {name!r} has "
+    "none{named} (use hybrid=None, or a collection created by this store)"
 )
+
+
+def no_bm25(name: str, sparse: str | None) -> str:
+    """The error for a hybrid search where the collection has no BM25 field."""
+    named = f" named {sparse!r}" if sparse else " (field_names has sparse=None)"
+    return _NO_BM25.format(name=name, named=named)
 
 
 def no_extra(kwargs: Mapping[str, Any], method: str) -> None:
@@ -188,7 +194,7 @@ class StoreCore:
                 f"collection {col.name!r} holds {dim}-dimensional vectors, not {self.dimension}"
             )
         if (self.hybrid is not None or self.ranker is not None) and not bm25:
-            raise vs.ConfigError(_NO_BM25.format(name=col.name, sparse=self.names.sparse))
+            raise vs.ConfigError(no_bm25(col.name, self.names.sparse))
         if self.partition is not None:
             col.create_partition(self.partition)
         self.metric, self.bm25, self.dimension, self._col = metric, bm25, dim, col
@@ -331,7 +337,7 @@ class StoreCore:
                 raise ValueError("hybrid search needs the query text, not only its vector")
             ranker = None  # the store's default: by-vector searches are dense
         if ranker is not None and not self.bm25:
-            raise vs.ConfigError(_NO_BM25.format(name=self.name, sparse=self.names.sparse))
+            raise vs.ConfigError(no_bm25(self.name, self.names.sparse))
         col = self.current()
         if col is None or k <= 0:  # k = 0 asks for nothing, as InMemoryVectorStore
             return [], ranker

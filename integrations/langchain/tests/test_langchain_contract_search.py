@@ -237,8 +237,9 @@ def test_hybrid_needs_bm25(made: list[KestrelVectorStore]) -> None:
     store = new(made, field_names=FieldNames(sparse=None))
     store.add_texts(["kestrel"], ids=["k"])
     assert ids_of(store.similarity_search("kestrel")) == ["k"]
-    with pytest.raises(vs.ConfigError, match="hybrid search needs a BM25 sparse field"):
+    with pytest.raises(vs.ConfigError, match="hybrid search needs a BM25 sparse field") as info:
         store.similarity_search("kestrel", hybrid="rrf")
+    assert "sparse=None" in str(info.value) and "'None'" not in str(info.value)
 
 
 # ------------------------------------------------------- async / threads

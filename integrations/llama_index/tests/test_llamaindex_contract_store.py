@@ -394,12 +394,14 @@ def test_delete_nodes_by_ids_filters_and_both(make_store: StoreFactory) -> None:
 
 
 def test_node_ids_given_as_a_string_are_not_split(make_store: StoreFactory) -> None:
-    """A str of node ids is one id: ``delete_nodes("ab")`` deletes the node "ab",
-    not the nodes "a" and "b"."""
+    """A str of node ids is one id: ``get_nodes("ab")`` finds and
+    ``delete_nodes("ab")`` deletes the node "ab", not the nodes "a" and "b"."""
     store = make_store()
     store.add([node(k, k, [1.0, float(i)]) for i, k in enumerate(["a", "b", "ab"])])
+    assert ids_of(store.get_nodes("ab")) == ["ab"]  # type: ignore[arg-type]
     store.delete_nodes("ab")  # type: ignore[arg-type]
     assert sorted(ids_of(store.get_nodes())) == ["a", "b"]
+    assert store.get_nodes("ab") == []  # type: ignore[arg-type]
 
 
 def test_clear_then_reuse(make_store: StoreFactory) -> None:

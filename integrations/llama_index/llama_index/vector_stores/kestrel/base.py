@@ -477,16 +477,17 @@ class KestrelVectorStore(BasePydanticVectorStore):
         """
         condition = metadata_filters_to_expr(filters, METADATA, self._lower)
         collection = self._current()
-        if collection is None or (node_ids is not None and not node_ids):
+        wanted = None if node_ids is None else id_list(node_ids)  # a str is one id
+        if collection is None or (wanted is not None and not wanted):
             return []
         fields = [TEXT, NODE, EMBEDDING]
         rows = collection.query(
             filter=condition if condition is not None else "",
             output_fields=fields,
-            ids=None if node_ids is None else id_list(node_ids),
+            ids=wanted,
         )
-        if node_ids is not None:
-            rank = {node_id: i for i, node_id in reversed(list(enumerate(node_ids)))}
+        if wanted is not None:
+            rank = {node_id: i for i, node_id in reversed(list(enumerate(wanted)))}
             rows.sort(key=lambda row: rank[row[ID]])
         return [row_to_node(row, with_embedding=True) for row in rows]
 
