@@ -6,6 +6,7 @@ is a layer above); ``vectorstore.connect`` picks it, or the Milvus backend, by U
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -323,6 +324,10 @@ class Client:
         for name, col in list(self._collections.items()):
             if col.closed or name not in self._store.collections:
                 del self._collections[name]
+                if name not in self._store.collections:
+                    col._left_manifest()
+                with contextlib.suppress(StorageError):  # its writes are in the log
+                    col._close()
 
     def _has(self, name: str) -> bool:
         return name in self._collections or (
@@ -343,15 +348,15 @@ class Client:
             locked = not self._read_only and attempt == attempts - 1
             try:
                 with store.writing() if locked else store.marks.reading():
+                    store.refresh()  # under the mark: what it names stays until opened
+                    if name not in store.collections:
+                        raise CollectionNotFoundError(f"no collection named {name!r}")
                     col, storage, replayed = self._load(store, name)
                 break
             except StorageError:
                 if store.writing_now or attempt == attempts - 1:
                     raise
                 time.sleep(0.005 * 2**attempt)
-                store.refresh()
-                if name not in store.collections:
-                    raise CollectionNotFoundError(f"no collection named {name!r}") from None
         self._collections[name] = col
         if not self._read_only and (
             storage.older_logs() or col._needs_checkpoint or replayed > _REPLAY_CHECKPOINT

@@ -42,7 +42,7 @@ class CollectionGoneError(ClosedError):
 
     def __init__(self, name: str):
         super().__init__(
-            f"collection {name!r} was dropped or renamed by another process; "
+            f"collection {name!r} was dropped or renamed by another client or process; "
             "get it again from the client"
         )
 

@@ -49,6 +49,7 @@ class Guard:
         self._read_only = read_only
         self._lock = RWLock()
         self._closed = False
+        self._gone = False  # dropped or renamed by another process
         self._interrupted = False  # a write was cut short: never persist this state
 
     @contextmanager
@@ -103,9 +104,13 @@ class Guard:
     ) -> None:
         try:
             follow.catch_up(self._state, storage, locked, self._interruptible, attempts)
-        except follow.CollectionGoneError:  # dropped or renamed by another process
-            self._closed = True
+        except follow.CollectionGoneError:
+            self._left_manifest()
             raise
+
+    def _left_manifest(self) -> None:
+        """Another process dropped or renamed this collection: refuse every call."""
+        self._gone = self._closed = True
 
     def _check_open(self) -> None:
         if self._interrupted:
@@ -113,6 +118,8 @@ class Guard:
                 f"collection {self._name!r} was closed when a write was interrupted halfway; "
                 "reopen the store: its write-ahead log has every logged write"
             )
+        if self._gone:
+            raise follow.CollectionGoneError(self._name)
         if self._closed:
             raise ClosedError(f"collection {self._name!r} is closed or was dropped")
 

@@ -504,7 +504,7 @@ def test_a_reader_follows_the_writer_call_by_call(tmp_path):
         assert [h.id for h in rc.search([[1.0, 7.0]], limit=1)[0]] == [7]
         db.drop_collection("c")
         assert ro.list_collections() == []
-        with pytest.raises(vs.ClosedError, match="another process"):
+        with pytest.raises(vs.ClosedError, match="dropped or renamed by another client or process"):
             rc.count()
     finally:
         ro.close()
