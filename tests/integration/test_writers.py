@@ -121,17 +121,17 @@ def expected(log: list[dict[str, Any]]) -> tuple[dict[int, int | None], set[int]
     """What a worker's log says the store holds: key -> val (None: deleted), and the
     keys of the one write in flight when it died (either outcome is right)."""
     state: dict[int, int | None] = {}
-    pending: dict[tuple[str, int], dict[str, Any]] = {}
+    in_flight: list[int] = []  # the keys of an intent not yet acknowledged
     for e in log:
         if e["op"] == "flush":
             continue
         if e["phase"] == "intent":
-            pending = {(e["op"], e["val"]): e}
+            in_flight = e["keys"]
             continue
-        pending = {}
+        in_flight = []
         for k in e["keys"]:
             state[k] = None if e["op"] == "delete" else e["val"]
-    unsure = {k for e in pending.values() for k in e["keys"]}
+    unsure = set(in_flight)
     return state, unsure
 
 

@@ -10,9 +10,10 @@ when its holder dies, so a lock left by a crashed process is never stale:
   locks are mandatory, so the locked byte lies past the pid text at the start
   of the file: a process that finds the store locked can still read who holds it.
 
-Both modules are imported only here, when a path store is opened for writing:
-importing Kestrel, ``":memory:"`` stores and ``read_only=True`` opens never
-touch an OS lock. The holder's pid is written into the file so the error can
+Both modules are imported only here, when a path store is first written or
+read from files (``ReaderMarks``): importing Kestrel and ``":memory:"`` stores
+never touch an OS lock, and where neither module exists a read-only open reads
+without marks. The holder's pid is written into the file so the error can
 name it. Only Linux is tested (CI); the Windows branch follows the documented
 ``msvcrt`` API but has not been run.
 """

@@ -24,7 +24,7 @@ from llama_index.core.vector_stores.types import (
 import vectorstore as vs
 from vectorstore.expr import And, Compare, Expr, Field, Literal
 
-from .connection import MEMORY, missing_collection, open_client
+from .connection import MEMORY, closed_on_failure, missing_collection, open_client
 from .filters import TRUE, metadata_filters_to_expr
 from .queries import (
     RANKERS,
@@ -223,17 +223,13 @@ class KestrelVectorStore(BasePydanticVectorStore):
             client = open_client(self.uri, dict(connect_options or {}))
             self._owns_client = True
         self._db = client
-        try:
+        with closed_on_failure(client, self._owns_client):
             if client.has_collection(collection_name):
                 self._adopt(client.get_collection(collection_name))
             elif client.read_only:  # nothing could ever be read: a misspelt name, most likely
                 raise missing_collection(client, collection_name)
             elif dim is not None:
                 self._create(dim)
-        except BaseException:
-            if self._owns_client:  # give back the share of a store that never was
-                client.close()
-            raise
 
     @classmethod
     def class_name(cls) -> str:
@@ -267,11 +263,9 @@ class KestrelVectorStore(BasePydanticVectorStore):
     def close(self) -> None:
         """Close the Kestrel client if this store opened it (``uri=``).
 
-        A path store holds a share of the process's client of that path
-        (``vectorstore.shared_client``): closing gives back this store's share,
-        and the client closes with the last one, so other stores on the path
-        keep working. Writes are durable without ``close`` (every write is
-        logged before it returns).
+        A path store gives back its share of the path's ``vs.shared_client``;
+        the last share closes it, so other stores on the path keep working.
+        Writes are durable without ``close`` (each is logged before it returns).
         """
         if self._owns_client and self._db is not None:
             self._db.close()

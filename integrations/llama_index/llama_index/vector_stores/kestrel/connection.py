@@ -3,11 +3,13 @@ adapter's options."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import vectorstore as vs
 
-__all__ = ["MEMORY", "missing_collection", "open_client"]
+__all__ = ["MEMORY", "closed_on_failure", "missing_collection", "open_client"]
 
 MEMORY = ":memory:"
 
@@ -38,3 +40,15 @@ def missing_collection(client: vs.ClientAPI, name: str) -> vs.CollectionNotFound
         f"it is not created); its collections: {sorted(client.list_collections())}: pass "
         "one as collection_name="
     )
+
+
+@contextmanager
+def closed_on_failure(client: vs.ClientAPI, owned: bool) -> Iterator[None]:
+    """Close ``client`` if ``owned`` and the block fails: a store that never came
+    to be gives back its share of the path's shared client."""
+    try:
+        yield
+    except BaseException:
+        if owned:
+            client.close()
+        raise
