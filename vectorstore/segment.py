@@ -474,6 +474,8 @@ class Segment:
             num_rows=num_live,
             num_allowed=live,
             k=k,
+            ef=ef,
+            dim=queries.shape[1],
             cached=selection is not None and selection.cacheable(self, field),
         )
         if index is not None and strategy is not planner.Strategy.EXACT:
@@ -526,11 +528,7 @@ class Segment:
         q = queries.shape[0]
         if k == 0:
             return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
-        if (
-            selection is not None
-            and planner.choose(has_index=True, num_rows=num_live, num_allowed=live, k=k)
-            is planner.Strategy.EXACT
-        ):
+        if selection is not None and live <= max(k, planner.exact_limit(num_live)):
             return self._search_exact(field, queries, k, metric, selection)
         allowed = None
         if selection is not None:
@@ -567,10 +565,19 @@ class Segment:
         num_allowed: int,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Search for more than k and drop disallowed rows; None if too few pass."""
-        k_over = planner.oversampled_k(k, self.num_live, num_allowed)
-        labels, dist = index.search(queries, k_over, max(ef, k_over))
+        num_live = self.num_live
+        k_over = planner.oversampled_k(k, num_live, num_allowed)
+        labels, dist = index.search(
+            queries, k_over, planner.filtered_ef(ef, k, num_live, num_allowed)
+        )
         keep = allowed[labels]
-        if (keep.sum(axis=1) < k).any():
+        if len(labels) == 1:  # a single query (the common case): no sort
+            passed = np.flatnonzero(keep[0])[:k]
+            if len(passed) < k:
+                return None
+            return labels[:, passed], dist[:, passed]
+        if (np.count_nonzero(keep, axis=1) < k).any():
             return None
-        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(labels, order, axis=1), np.take_along_axis(dist, order, axis=1)
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # the passing ones, in order
+        rows = np.arange(len(labels))[:, None]
+        return labels[rows, order], dist[rows, order]

@@ -13,36 +13,54 @@ from vectorstore.index import flat
 from vectorstore.planner import Strategy
 
 
+def _choose(num_rows: int, num_allowed: int, **kw: object) -> Strategy:
+    args: dict = {"has_index": True, "k": 10, "ef": 64, "dim": 128, **kw}
+    return planner.choose(num_rows=num_rows, num_allowed=num_allowed, **args)
+
+
 def test_planner_picks_exact_for_few_rows_and_graph_for_many() -> None:
-    choose = planner.choose
-    assert choose(has_index=False, num_rows=10**6, num_allowed=10**6, k=10) is Strategy.EXACT
-    assert choose(has_index=True, num_rows=100_000, num_allowed=100, k=10) is Strategy.EXACT
-    assert choose(has_index=True, num_rows=100_000, num_allowed=100_000, k=10) is Strategy.HNSW
-    assert (
-        choose(has_index=True, num_rows=100_000, num_allowed=50_000, k=10)
-        is Strategy.HNSW_OVERSAMPLE
-    )
+    assert _choose(10**6, 10**6, has_index=False) is Strategy.EXACT
+    assert _choose(100_000, 100) is Strategy.EXACT
+    assert _choose(100_000, 100_000) is Strategy.HNSW
+    assert _choose(100_000, 50_000) is Strategy.HNSW_OVERSAMPLE
     # k above the exact limit still searches exactly when everything passes cheaply
-    assert choose(has_index=True, num_rows=3000, num_allowed=2500, k=3000) is Strategy.EXACT
+    assert _choose(3000, 2500, k=3000) is Strategy.EXACT
+    # a segment small enough to scan whole is scanned, filter or not
+    assert _choose(2000, 1900, ef=10) is Strategy.EXACT
 
 
-def test_exact_limit_grows_with_sqrt_rows_and_with_a_cached_subset() -> None:
+def test_exact_wins_while_its_rows_cost_less_than_the_graphs_beam() -> None:
+    """The crossovers measured by benchmarks/filtered.py --calibrate: ~20 % of 100k
+    rows at 128 dimensions, ~25 % at 50; a selection too big to keep gathered
+    (cached=False) pays for the gather and crosses over far sooner."""
+    for dim, below, above in ((128, 15_000, 25_000), (50, 20_000, 30_000)):
+        assert _choose(100_000, below, dim=dim, cached=True) is Strategy.EXACT
+        assert _choose(100_000, above, dim=dim, cached=True) is Strategy.HNSW_OVERSAMPLE
+        assert _choose(100_000, below, dim=dim) is Strategy.HNSW_OVERSAMPLE
+    # the cost of exact grows with the passing rows, the graph's with rows / passing
+    assert _choose(10**6, 10_000, cached=True) is Strategy.EXACT  # 1 % of 1M
+    assert _choose(10**6, 100_000) is Strategy.HNSW_OVERSAMPLE  # 10 % of 1M
+    # a wider beam (higher ef) makes the graph dearer, so exact holds out longer
+    assert _choose(100_000, 25_000, cached=True, ef=256) is Strategy.EXACT
+
+
+def test_unfiltered_segments_are_searched_exactly_while_small() -> None:
     small, big = planner.exact_limit(100_000), planner.exact_limit(10_000_000)
     assert big == pytest.approx(small * 10, rel=0.01)
-    assert planner.exact_limit(100_000, cached=True) == small * planner.CACHED_FACTOR
-    rows, allowed = 100_000, 10_000
-    assert planner.choose(has_index=True, num_rows=rows, num_allowed=allowed, k=10) is (
-        Strategy.HNSW_OVERSAMPLE
-    )
-    assert (
-        planner.choose(has_index=True, num_rows=rows, num_allowed=allowed, k=10, cached=True)
-        is Strategy.EXACT
-    )
+    assert planner.exact_limit(10) == planner.EXACT_MIN_ROWS
 
 
 def test_oversampled_k_asks_for_twice_the_expected_survivors() -> None:
     assert planner.oversampled_k(10, 100_000, 50_000) == 50
     assert planner.oversampled_k(10, 1000, 1) == 1000  # capped at the segment
+
+
+def test_filtered_beam_weighs_ef_passing_candidates() -> None:
+    """ef / fraction, so a filtered search is as thorough as an unfiltered one."""
+    assert planner.filtered_ef(64, 10, 100_000, 50_000) == 128
+    assert planner.filtered_ef(64, 10, 100_000, 100_000) == 64
+    assert planner.filtered_ef(64, 10, 100_000, 1_000) == 6_400  # 2k / fraction is 2,010
+    assert planner.filtered_ef(8, 100, 100_000, 50_000) == 410  # never below what it asks for
 
 
 def test_single_query_top_k_matches_the_batched_path() -> None:
@@ -125,6 +143,7 @@ def test_short_oversampling_falls_back_to_the_filter_callback(
     col.insert([{"id": i, "vector": vectors[i], "n": i % 4} for i in range(6000)])
     monkeypatch.setattr(planner, "EXACT_MIN_ROWS", 10)
     monkeypatch.setattr(planner, "EXACT_PER_SQRT_ROWS", 0)
+    monkeypatch.setattr(planner, "BEAM_SLOT_COST", 0)  # never exact
     monkeypatch.setattr(planner, "OVERSAMPLE_FACTOR", 0.0)
     monkeypatch.setattr(planner, "OVERSAMPLE_MARGIN", 1)
     index = col._state.partitions["_default"][0].indexes["vector"]
@@ -161,3 +180,40 @@ def test_cached_subset_follows_a_metric_change() -> None:
         got = [h.id for h in col.search(q, limit=5, filter="n == 1")[0]]
         rows, _ = exact(q, vectors[passing], metric.value, 5)  # numpy brute force
         assert got == passing[rows[0]].tolist(), metric
+
+
+def test_a_filtered_graph_search_weighs_ef_passing_candidates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Half the rows pass: the graph is asked for 2k / 0.5 + 10 results with a
+    beam of ef / 0.5, and the answer is close to exact search's (numpy; the graph is
+    built with threads, so its recall varies a little from run to run)."""
+    rng = np.random.default_rng(21)
+    n, dim = 20_000, 64
+    centres = rng.normal(size=(32, dim))
+    vectors = (centres[rng.integers(0, 32, n)] + 0.5 * rng.normal(size=(n, dim))).astype(np.float32)
+    col = vs.connect(":memory:").create_collection(
+        "c", dimension=dim, indexes=[vs.Index("vector", "HNSW", "COSINE", ef_construction=64)]
+    )
+    col.insert({"id": np.arange(n), "vector": vectors, "n": np.arange(n) % 10})
+    index = col._state.partitions["_default"][0].indexes["vector"]
+    asked = []
+    real_search = index.search
+
+    def spy(queries, k, ef, filter_fn=None):  # type: ignore[no-untyped-def]
+        asked.append((k, ef, filter_fn is not None))
+        return real_search(queries, k, ef, filter_fn)
+
+    monkeypatch.setattr(index, "search", spy)
+    queries = (centres[rng.integers(0, 32, 100)] + 0.5 * rng.normal(size=(100, dim))).astype(
+        np.float32
+    )
+    hits = col.search(queries, limit=10, filter="n < 5", search_params={"ef": 32})
+    assert asked == [(50, 64, False)]
+    passing = np.flatnonzero(np.arange(n) % 10 < 5)
+    rows, _ = exact(queries, vectors[passing], "COSINE", 10)
+    found = sum(
+        len({h.id for h in got} & set(passing[want].tolist()))
+        for got, want in zip(hits, rows, strict=True)
+    )
+    assert found / rows.size >= 0.9
