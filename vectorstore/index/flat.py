@@ -9,9 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import Metric
+from .blas import one_thread
 
 # Bound the (queries x rows) score matrix to about 64 MB per block.
 _BLOCK_FLOATS = 16 * 1024 * 1024
+# Products of up to 4 queries with up to 8M floats of rows (32 MB, a few ms) run on
+# one BLAS thread: see blas.py. (hnswlib also searches up to 4 queries on one thread.)
+_ONE_THREAD_QUERIES = 4
+_ONE_THREAD_FLOATS = 8 * 1024 * 1024
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
@@ -26,11 +31,20 @@ def scores(queries: np.ndarray, vectors: np.ndarray, metric: Metric) -> np.ndarr
     if metric is Metric.L2:
         q2 = np.einsum("ij,ij->i", queries, queries)[:, None]
         v2 = np.einsum("ij,ij->i", vectors, vectors)[None, :]
-        d: np.ndarray = q2 + v2 - 2.0 * (queries @ vectors.T)
+        d: np.ndarray = q2 + v2 - 2.0 * _product(queries, vectors)
         np.maximum(d, 0.0, out=d)
         return d
     if metric is Metric.COSINE:
         queries, vectors = normalize(queries), normalize(vectors)
+    return _product(queries, vectors)
+
+
+def _product(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``queries @ vectors.T``; a small one on one BLAS thread."""
+    if queries.shape[0] <= _ONE_THREAD_QUERIES and vectors.size <= _ONE_THREAD_FLOATS:
+        with one_thread():
+            small: np.ndarray = queries @ vectors.T
+        return small
     s: np.ndarray = queries @ vectors.T
     return s
 
