@@ -1,6 +1,7 @@
 """The stores the ``kestrel`` command-line tests start from: ``docs`` (ROWS, 4-d
 vectors, imported from JSONL) and ``notes`` (text embedded by ``hash:32``).
-Shared by the tests/unit/test_cli_*.py modules that once were test_cli.py."""
+Shared by tests/unit/test_cli_help_info_compact.py, test_cli_import_export.py,
+test_cli_search_basics.py and test_cli_errors.py."""
 
 from __future__ import annotations
 
