@@ -1,5 +1,6 @@
 """Schema, field and index definitions (no store). What collections do with them,
-on every backend, is in ``tests/conformance/test_backend_schema.py``."""
+on every backend, is in ``tests/conformance/test_backend_collections.py`` and
+``tests/conformance/test_backend_fields.py``."""
 
 from __future__ import annotations
 

@@ -10,7 +10,10 @@ snowballstemmer for "english"). Comparisons are by score wherever rows may tie.
 
 Here: the pure ranking functions, argument checks that need no store, and the
 embedded engine's auto-compaction. The searches run on every backend in
-``tests/conformance/test_backend_hybrid.py``.
+``tests/conformance/``: ``test_backend_sparse.py``, ``test_backend_bm25.py``,
+``test_backend_text_match.py``, ``test_backend_range_search.py``,
+``test_backend_group_by.py``, ``test_backend_hybrid_search.py`` and
+``test_backend_hybrid_bad_input.py``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ created, described, kept across a reopen and dropped, and never changing what a
 filter returns (checked against a plain-Python model of the rows).
 
 The embedded engine answers ``==``, ``in``, ranges, prefix ``like`` and
-``array_contains`` from them; ``tests/property/test_filter_reference.py``
+``array_contains`` from them; ``tests/property/test_scalar_index_reference.py``
 checks that against the reference evaluator with random expressions.
 """
 

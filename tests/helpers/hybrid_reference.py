@@ -1,9 +1,10 @@
 """Plain-Python references for sparse, BM25 and hybrid search, written from the
 contract (not from the code): tokenizers (standard; english with snowballstemmer
 in Milvus's order), BM25, sparse inner product and drop_ratio_search, Milvus's
-RRF and weighted fusion, and window assertions. Shared by
-tests/api/test_hybrid_contract.py, tests/conformance/test_backend_hybrid.py and
-tests/property/test_bm25_reference.py.
+RRF and weighted fusion, text_match, and window assertions. Shared by
+tests/api/test_hybrid_contract.py, tests/property/test_bm25_reference.py and the
+conformance modules that use hybrid_data.py (test_backend_sparse, _bm25,
+_text_match, _range_search, _group_by, _hybrid_search, _hybrid_bad_input).
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ def english_tokens(text: str | None) -> list[str]:
     (https://milvus.io/docs/english-analyzer.md gives that filter order)."""
     stems = (_STEM.stemWord(t) for t in standard_tokens(text))
     return [t for t in stems if t not in ENGLISH_STOP]
+
+
+def ref_text_match(
+    text: str | None, words: str, tokens: Callable[[str | None], list[str]]
+) -> bool | None:
+    """``text_match``: does ``text`` share a token with ``words``? None for null text."""
+    if text is None:
+        return None  # unknown: neither text_match nor not text_match
+    return bool(set(tokens(text)) & set(tokens(words)))
 
 
 def dense_distances(metric: str, query: np.ndarray, data: np.ndarray) -> np.ndarray:
