@@ -30,7 +30,8 @@ dtype of every record is checked before use, so no record can hold objects):
 2. ``mult`` float64 (1,): hnswlib's level multiplier, kept exactly;
 3. ``links`` uint8 (count, offset_data): each element's level-0 link list;
 4. ``labels`` uint64 (count,): each element's label (a row of the segment);
-5. ``levels`` int32 (count,): each element's top level;
+5. ``levels`` uint8 (count,): each element's top level (hnswlib's int32: a
+   level is ``-ln(uniform) / ln(M)``, under 60 for any M >= 2);
 6. ``upper`` uint8: the link lists of levels >= 1, element after element;
 7. ``patch_ids`` int64 (k,) and ``patch_rows`` float32 (k, dim): stored
    vectors the rebuild cannot reproduce, by internal id.
@@ -59,7 +60,6 @@ _META = (
     "fused_from",
     "dim",
     "count",
-    "max_elements",
     "M",
     "ef_construction",
     "ef",
@@ -135,6 +135,9 @@ def save_graph(index: hnswlib.Index, path: str, vectors: np.ndarray, space: str)
         differ = np.flatnonzero((stored[lo : lo + len(expected)] != expected).any(axis=1)) + lo
         patch_ids.append(differ)
         patch_rows.append(np.ascontiguousarray(stored[differ]).view(np.float32))
+    levels = np.asarray(state["element_levels"])[:count]
+    if count and levels.max() > 255:
+        raise StorageError(f"cannot write {path}: a graph level is over 255")
     meta = {k: int(state[k]) for k in _META if k in state}
     meta.update(
         format=FORMAT_VERSION, metric=_METRICS.index(space), fused_from=fused_from, count=count
@@ -144,9 +147,11 @@ def save_graph(index: hnswlib.Index, path: str, vectors: np.ndarray, space: str)
         _write(f, np.array([state["mult"]], dtype=np.float64))
         _write(f, level0[:, :start])  # written in buffered chunks, never copied whole
         _write(f, labels)
-        _write(f, np.asarray(state["element_levels"], dtype=np.int32)[:count])
+        _write(f, levels.astype(np.uint8))
         _write(f, np.asarray(state["link_lists"]).view(np.uint8))
-        _write(f, np.concatenate(patch_ids) if patch_ids else np.zeros(0, np.int64))
+        _write(
+            f, np.concatenate(patch_ids).astype(np.int64) if patch_ids else np.zeros(0, np.int64)
+        )
         _write(f, np.concatenate(patch_rows) if patch_rows else np.zeros((0, dim), np.float32))
 
 
@@ -159,7 +164,9 @@ def load_graph(path: str, vectors: np.ndarray, space: str) -> hnswlib.Index:
         space: hnswlib's space name; must be the one the file was saved with.
 
     Returns:
-        The index, byte for byte the one saved (same level-0 block).
+        The index, byte for byte the one saved (same level-0 block), but for
+        its capacity: exactly its rows (a sealed segment's graph takes no more;
+        hnswlib keeps a lock, a level and a visited mark per slot, used or not).
 
     Memory: the file is memory-mapped; the one copy made is the level-0 block
     handed to hnswlib (links and vectors, ``count * size_data_per_element``
@@ -210,7 +217,7 @@ def load_graph(path: str, vectors: np.ndarray, space: str) -> hnswlib.Index:
         "num_threads": fresh.num_threads,
         "seed": meta["seed"],
         "offset_level0": 0,
-        "max_elements": meta["max_elements"],
+        "max_elements": max(count, 1),  # see load_graph's docstring
         "cur_element_count": count,
         "size_data_per_element": size,
         "label_offset": stop,
@@ -227,7 +234,7 @@ def load_graph(path: str, vectors: np.ndarray, space: str) -> hnswlib.Index:
         "size_links_per_element": meta["size_links_per_element"],
         "label_lookup_external": labels,
         "label_lookup_internal": np.arange(count, dtype=np.uint32),
-        "element_levels": levels,
+        "element_levels": levels.astype(np.int32),
         "data_level0": level0.reshape(-1),
         "link_lists": upper.view(np.int8),
     }
@@ -316,13 +323,11 @@ def _check_arrays(
         link0 + 4 * dim + 8,
     ):
         return "its element layout does not match M and the dimension"
-    if not count <= meta["max_elements"] < 1 << 32:
-        return "its capacity is smaller than its row count"
     shapes = [
         (mult, np.float64, (1,)),
         (links, np.uint8, (count, link0)),
         (labels, np.uint64, (count,)),
-        (levels, np.int32, (count,)),
+        (levels, np.uint8, (count,)),
         (upper, np.uint8, upper.shape[:1]),
         (patch_ids, np.int64, patch_ids.shape[:1]),
         (patch_rows, np.float32, (len(patch_ids), dim)),
@@ -336,29 +341,39 @@ def _check_arrays(
     if count == 0:
         return None if len(upper) == 0 else "it has links but no rows"
     top = meta["max_level"]
-    if levels.min() < 0 or levels.max() != top or not 0 <= meta["enterpoint_node"] < count:
+    if levels.max() != top or not 0 <= meta["enterpoint_node"] < count:
         return "its levels or entry point are out of range"
     if levels[meta["enterpoint_node"]] != top:
         return "its entry point is not on the top level"
     if len(upper) != int(levels.astype(np.int64).sum()) * link_up:
         return "its upper-level links have the wrong length"
-    if not _links_ok(links.view(np.uint32).reshape(count, -1), 2 * m, count):
+    level0 = links.view(np.uint32).reshape(count, -1)
+    if not _links_ok(level0, 2 * m, levels, np.zeros(count, dtype=np.int64)):
         return "a level-0 link is out of range"
-    if not _links_ok(upper.view(np.uint32).reshape(-1, m + 1), m, count):
+    # element i holds one list for each of its levels 1..levels[i], in order
+    per_element = levels.astype(np.int64)
+    first = np.repeat(np.cumsum(per_element) - per_element, per_element)
+    list_level = np.arange(len(first)) - first + 1
+    if not _links_ok(upper.view(np.uint32).reshape(-1, m + 1), m, levels, list_level):
         return "an upper-level link is out of range"
     return None
 
 
-def _links_ok(lists: np.ndarray, max_links: int, count: int) -> bool:
+def _links_ok(lists: np.ndarray, max_links: int, levels: np.ndarray, level: np.ndarray) -> bool:
     """Whether every link list (header word: the count in its low 16 bits, then
-    the ids) holds at most ``max_links`` ids, all of existing elements."""
+    the ids) holds at most ``max_links`` ids, each of an element that exists
+    and reaches the list's level (hnswlib follows them unchecked)."""
     if len(lists) == 0:
         return True
     sizes = (lists[:, 0] & 0xFFFF).astype(np.int64)
     if sizes.max() > max_links:
         return False
     used = np.arange(lists.shape[1] - 1) < sizes[:, None]
-    return bool((lists[:, 1:][used] < count).all())
+    ids = lists[:, 1:][used]
+    if not (ids < len(levels)).all():
+        return False
+    wanted = np.broadcast_to(level[:, None], used.shape)[used]
+    return bool((levels[ids] >= wanted).all())
 
 
 def _write(f: IO[bytes], array: np.ndarray) -> None:
@@ -372,13 +387,7 @@ def _read_all(f: IO[bytes], path: str) -> list[np.ndarray]:
     end = os.fstat(f.fileno()).st_size
     out = []
     for _ in range(8):
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"unknown .npy record version {version}")
+        shape, fortran, dtype = _read_header(f)
         if fortran or dtype.hasobject or dtype.kind not in "iuf":
             raise ValueError("a record is not a plain numeric array")
         offset = f.tell()
@@ -393,3 +402,20 @@ def _read_all(f: IO[bytes], path: str) -> list[np.ndarray]:
     if f.tell() != end:
         raise ValueError("its length does not match its records")
     return out
+
+
+def _read_header(f: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """One ``.npy`` record header: numpy's parser, whose errors on damaged bytes
+    range from ValueError to tokenize's TokenError, all made a ValueError."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            header = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            header = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unknown .npy record version {version}")
+    except Exception as exc:
+        raise ValueError(f"a record header cannot be read ({exc})") from None
+    shape, fortran, dtype = header
+    return tuple(shape), bool(fortran), dtype
