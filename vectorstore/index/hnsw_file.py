@@ -77,6 +77,7 @@ _METRICS = ("l2", "ip", "cosine")  # hnswlib space names, by their code in the f
 _ALIGN = 64
 _CHUNK = 1 << 16  # rows gathered, normalised and compared at a time
 _SAMPLE = 4096  # rows on which the saver picks how to normalise
+_BLOCK = 2048  # rows whose squares are summed at a time (they stay in cache)
 
 
 def normalize_like_hnswlib(rows: np.ndarray, fused_from: int) -> np.ndarray:
@@ -88,9 +89,15 @@ def normalize_like_hnswlib(rows: np.ndarray, fused_from: int) -> np.ndarray:
             multiply-add (one rounding, not two); ``dim``: none is.
     """
     norm = np.zeros(len(rows), dtype=np.float32)
-    if fused_from > 0:  # one float32 rounding per square and per add, in order
-        plain = rows[:, :fused_from]
-        norm = np.cumsum(plain * plain, axis=1, dtype=np.float32)[:, -1]
+    for lo in range(0, len(rows) if fused_from else 0, _BLOCK):
+        # one float32 rounding per square and per add, in column order; columns
+        # of a transposed block are contiguous (3-4x np.cumsum along the rows)
+        plain = rows[lo : lo + _BLOCK, :fused_from]
+        columns = np.ascontiguousarray((plain * plain).T)
+        total = columns[0].copy()
+        for column in columns[1:]:
+            total += column
+        norm[lo : lo + _BLOCK] = total
     for i in range(fused_from, rows.shape[1]):
         # a float32 square is exact in float64, so this rounds once to float32
         # (but for a rare double rounding: the saver's patch takes those rows)

@@ -123,7 +123,9 @@ def write_indexes(seg: Segment, folder: str, entry: dict[str, Any], version: int
             file = index_name(name, version, index)
             path = os.path.join(folder, file)
             if isinstance(index, HnswIndex):
-                index.save(path, seg.vectors[name].view)
+                # a mapping of its own: the pages read leave this process's RSS
+                # with it, as the segment's own mapping is not touched
+                index.save(path, _mapped(os.path.join(folder, f"{name}.vec.npy")))
             else:
                 index.save(path)
             fsync_file(path)
@@ -238,8 +240,10 @@ def read_segment(
             dim = schema[name].dim
             assert dim is not None
             path = os.path.join(folder, _current(files, f"{name}-", (GRAPH, HNSWLIB)))
-            if path.endswith(GRAPH):
-                index = HnswIndex.load(path, seg.vectors[name].view, spec.vector_metric)
+            if path.endswith(GRAPH):  # vectors through a mapping of its own, as above
+                vectors = _load(folder, f"{name}.vec.npy", n)
+                index = HnswIndex.load(path, vectors, spec.vector_metric)
+                del vectors
             else:
                 index = HnswIndex.load_hnswlib(path, dim, spec.vector_metric)
             index.mark_deleted(np.flatnonzero(deleted))
