@@ -149,18 +149,19 @@ class HnswIndex:
             np.subtract(_ONE, dist, dist)  # float32 either way; a float32 1 skips a cast
         return labels.view(np.int64), dist  # labels < 2**63: a view, no copy
 
-    def save(self, path: str, vectors: np.ndarray) -> None:
+    def save(self, path: str, vectors: hnsw_file.Vectors) -> None:
         """Write the graph file: the index without its copy of the vectors.
 
         Args:
             path: the file (``hnsw_file`` describes its format).
-            vectors: float32 (rows, dim), the segment's exact vectors by label:
-                the loader rebuilds hnswlib's copy from them.
+            vectors: float32 (rows, dim), the segment's exact vectors by label
+                (an array or a ``hnsw_file.VectorFile``): the loader rebuilds
+                hnswlib's copy from them.
         """
         hnsw_file.save_graph(self._index, path, vectors, _SPACES[self.metric])
 
     @classmethod
-    def load(cls, path: str, vectors: np.ndarray, metric: Metric) -> HnswIndex:
+    def load(cls, path: str, vectors: hnsw_file.Vectors, metric: Metric) -> HnswIndex:
         """Read a graph file written by ``save``, given the same vectors.
 
         Raises:

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
 import hnswlib
 import numpy as np
@@ -75,9 +75,49 @@ _META = (
 )
 _METRICS = ("l2", "ip", "cosine")  # hnswlib space names, by their code in the file
 _ALIGN = 64
-_CHUNK = 1 << 16  # rows gathered, normalised and compared at a time
+_CHUNK_BYTES = 4 << 20  # vectors read, normalised and compared at a time
 _SAMPLE = 4096  # rows on which the saver picks how to normalise
 _BLOCK = 2048  # rows whose squares are summed at a time (they stay in cache)
+
+
+class VectorFile:
+    """The rows of a 2-D ``.npy`` file, read by slices with plain reads.
+
+    A graph's load (and save) reads every vector once; through a memory map
+    those pages would join the process's RSS, where hnswlib's own
+    ``load_index`` reads its file without mapping it. Slices read here leave
+    the data in the page cache only.
+    """
+
+    def __init__(self, path: str):
+        try:
+            header = np.load(path, mmap_mode="r", allow_pickle=False)  # maps, reads no rows
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"segment file {path} cannot be read: {exc}") from None
+        self.path = path
+        self.shape: tuple[int, ...] = header.shape
+        self.ndim = header.ndim
+        self.dtype = header.dtype
+        self._offset = int(header.offset)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        lo, hi, _ = rows.indices(self.shape[0])
+        width = int(np.prod(self.shape[1:], dtype=np.int64))
+        count = max(hi - lo, 0) * width
+        offset = self._offset + lo * width * self.dtype.itemsize
+        try:
+            data = np.fromfile(self.path, self.dtype, count, offset=offset)
+        except OSError as exc:
+            raise StorageError(f"segment file {self.path} cannot be read: {exc}") from None
+        if len(data) != count:
+            raise StorageError(f"segment file {self.path} ended early")
+        return data.reshape((max(hi - lo, 0), *self.shape[1:]))
+
+
+Vectors: TypeAlias = np.ndarray | VectorFile  # a segment's exact vectors, by row
 
 
 def normalize_like_hnswlib(rows: np.ndarray, fused_from: int) -> np.ndarray:
@@ -108,17 +148,18 @@ def normalize_like_hnswlib(rows: np.ndarray, fused_from: int) -> np.ndarray:
     return out
 
 
-def save_graph(index: hnswlib.Index, path: str, vectors: np.ndarray, space: str) -> None:
+def save_graph(index: hnswlib.Index, path: str, vectors: Vectors, space: str) -> None:
     """Write ``index`` to ``path`` without its vectors.
 
     Args:
         index: an hnswlib index whose labels are the rows of ``vectors``.
         path: the file to write (not fsynced: the caller does it).
-        vectors: float32 (rows, dim), the rows the loader will be given.
+        vectors: float32 (rows, dim), the rows the loader will be given (an
+            array or a ``VectorFile``).
         space: hnswlib's space name ("l2", "ip" or "cosine").
 
     Memory: hnswlib's ``__getstate__`` copies the level-0 block (links and
-    vectors) once; everything else is done in chunks of rows.
+    vectors) once; the rows are read and compared a chunk at a time.
     """
     state: dict[str, Any] = index.__getstate__()[0]
     count = int(state["cur_element_count"])
@@ -136,10 +177,12 @@ def save_graph(index: hnswlib.Index, path: str, vectors: np.ndarray, space: str)
         raise StorageError(f"cannot write {path}: hnswlib's label map does not match its elements")
     stored = level0[:, start:stop]
     dim = int(state["dim"])
-    fused_from = _pick_fused_from(vectors, labels, stored) if space == "cosine" else dim
+    ids = _internal_ids(labels)
+    fused_from = _pick_fused_from(vectors, stored[ids[:_SAMPLE]]) if space == "cosine" else dim
     patch_ids, patch_rows = [], []
-    for lo, expected in _rebuilt(vectors, labels, space, fused_from):
-        differ = np.flatnonzero((stored[lo : lo + len(expected)] != expected).any(axis=1)) + lo
+    for lo, expected in _rebuilt(vectors, space, fused_from):
+        chunk = ids[lo : lo + len(expected)]
+        differ = chunk[(stored[chunk] != expected).any(axis=1)]
         patch_ids.append(differ)
         patch_rows.append(np.ascontiguousarray(stored[differ]).view(np.float32))
     levels = np.asarray(state["element_levels"])[:count]
@@ -162,12 +205,13 @@ def save_graph(index: hnswlib.Index, path: str, vectors: np.ndarray, space: str)
         _write(f, np.concatenate(patch_rows) if patch_rows else np.zeros((0, dim), np.float32))
 
 
-def load_graph(path: str, vectors: np.ndarray, space: str) -> hnswlib.Index:
+def load_graph(path: str, vectors: Vectors, space: str) -> hnswlib.Index:
     """Read a file written by ``save_graph`` and rebuild the hnswlib index.
 
     Args:
         path: the graph file.
-        vectors: float32 (rows, dim): the segment's exact vectors, by row.
+        vectors: float32 (rows, dim): the segment's exact vectors, by row (an
+            array or a ``VectorFile``, read a chunk at a time, in file order).
         space: hnswlib's space name; must be the one the file was saved with.
 
     Returns:
@@ -175,9 +219,11 @@ def load_graph(path: str, vectors: np.ndarray, space: str) -> hnswlib.Index:
         its capacity: exactly its rows (a sealed segment's graph takes no more;
         hnswlib keeps a lock, a level and a visited mark per slot, used or not).
 
-    Memory: the file is memory-mapped; the one copy made is the level-0 block
-    handed to hnswlib (links and vectors, ``count * size_data_per_element``
-    bytes), freed once hnswlib has copied it into the index.
+    Memory: the graph file is memory-mapped while this runs; the one copy
+    made is the level-0 block handed to hnswlib (links, vector and label of
+    every row: ``count * size_data_per_element`` bytes), freed once hnswlib
+    has copied it into the index. So the peak is the index plus that block
+    (plus the graph file's pages and a chunk of rows).
 
     Raises:
         StorageError: the file is missing, truncated, damaged, or does not fit
@@ -210,8 +256,9 @@ def load_graph(path: str, vectors: np.ndarray, space: str) -> hnswlib.Index:
     raw = level0.view(np.uint8)
     raw[:, :start] = links
     raw[:, stop:] = labels.view(np.uint8).reshape(count, 8)
-    for lo, rows in _rebuilt(vectors, labels, space, meta["fused_from"]):
-        raw[lo : lo + len(rows), start:stop] = rows
+    ids = _internal_ids(labels)
+    for lo, rows in _rebuilt(vectors, space, meta["fused_from"]):
+        raw[ids[lo : lo + len(rows)], start:stop] = rows
     raw[patch_ids, start:stop] = patch_rows.view(np.uint8).reshape(len(patch_ids), 4 * dim)
     fresh = hnswlib.Index(space=space, dim=dim)  # for this machine's default thread count
     params = {
@@ -252,32 +299,40 @@ def load_graph(path: str, vectors: np.ndarray, space: str) -> hnswlib.Index:
 
 
 # ------------------------------------------------------------------ helpers
-def _rebuilt(
-    vectors: np.ndarray, labels: np.ndarray, space: str, fused_from: int
-) -> Iterator[tuple[int, np.ndarray]]:
-    """The vector bytes hnswlib holds for each element, as the loader rebuilds
-    them: ``(first internal id, uint8 (rows, 4 * dim))`` a chunk at a time."""
-    for lo in range(0, len(labels), _CHUNK):
-        yield lo, _vectors_of(vectors, labels[lo : lo + _CHUNK], space, fused_from)
+def _rebuilt(vectors: Vectors, space: str, fused_from: int) -> Iterator[tuple[int, np.ndarray]]:
+    """The vector bytes hnswlib holds for the segment's rows, as the loader
+    rebuilds them: ``(first row, uint8 (rows, 4 * dim))``, rows read in file
+    order a chunk at a time."""
+    step = max(1, _CHUNK_BYTES // (4 * max(int(vectors.shape[1]), 1)))
+    for lo in range(0, len(vectors), step):
+        yield lo, _as_stored(vectors[lo : lo + step], space, fused_from)
 
 
-def _vectors_of(vectors: np.ndarray, labels: np.ndarray, space: str, fused_from: int) -> np.ndarray:
-    rows = np.ascontiguousarray(vectors[labels.astype(np.intp)], dtype=np.float32)
+def _as_stored(rows: np.ndarray, space: str, fused_from: int) -> np.ndarray:
+    rows = np.ascontiguousarray(rows, dtype=np.float32)
     if space == "cosine":
         rows = normalize_like_hnswlib(rows, fused_from)
     return rows.view(np.uint8)
 
 
-def _pick_fused_from(vectors: np.ndarray, labels: np.ndarray, stored: np.ndarray) -> int:
-    """How hnswlib's build sums squares, judged on a sample of rows: the
-    ``fused_from`` whose normalisation matches the most rows (the first that
-    matches them all), among plain adds throughout, fused adds throughout,
-    and fused adds for the remainder after a multiple of 4, 8 or 16 columns."""
+def _internal_ids(labels: np.ndarray) -> np.ndarray:
+    """hnswlib's internal id of each row (labels: a permutation of the rows)."""
+    ids = np.empty(len(labels), dtype=np.intp)
+    ids[labels.astype(np.intp)] = np.arange(len(labels))
+    return ids
+
+
+def _pick_fused_from(vectors: Vectors, held: np.ndarray) -> int:
+    """How hnswlib's build sums squares, judged on the first rows (``held``:
+    hnswlib's bytes of them): the ``fused_from`` whose normalisation matches
+    the most rows (the first that matches them all), among plain adds
+    throughout, fused adds throughout, and fused adds for the remainder after
+    a multiple of 4, 8 or 16 columns."""
     dim = int(vectors.shape[1])
-    sample, held = labels[:_SAMPLE], stored[:_SAMPLE]
-    best, best_misses = dim, len(sample) + 1
+    sample = vectors[: len(held)]
+    best, best_misses = dim, len(held) + 1
     for fused_from in dict.fromkeys((dim, dim // 8 * 8, dim // 16 * 16, dim // 4 * 4, 0)):
-        rebuilt = _vectors_of(vectors, sample, "cosine", fused_from)
+        rebuilt = _as_stored(sample, "cosine", fused_from)
         misses = int((rebuilt != held).any(axis=1).sum())
         if misses < best_misses:
             best, best_misses = fused_from, misses
@@ -296,7 +351,7 @@ def _is_permutation(labels: np.ndarray, n: int) -> bool:
     return bool((np.bincount(labels.astype(np.intp), minlength=n) == 1).all())
 
 
-def _misfit(meta: dict[str, int], vectors: np.ndarray, space: str) -> str | None:
+def _misfit(meta: dict[str, int], vectors: Vectors, space: str) -> str | None:
     """Why the file cannot be this segment's graph (None: it can)."""
     if meta["metric"] not in range(len(_METRICS)) or _METRICS[meta["metric"]] != space:
         return f"its metric is not {space!r}"

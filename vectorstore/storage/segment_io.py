@@ -26,6 +26,7 @@ import numpy as np
 from ..columns import Column, FileColumn
 from ..errors import StorageError
 from ..index.hnsw import HnswIndex
+from ..index.hnsw_file import VectorFile
 from ..index.ivf import IvfIndex
 from ..index.scalar import ScalarIndex
 from ..index.sparse import SparseColumn
@@ -123,9 +124,8 @@ def write_indexes(seg: Segment, folder: str, entry: dict[str, Any], version: int
             file = index_name(name, version, index)
             path = os.path.join(folder, file)
             if isinstance(index, HnswIndex):
-                # a mapping of its own: the pages read leave this process's RSS
-                # with it, as the segment's own mapping is not touched
-                index.save(path, _mapped(os.path.join(folder, f"{name}.vec.npy")))
+                # rows read from the file, not the segment's map: no RSS for them
+                index.save(path, VectorFile(os.path.join(folder, f"{name}.vec.npy")))
             else:
                 index.save(path)
             fsync_file(path)
@@ -240,10 +240,9 @@ def read_segment(
             dim = schema[name].dim
             assert dim is not None
             path = os.path.join(folder, _current(files, f"{name}-", (GRAPH, HNSWLIB)))
-            if path.endswith(GRAPH):  # vectors through a mapping of its own, as above
-                vectors = _load(folder, f"{name}.vec.npy", n)
+            if path.endswith(GRAPH):  # rows read from the file, as above
+                vectors = VectorFile(os.path.join(folder, f"{name}.vec.npy"))
                 index = HnswIndex.load(path, vectors, spec.vector_metric)
-                del vectors
             else:
                 index = HnswIndex.load_hnswlib(path, dim, spec.vector_metric)
             index.mark_deleted(np.flatnonzero(deleted))
