@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import vectorstore as vs
 from vectorstore.index import hnsw_file
 from vectorstore.index.hnsw import HnswIndex
+from vectorstore.index.hnsw_file import VectorFile
 from vectorstore.storage import segment_io
 from vectorstore.storage.manifest import seal
 from vectorstore.types import Metric
@@ -98,10 +99,13 @@ def test_numpy_reproduces_hnswlibs_normalisation(tmp_path, dim):
     the 8-wide part of the sum and the fused remainder."""
     index, vectors = built(3000, dim, Metric.COSINE, seed=dim)
     path = tmp_path / "v-1.hgraph"
-    index.save(str(path), vectors)
+    np.save(tmp_path / "v.vec.npy", vectors)
+    rows = VectorFile(str(tmp_path / "v.vec.npy"))  # as segments read them: by slices
+    index.save(str(path), rows)
     patch_ids, patch_rows = records(path)[6:]
     assert len(patch_ids) <= 30, "a 1 % patch: numpy no longer sums like this hnswlib"
     assert patch_rows.shape == (len(patch_ids), dim)
+    assert_same_index(index, HnswIndex.load(str(path), rows, Metric.COSINE))
     assert_same_index(index, HnswIndex.load(str(path), vectors, Metric.COSINE))
 
 

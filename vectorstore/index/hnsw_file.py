@@ -12,8 +12,9 @@ one saved, byte for byte.
 COSINE: hnswlib stores vectors normalised (its C++ ``normalize_vector``: a
 float32 sum of squares in order, then each element times ``1 / (sqrt(sum) +
 1e-30)``). How the compiler built that sum decides the last bits: hnswlib
-0.8.0 built here (gcc, -O3 -march=native) squares 8 elements at a time and adds
-them one by one, and adds the ``dim % 8`` left over with fused multiply-adds.
+0.8.0 as pip built it here, from source, behaves as if it squares 8 elements at
+a time and adds them one by one, and adds the ``dim % 8`` left over with fused
+multiply-adds (measured, not read from its build flags).
 ``normalize_like_hnswlib(rows, fused_from)`` computes the sum that way (plain
 adds before column ``fused_from``, fused ones from it), which reproduces
 hnswlib's bytes exactly for every dimension tried. Nothing relies on it: the
