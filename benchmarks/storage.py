@@ -1,6 +1,7 @@
 """Durable storage: insert rate per durability mode, reopen time, disk per vector.
 
     python benchmarks/storage.py            # 3 runs, 100k x 128, medians
+    python benchmarks/storage.py --disk-only --metric L2   # only the disk split (1 run)
 
 Each figure comes from a fresh process on the seeded 100k x 128 Gaussian
 mixture (COSINE, HNSW M=16, ef_construction=200):
@@ -11,6 +12,9 @@ mixture (COSINE, HNSW M=16, ef_construction=200):
   mapped columns, the saved hnswlib graph loaded, no rebuild);
 - disk bytes per vector after deleting half the rows and compact(), against raw
   float32 (dim * 4 bytes), with the split by file kind.
+
+``--disk-only`` skips the insert rates: one store per run, its reopen time and
+its disk split (``--metric`` picks the metric of that store, COSINE by default).
 """
 
 from __future__ import annotations
@@ -52,12 +56,12 @@ def insert_rate(mode: str, n: int, dim: int, batch: int) -> float:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def build_store(folder: str, n: int, dim: int) -> None:
+def build_store(folder: str, n: int, dim: int, metric: str = "COSINE") -> None:
     import vectorstore as vs
 
     base, _ = gaussian_mixture(n, dim)
     with vs.connect(folder) as db:
-        col = db.create_collection("b", dimension=dim)
+        col = db.create_collection("b", dimension=dim, metric=metric)
         for s in range(0, n, 10_000):
             col.insert([{"id": i, "vector": base[i]} for i in range(s, min(s + 10_000, n))])
 
@@ -98,6 +102,8 @@ def _kind(name: str) -> str:
     """Group files: vectors, index, scalar columns, tombstones, log, manifest."""
     if name.endswith(".vec.npy"):
         return "vectors (.vec.npy)"
+    if name.endswith(".hgraph"):
+        return "HNSW graph, links only (.hgraph)"
     if name.endswith(".hnsw"):
         return "hnswlib graph + its vector copy (.hnsw)"
     if name.startswith("wal."):
@@ -114,7 +120,7 @@ def worker(args: argparse.Namespace) -> dict[str, float]:
         return {"rate": insert_rate(args.mode, args.n, args.dim, args.batch)}
     folder = tempfile.mkdtemp(prefix="kestrel-storage-")
     try:
-        build_store(folder, args.n, args.dim)
+        build_store(folder, args.n, args.dim, args.metric)
         out = {"reopen_first_query_s": run_fresh(["reopen", folder])["s"]}
         out.update(disk_after_compaction(folder, args.n, args.dim))
         return out
@@ -139,6 +145,8 @@ def main() -> None:
     ap.add_argument("--mode", default="fsync")
     ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument("--folder")
+    ap.add_argument("--disk-only", action="store_true", help="skip the insert rates")
+    ap.add_argument("--metric", default="COSINE", choices=["COSINE", "L2", "IP"])
     args = ap.parse_args()
     if args.worker == "reopen":
         print(json.dumps({"s": reopen_first_query(args.folder, args.dim)}))
@@ -150,7 +158,7 @@ def main() -> None:
     results: dict[str, list[float]] = defaultdict(list)
     disk: list[dict[str, float]] = []
     for run in range(args.runs):
-        for batch in (10_000, 100):
+        for batch in () if args.disk_only else (10_000, 100):
             for mode in MODES:
                 cmd = [
                     sys.executable,
@@ -179,14 +187,17 @@ def main() -> None:
             str(args.n),
             "--dim",
             str(args.dim),
+            "--metric",
+            args.metric,
         ]
         disk.append(
             json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         )
         print(f"run {run + 1} done", flush=True)
-    print(f"\nmedians of {args.runs} runs; n={args.n}, dim={args.dim}, COSINE, HNSW M=16")
-    print(f"{'insert vectors/s':22} " + " ".join(f"{m:>10}" for m in MODES))
-    for batch in (10_000, 100):
+    print(f"\nmedians of {args.runs} runs; n={args.n}, dim={args.dim}, {args.metric}, HNSW M=16")
+    if not args.disk_only:
+        print(f"{'insert vectors/s':22} " + " ".join(f"{m:>10}" for m in MODES))
+    for batch in () if args.disk_only else (10_000, 100):
         mem = statistics.median(results[f"memory/{batch}"])
         cells = [statistics.median(results[f"{m}/{batch}"]) for m in MODES]
         print(f"{f'{batch} rows per call':22} " + " ".join(f"{c:10.0f}" for c in cells))

@@ -373,7 +373,7 @@ def test_bit_flip_in_a_committed_log_record_of_a_store(store, tmp_path, record, 
 SEGMENT_FILES = {
     "id.npy": r"id\.npy",
     "vector.vec.npy": r"vector\.vec\.npy",
-    "hnsw-graph": r"vector.*\.hnsw",
+    "hnsw-graph": r"vector.*\.hgraph",
     "sp.sparse.indptr.npy": r"sp\.sparse\.indptr\.npy",
     "sp.sparse.indices.npy": r"sp\.sparse\.indices\.npy",
     "sp.sparse.values.npy": r"sp\.sparse\.values\.npy",

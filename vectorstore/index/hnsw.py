@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import StorageError
 from ..types import Metric
+from . import hnsw_file
 
 _SPACES = {Metric.L2: "l2", Metric.IP: "ip", Metric.COSINE: "cosine"}
 _INITIAL_CAPACITY = 1024
@@ -148,13 +149,31 @@ class HnswIndex:
             np.subtract(_ONE, dist, dist)  # float32 either way; a float32 1 skips a cast
         return labels.view(np.int64), dist  # labels < 2**63: a view, no copy
 
-    def save(self, path: str) -> None:
-        """Write the index file (hnswlib's own format)."""
-        self._index.save_index(path)
+    def save(self, path: str, vectors: hnsw_file.Vectors) -> None:
+        """Write the graph file: the index without its copy of the vectors.
+
+        Args:
+            path: the file (``hnsw_file`` describes its format).
+            vectors: float32 (rows, dim), the segment's exact vectors by label
+                (an array or a ``hnsw_file.VectorFile``): the loader rebuilds
+                hnswlib's copy from them.
+        """
+        hnsw_file.save_graph(self._index, path, vectors, _SPACES[self.metric])
 
     @classmethod
-    def load(cls, path: str, dim: int, metric: Metric) -> HnswIndex:
-        """Read an index file written by ``save`` (it carries M and ef_construction).
+    def load(cls, path: str, vectors: hnsw_file.Vectors, metric: Metric) -> HnswIndex:
+        """Read a graph file written by ``save``, given the same vectors.
+
+        Raises:
+            StorageError: the file is missing, damaged or not this segment's.
+        """
+        index = hnsw_file.load_graph(path, vectors, _SPACES[metric])
+        return cls(int(vectors.shape[1]), metric, _index=index)
+
+    @classmethod
+    def load_hnswlib(cls, path: str, dim: int, metric: Metric) -> HnswIndex:
+        """Read an index file in hnswlib's own format (``save_index``: links and
+        vectors), as Kestrel wrote them before the graph file.
 
         Raises:
             StorageError: the file is missing or hnswlib cannot read it.

@@ -1,9 +1,16 @@
 """Sealed segment folders: columns as ``.npy`` (memory-mapped on open), text,
-JSON and arrays as JSON lines, the tombstone bitmap, and the indexes (hnswlib's
+JSON and arrays as JSON lines, the tombstone bitmap, and the indexes (the HNSW
 graph, faiss's IVF, the sort order of a scalar index).
 
-No file can carry Python objects: every one is plain ``.npy`` (loaded with
-``allow_pickle=False``), JSON, or hnswlib's own index format.
+The HNSW graph file (``<field>-<version>.hgraph``, see ``index/hnsw_file.py``)
+holds hnswlib's links without its copy of the vectors, which are rebuilt from
+``<field>.vec.npy`` on open: each vector is on disk once. Stores written before
+it hold hnswlib's own file (``.hnsw``, links and vectors); those still open,
+and the next rewrite of that index writes a graph file.
+
+No file can carry Python objects: every one is plain ``.npy`` records (loaded
+with ``allow_pickle=False`` or checked to hold numbers), JSON, or hnswlib's own
+index format.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 from ..columns import Column, FileColumn
 from ..errors import StorageError
 from ..index.hnsw import HnswIndex
+from ..index.hnsw_file import VectorFile
 from ..index.ivf import IvfIndex
 from ..index.scalar import ScalarIndex
 from ..index.sparse import SparseColumn
@@ -47,12 +55,14 @@ def tombstones_name(version: int) -> str:
     return f"tombstones-{version}.npy"
 
 
-INDEX_SUFFIXES = (".hnsw", ".ivf", ".sidx")
+GRAPH = ".hgraph"  # an HNSW graph without its vectors (index/hnsw_file.py)
+HNSWLIB = ".hnsw"  # hnswlib's own save_index file (links and vectors), before GRAPH
+INDEX_SUFFIXES = (GRAPH, HNSWLIB, ".ivf", ".sidx")
 
 
 def index_name(field: str, version: int, index: HnswIndex | IvfIndex | ScalarIndex) -> str:
     if isinstance(index, HnswIndex):
-        return f"{field}-{version}.hnsw"
+        return f"{field}-{version}{GRAPH}"
     return f"{field}-{version}{'.ivf' if isinstance(index, IvfIndex) else '.sidx'}"
 
 
@@ -113,7 +123,11 @@ def write_indexes(seg: Segment, folder: str, entry: dict[str, Any], version: int
         if index is not None:  # else FLAT, IVF on too few rows, or dropped
             file = index_name(name, version, index)
             path = os.path.join(folder, file)
-            index.save(path)
+            if isinstance(index, HnswIndex):
+                # rows read from the file, not the segment's map: no RSS for them
+                index.save(path, VectorFile(os.path.join(folder, f"{name}.vec.npy")))
+            else:
+                index.save(path)
             fsync_file(path)
             files[file] = file_crc(path)
     fsync_dir(folder)
@@ -225,8 +239,12 @@ def read_segment(
         if spec.index_type == "HNSW":
             dim = schema[name].dim
             assert dim is not None
-            path = os.path.join(folder, _current(files, f"{name}-", ".hnsw"))
-            index = HnswIndex.load(path, dim, spec.vector_metric)
+            path = os.path.join(folder, _current(files, f"{name}-", (GRAPH, HNSWLIB)))
+            if path.endswith(GRAPH):  # rows read from the file, as above
+                vectors = VectorFile(os.path.join(folder, f"{name}.vec.npy"))
+                index = HnswIndex.load(path, vectors, spec.vector_metric)
+            else:
+                index = HnswIndex.load_hnswlib(path, dim, spec.vector_metric)
             index.mark_deleted(np.flatnonzero(deleted))
         elif spec.index_type.startswith("IVF_"):
             found = [f for f in files if f.startswith(f"{name}-") and f.endswith(".ivf")]
@@ -265,11 +283,12 @@ def _expect(
         )
 
 
-def _current(files: dict[str, int], prefix: str, suffix: str) -> str:
+def _current(files: dict[str, int], prefix: str, suffix: str | tuple[str, ...]) -> str:
     """The one file of a versioned kind the manifest names."""
     found = [f for f in files if f.startswith(prefix) and f.endswith(suffix)]
     if len(found) != 1:
-        raise StorageError(f"segment manifest names {len(found)} files {prefix}*{suffix}")
+        kind = suffix if isinstance(suffix, str) else "|".join(suffix)
+        raise StorageError(f"segment manifest names {len(found)} files {prefix}*{kind}")
     return found[0]
 
 
