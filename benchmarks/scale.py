@@ -285,13 +285,9 @@ def hnswlib_worker(n: int, dim: int, queries: int, efs: list[int], folder: str) 
     index = None  # the closures above share this name: the graph is freed here
     gc.collect()
     ph.mark("closed")
-    out["disk"] = {"index file (graph + normalised vectors)": _size(folder, "index.bin")}
-    out["disk"]["raw vectors (.npy)"] = _size(folder, "vectors.npy")
+    files = {"index.bin": "index file (graph + normalised vectors)", "vectors.npy": "raw .npy"}
+    out["disk"] = {kind: os.path.getsize(os.path.join(folder, f)) for f, kind in files.items()}
     return ph.report(out)
-
-
-def _size(folder: str, name: str) -> int:
-    return os.path.getsize(os.path.join(folder, name))
 
 
 def kestrel_collection(db, dim: int):
@@ -336,6 +332,8 @@ def kestrel_worker(n: int, dim: int, queries: int, efs: list[int], folder: str) 
     col.flush()
     out["flush_s"], out["flush_cpu_s"] = time.perf_counter() - t, time.process_time() - c
     out["build_s"] = out["insert_s"] + out["flush_s"]
+    out["insert_calls_s"] = calls  # a checkpoint (the log past max_wal_bytes) seals inside one
+    out["segments"] = [seg.num_rows for seg in col._state.partitions["_default"]]
     ph.mark("built")
     del base
     gc.collect()
@@ -483,6 +481,8 @@ def table(args: argparse.Namespace, res: dict[str, list[dict]], slices: dict) ->
     row("build s: insert + flush / add_items", kb, hb, 1)
     row("  insert calls s / save_index + np.save s", med(k, "insert_s"), med(h, "save_s"), 2)
     row("  flush s (graph, seal, files)", med(k, "flush_s"), None, 1)
+    sizes = " + ".join(f"{rows:,}" for rows in k[0]["segments"])
+    lines.append(f"| Kestrel segments after flush (rows; first run) | {sizes} | | |")
     row("  slowest insert call s", med(k, "insert_call_max_s"), None, 2)
     row("  median insert call s", med(k, "insert_call_median_s"), None, 2)
     row("build rows/s (wall)", n / kb, n / hb)
