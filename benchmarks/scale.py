@@ -33,7 +33,7 @@ JSON and prints a markdown table, with the raw figures in benchmarks/out/scale.j
   against hnswlib ``add_items`` on the same slice, each in its own process.
 
 RSS: the process's resident set (/proc/self/status) at each phase, and its peak
-(``ru_maxrss``) over build + search + filter + close; both processes hold the data
+(VmHWM) over build + search + filter + close; both processes hold the data
 set (n x dim float32) until the build is done.
 """
 
@@ -43,7 +43,6 @@ import argparse
 import gc
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -87,7 +86,9 @@ def rss_mb(key: str = "VmRSS") -> float:
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process image: VmHWM, not ru_maxrss, which Linux carries over
+    from the parent across fork + exec (the parent's data preparation would show)."""
+    return rss_mb("VmHWM")
 
 
 class Phases:
