@@ -11,7 +11,7 @@ Strategies:
   a beam of ``ef / fraction``, so that about ``ef`` of the candidates it weighs
   pass: a filtered search is then as thorough as an unfiltered one at the same
   ``ef``, and its recall as good (a beam of just ``ef`` left recall at 0.92-0.94
-  at 20-50 % on GloVe, where unfiltered search at that ``ef`` has 0.956). Its
+  at 20-50 % on GloVe, where unfiltered search at that ``ef`` has ~0.95). Its
   cost grows with ``rows / passing``.
 - ``HNSW_FILTER``: hnswlib's label filter, a Python callback per visited node;
   used only when oversampling came back short.

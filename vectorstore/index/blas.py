@@ -4,9 +4,10 @@ OpenBLAS splits even a one-query product (1 x d by d x n rows) across its
 threads. On an idle machine that gains little, since the product is bound by
 memory. On a busy one, with more runnable threads than cores (a shared host, a
 container's CPU quota, a server's worker processes), the call waits for its
-helper thread to be scheduled: an exact filtered search that takes ~210 us took
-0.7-5.7 ms, 3 ms at the median, while other processes kept this machine's two
-cores busy, and 213 us steady with one BLAS thread (benchmarks/RESULTS.md).
+helper thread to be scheduled: an exact filtered search that takes ~250 us took
+up to 7.4 ms a query (3-4 ms at the median of some runs) while other processes
+kept this machine's two cores busy, and 210-250 us steady with one BLAS thread
+(benchmarks/RESULTS.md, "Filtered search").
 
 So ``one_thread()`` sets OpenBLAS to one thread around Kestrel's own small
 products, and restores the previous count after. The count is process-wide
