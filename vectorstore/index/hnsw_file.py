@@ -45,14 +45,16 @@ does not belong to its segment is a ``StorageError``, never a crash in hnswlib.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
-from typing import IO, Any, TypeAlias
+from typing import IO, TypeAlias
 
 import hnswlib
 import numpy as np
 
 from ..errors import StorageError
+from .hnswlib_file import HnswlibFile
 
 FORMAT_VERSION = 1
 _META = (
@@ -78,6 +80,8 @@ _METRICS = ("l2", "ip", "cosine")  # hnswlib space names, by their code in the f
 _ALIGN = 64
 _CHUNK_BYTES = 4 << 20  # vectors read, normalised and compared at a time
 _SAMPLE = 4096  # rows on which the saver picks how to normalise
+_SEED = 100  # the random seed every HnswIndex is built with (hnswlib keeps it, unused once built)
+_DELETE_MARK = 1  # hnswlib's mark of a deleted element: bit 0 of byte 2 of its level-0 links
 _BLOCK = 2048  # rows whose squares are summed at a time (they stay in cache)
 
 
@@ -116,6 +120,29 @@ class VectorFile:
         if len(data) != count:
             raise StorageError(f"segment file {self.path} ended early")
         return data.reshape((max(hi - lo, 0), *self.shape[1:]))
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The given rows (all < len), in that order. One read of the span they
+        cover when they are near each other (a chunk of hnswlib's elements:
+        its internal ids follow the labels closely), else one per run of
+        consecutive rows."""
+        rows = rows.astype(np.intp)
+        if len(rows) == 0:
+            return np.empty((0, *self.shape[1:]), dtype=self.dtype)
+        lo, hi = int(rows.min()), int(rows.max()) + 1
+        if hi - lo <= 4 * len(rows) + 1024:
+            picked: np.ndarray = self[lo:hi][rows - lo]
+            return picked
+        order = np.argsort(rows, kind="stable")
+        ranked = rows[order]
+        breaks = np.flatnonzero(np.diff(ranked) > 1) + 1
+        out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
+        for first, last in zip(
+            np.r_[0, breaks].tolist(), np.r_[breaks, len(ranked)].tolist(), strict=True
+        ):
+            span = self[int(ranked[first]) : int(ranked[last - 1]) + 1]
+            out[order[first:last]] = span[ranked[first:last] - ranked[first]]
+        return out
 
 
 Vectors: TypeAlias = np.ndarray | VectorFile  # a segment's exact vectors, by row
@@ -159,51 +186,83 @@ def save_graph(index: hnswlib.Index, path: str, vectors: Vectors, space: str) ->
             array or a ``VectorFile``).
         space: hnswlib's space name ("l2", "ip" or "cosine").
 
-    Memory: hnswlib's ``__getstate__`` copies the level-0 block (links and
-    vectors) once; the rows are read and compared a chunk at a time.
+    Memory: hnswlib writes its own file beside ``path`` from C++
+    (``save_index``), which is read back a chunk of elements at a time
+    (``hnswlib_file``) and deleted; ``__getstate__`` would copy the whole
+    level-0 block into memory instead. Beyond a chunk, this holds the labels
+    and the upper-level links (about 1/M of the graph).
+
+    Raises:
+        StorageError: the index does not fit ``vectors`` or hnswlib's layout.
+        OSError: a file could not be written or read back (a full disk).
     """
-    state: dict[str, Any] = index.__getstate__()[0]
-    count = int(state["cur_element_count"])
-    size, start, stop = (
-        int(state[k]) for k in ("size_data_per_element", "offset_data", "label_offset")
-    )
-    if state["offset_level0"] != 0 or stop - start != 4 * int(state["dim"]) or size != stop + 8:
+    scratch = path + ".hnswlib"
+    try:
+        index.save_index(scratch)
+        _save_from(HnswlibFile(scratch), index, path, vectors, space)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(scratch)
+
+
+def _save_from(
+    source: HnswlibFile, index: hnswlib.Index, path: str, vectors: Vectors, space: str
+) -> None:
+    """``save_graph``'s work, from hnswlib's file of ``index``."""
+    head = {k: int(v) for k, v in source.header.items() if k != "mult"}
+    count, dim = source.count, int(index.dim)
+    size, start, stop = head["size_data_per_element"], head["offset_data"], head["label_offset"]
+    if head["offset_level0"] != 0 or stop - start != 4 * dim or size != stop + 8:
         raise StorageError(f"cannot write {path}: hnswlib's element layout is not the one expected")
-    level0 = np.asarray(state["data_level0"]).view(np.uint8).reshape(count, size)
-    labels = np.ascontiguousarray(level0[:, stop:]).view(np.uint64).reshape(count)
-    if count != len(vectors) or not _is_permutation(labels, count):
-        raise StorageError(f"cannot write {path}: the graph's labels are not the segment's rows")
-    external, internal = state["label_lookup_external"], state["label_lookup_internal"]
-    if len(internal) != count or not np.array_equal(labels[internal], external):
-        raise StorageError(f"cannot write {path}: hnswlib's label map does not match its elements")
-    stored = level0[:, start:stop]
-    dim = int(state["dim"])
-    ids = _internal_ids(labels)
-    fused_from = _pick_fused_from(vectors, stored[ids[:_SAMPLE]]) if space == "cosine" else dim
-    patch_ids, patch_rows = [], []
-    for lo, expected in _rebuilt(vectors, space, fused_from):
-        chunk = ids[lo : lo + len(expected)]
-        differ = chunk[(stored[chunk] != expected).any(axis=1)]
-        patch_ids.append(differ)
-        patch_rows.append(np.ascontiguousarray(stored[differ]).view(np.float32))
-    levels = np.asarray(state["element_levels"])[:count]
+    not_rows = f"cannot write {path}: the graph's labels are not the segment's rows"
+    if count != len(vectors):
+        raise StorageError(not_rows)
+    size_links = 4 + 4 * head["max_M"]  # hnswlib's size_links_per_element
+    levels, upper = source.upper(size_links)
     if count and levels.max() > 255:
         raise StorageError(f"cannot write {path}: a graph level is over 255")
-    meta = {k: int(state[k]) for k in _META if k in state}
-    meta.update(
-        format=FORMAT_VERSION, metric=_METRICS.index(space), fused_from=fused_from, count=count
-    )
+    meta = {
+        **{k: head[k] for k in _META if k in head},
+        "format": FORMAT_VERSION,
+        "metric": _METRICS.index(space),
+        "dim": dim,
+        "count": count,
+        "ef": int(index.ef),
+        "seed": _SEED,
+        "ep_added": int(count > 0),
+        "has_deletions": 0,  # set below, from the elements' delete marks
+        "size_links_per_element": size_links,
+        "fused_from": dim,
+    }
+    labels = np.empty(count, dtype=np.uint64)
+    patch_ids, patch_rows = [], []
     with open(path, "wb") as f:
-        _write(f, np.array([meta[k] for k in _META], dtype=np.int64))
-        _write(f, np.array([state["mult"]], dtype=np.float64))
-        _write(f, level0[:, :start])  # written in buffered chunks, never copied whole
+        _write(f, np.zeros(len(_META), dtype=np.int64))  # the meta record, rewritten last
+        _write(f, np.array([source.header["mult"]], dtype=np.float64))
+        _write_header(f, np.dtype(np.uint8), (count, start))
+        for lo, block in source.level0(max(1, _CHUNK_BYTES // size)):
+            own = np.ascontiguousarray(block[:, stop:]).view(np.uint64).reshape(-1)
+            if len(own) and int(own.max()) >= count:
+                raise StorageError(not_rows)
+            labels[lo : lo + len(own)] = own
+            f.write(np.ascontiguousarray(block[:, :start]).data)
+            meta["has_deletions"] |= int((block[:, 2] & _DELETE_MARK).any())
+            stored, rows = block[:, start:stop], _take(vectors, own)
+            if lo == 0 and space == "cosine":
+                meta["fused_from"] = _pick_fused_from(rows[:_SAMPLE], stored[:_SAMPLE])
+            differ = np.flatnonzero((stored != _as_stored(rows, space, meta["fused_from"])).any(1))
+            patch_ids.append(differ + lo)
+            patch_rows.append(np.ascontiguousarray(stored[differ]).view(np.float32))
+        f.write(b"\0" * (-f.tell() % _ALIGN))
+        if not _is_permutation(labels, count):
+            raise StorageError(not_rows)
         _write(f, labels)
         _write(f, levels.astype(np.uint8))
-        _write(f, np.asarray(state["link_lists"]).view(np.uint8))
-        _write(
-            f, np.concatenate(patch_ids).astype(np.int64) if patch_ids else np.zeros(0, np.int64)
-        )
+        _write(f, upper)
+        _write(f, np.concatenate(patch_ids) if patch_ids else np.zeros(0, np.int64))
         _write(f, np.concatenate(patch_rows) if patch_rows else np.zeros((0, dim), np.float32))
+        f.seek(0)
+        _write(f, np.array([meta[k] for k in _META], dtype=np.int64))
 
 
 def load_graph(path: str, vectors: Vectors, space: str) -> hnswlib.Index:
@@ -323,14 +382,21 @@ def _internal_ids(labels: np.ndarray) -> np.ndarray:
     return ids
 
 
-def _pick_fused_from(vectors: Vectors, held: np.ndarray) -> int:
-    """How hnswlib's build sums squares, judged on the first rows (``held``:
-    hnswlib's bytes of them): the ``fused_from`` whose normalisation matches
-    the most rows (the first that matches them all), among plain adds
-    throughout, fused adds throughout, and fused adds for the remainder after
-    a multiple of 4, 8 or 16 columns."""
-    dim = int(vectors.shape[1])
-    sample = vectors[: len(held)]
+def _take(vectors: Vectors, rows: np.ndarray) -> np.ndarray:
+    """``vectors[rows]`` for an array or a ``VectorFile``."""
+    if isinstance(vectors, VectorFile):
+        return vectors.take(rows)
+    picked: np.ndarray = vectors[rows.astype(np.intp)]
+    return picked
+
+
+def _pick_fused_from(sample: np.ndarray, held: np.ndarray) -> int:
+    """How hnswlib's build sums squares, judged on a few rows (``held``:
+    hnswlib's bytes of the rows ``sample``): the ``fused_from`` whose
+    normalisation matches the most rows (the first that matches them all),
+    among plain adds throughout, fused adds throughout, and fused adds for the
+    remainder after a multiple of 4, 8 or 16 columns."""
+    dim = int(sample.shape[1])
     best, best_misses = dim, len(held) + 1
     for fused_from in dict.fromkeys((dim, dim // 8 * 8, dim // 16 * 16, dim // 4 * 4, 0)):
         rebuilt = _as_stored(sample, "cosine", fused_from)
@@ -443,6 +509,12 @@ def _write(f: IO[bytes], array: np.ndarray) -> None:
     """One ``.npy`` record, then zeros up to the next 64-byte boundary."""
     np.lib.format.write_array(f, array, allow_pickle=False)
     f.write(b"\0" * (-f.tell() % _ALIGN))
+
+
+def _write_header(f: IO[bytes], dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    """The header of a ``.npy`` record whose data the caller writes next."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_2_0(f, header)
 
 
 def _read_all(f: IO[bytes], path: str) -> list[np.ndarray]:
