@@ -110,6 +110,10 @@ class Column:
     def view(self) -> np.ndarray:
         return self._data[: self._n]
 
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``lo .. hi - 1`` (a view)."""
+        return self._data[lo:hi]
+
     def append(self, values: np.ndarray) -> None:
         end = self._n + len(values)
         if end > len(self._data):
@@ -169,6 +173,16 @@ class FileColumn:
                 return np.empty((0, self._dim), dtype=np.float32)
             self._map = np.memmap(self._file, np.float32, "r", shape=(self._n, self._dim))
         return self._map
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``lo .. hi - 1`` (< len), a copy read from the file without
+        mapping it: the graph's build reads every row once, and mapped pages
+        it touched would count in the process's RSS beside hnswlib's copy."""
+        if self._memory is not None:
+            return self._memory.view[lo:hi]
+        size = 4 * self._dim
+        data = os.pread(self._file.fileno(), (hi - lo) * size, lo * size)
+        return np.frombuffer(data, dtype=np.float32).reshape(hi - lo, self._dim)
 
     def append(self, values: np.ndarray) -> None:
         rows = np.ascontiguousarray(values, dtype=np.float32)

@@ -41,6 +41,7 @@ MIN_IVF_ROWS = 1024  # smaller sealed segments keep no IVF index (as Milvus): ex
 SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row each)
 
 
+INDEX_CHUNK_BYTES = 32 << 20  # rows handed to the graph's build at a time
 SUBSET_BUDGET_BYTES = 32 << 20  # a segment keeps its selections' gathered vectors up to this
 
 
@@ -236,7 +237,12 @@ class Segment:
             dead = np.flatnonzero(self.deleted.view[start:end]) + start
             for name, index in self.indexes.items():
                 assert isinstance(index, HnswIndex)  # IVF indexes are in sealed segments only
-                index.add(np.ascontiguousarray(self.vectors[name].view[start:end]), labels)
+                column, dim = self.vectors[name], self.schema[name].dim or 1
+                step = max(1, INDEX_CHUNK_BYTES // (4 * dim))
+                for lo in range(start, end, step):  # spilled rows: read, not mapped
+                    hi = min(lo + step, end)
+                    rows = np.ascontiguousarray(column.rows(lo, hi))
+                    index.add(rows, labels[lo - start : hi - start])
                 index.mark_deleted(dead)
             self._indexed = end
 

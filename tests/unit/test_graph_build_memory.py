@@ -1,0 +1,43 @@
+"""The growing segment's graph is built from spilled rows read in chunks.
+
+A path store keeps a growing segment's exact vectors in a spill file
+(``columns.FileColumn``), so they cost page cache, not RSS. The graph's build
+reads every one of them; through the file's memory map each page it touched
+would join the process's RSS, beside hnswlib's own copy of the same vectors
+(at 1M x 128 that was 512 MB of the peak). It reads them with plain reads,
+a chunk at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import vectorstore as vs
+from vectorstore import segment as segment_mod
+from vectorstore.columns import FileColumn
+
+
+def test_the_build_reads_spilled_rows_in_chunks_without_mapping_them(tmp_path, monkeypatch):
+    dim, n = 8, 2500
+    monkeypatch.setattr(segment_mod, "INDEX_CHUNK_BYTES", 4 * dim * 300)  # chunks of 300 rows
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    with vs.connect(str(tmp_path / "store")) as db:
+        col = db.create_collection("c", dimension=dim, metric="L2")
+        for lo in range(0, n, 1000):
+            col.insert({"id": np.arange(lo, min(lo + 1000, n)), "vector": vectors[lo : lo + 1000]})
+        col.delete(filter="id in [5, 700, 2400]")
+        (seg,) = col._state.partitions["_default"]
+        spilled = seg.vectors["vector"]
+        assert isinstance(spilled, FileColumn) and not spilled.in_memory
+        queries = vectors[[0, 5, 299, 300, 1999, 2499]]
+        hits = col.search(queries, limit=5, search_params={"ef": 400})
+        assert seg._indexed == n  # the search built the graph over every row
+        assert spilled._map is None  # ... and never mapped the spill file for it
+        live = np.setdiff1d(np.arange(n), [5, 700, 2400])
+        dist = ((queries[:, None, :] - vectors[live][None, :, :]) ** 2).sum(-1)
+        exact = live[np.argsort(dist, axis=1)[:, :5]]
+        assert [[h.id for h in row] for row in hits] == exact.tolist()
+        assert (
+            col.get(ids=[2499], output_fields=["vector"])[0]["vector"] == vectors[2499].tolist()
+        )  # rows intact
