@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import enum
 import math
+from typing import NamedTuple
 
 EXACT_PER_SQRT_ROWS = 12  # unfiltered: exact search up to 12 * sqrt(live rows) ...
 EXACT_MIN_ROWS = 2_000  # ... and always up to this many
@@ -54,6 +55,15 @@ class Strategy(enum.Enum):
     HNSW_FILTER = "hnsw_filter"
 
 
+class Plan(NamedTuple):
+    """A strategy and the graph search it costed: for ``HNSW_OVERSAMPLE`` the
+    results to ask for and the beam (``oversampled``), else the caller's."""
+
+    strategy: Strategy
+    k: int
+    ef: int
+
+
 def exact_limit(num_rows: int) -> int:
     """The most rows an unfiltered search of a segment scores exactly."""
     return max(EXACT_MIN_ROWS, int(EXACT_PER_SQRT_ROWS * math.sqrt(num_rows)))
@@ -68,7 +78,7 @@ def choose(
     ef: int,
     dim: int,
     cached: bool = False,
-) -> Strategy:
+) -> Plan:
     """Pick a strategy for one segment.
 
     Args:
@@ -82,16 +92,17 @@ def choose(
             exact search is one matrix product with no gather.
 
     Returns:
-        The strategy.
+        The strategy, with the results to ask the graph for and its beam.
     """
     if not has_index or num_allowed <= k or num_rows <= exact_limit(num_rows):
-        return Strategy.EXACT  # (a segment small enough to scan whole is scanned)
+        return Plan(Strategy.EXACT, k, ef)  # (a segment small enough to scan whole is scanned)
     if num_allowed >= num_rows:
-        return Strategy.HNSW
+        return Plan(Strategy.HNSW, k, ef)
     exact = num_allowed * (dim + ROW_OVERHEAD) * (1 if cached else GATHER_FACTOR)
-    if exact <= BEAM_SLOT_COST * filtered_ef(ef, k, num_rows, num_allowed):
-        return Strategy.EXACT
-    return Strategy.HNSW_OVERSAMPLE
+    wanted, beam = oversampled(ef, k, num_rows, num_allowed)
+    if exact <= BEAM_SLOT_COST * beam:
+        return Plan(Strategy.EXACT, k, ef)
+    return Plan(Strategy.HNSW_OVERSAMPLE, wanted, beam)
 
 
 def oversampled_k(k: int, num_rows: int, num_allowed: int) -> int:
@@ -100,8 +111,14 @@ def oversampled_k(k: int, num_rows: int, num_allowed: int) -> int:
     return min(num_rows, int(OVERSAMPLE_FACTOR * k / fraction) + OVERSAMPLE_MARGIN)
 
 
-def filtered_ef(ef: int, k: int, num_rows: int, num_allowed: int) -> int:
-    """The beam of an oversampled search: ``ef`` passing candidates, i.e.
-    ``ef / fraction``, and never below the results it asks for."""
+def oversampled(ef: int, k: int, num_rows: int, num_allowed: int) -> tuple[int, int]:
+    """An oversampled search: the results to ask for (``oversampled_k``) and
+    the beam, ``ef`` passing candidates, i.e. ``ef / fraction``, and never
+    below the results it asks for."""
     wanted = oversampled_k(k, num_rows, num_allowed)
-    return max(wanted, math.ceil(ef * num_rows / max(num_allowed, 1)))
+    return wanted, max(wanted, math.ceil(ef * num_rows / max(num_allowed, 1)))
+
+
+def filtered_ef(ef: int, k: int, num_rows: int, num_allowed: int) -> int:
+    """The beam of an oversampled search (see ``oversampled``)."""
+    return oversampled(ef, k, num_rows, num_allowed)[1]

@@ -475,7 +475,7 @@ class Segment:
         k = min(k, live)
         if k == 0:
             return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
-        strategy = planner.choose(
+        plan = planner.choose(
             has_index=index is not None,
             num_rows=num_live,
             num_allowed=live,
@@ -484,11 +484,11 @@ class Segment:
             dim=queries.shape[1],
             cached=selection is not None and selection.cacheable(self, field),
         )
-        if index is not None and strategy is not planner.Strategy.EXACT:
+        if index is not None and plan.strategy is not planner.Strategy.EXACT:
             try:
-                if strategy is planner.Strategy.HNSW or selection is None:
+                if plan.strategy is planner.Strategy.HNSW or selection is None:
                     return index.search(queries, k, ef)  # deleted rows are marked in the graph
-                found = self._search_oversampled(index, queries, k, ef, selection.mask, live)
+                found = self._search_oversampled(index, queries, k, plan, selection.mask)
                 if found is not None:
                     return found
                 mask = selection.mask  # HNSW_FILTER: too few passed the oversampled search
@@ -566,16 +566,12 @@ class Segment:
         index: HnswIndex,
         queries: np.ndarray,
         k: int,
-        ef: int,
+        plan: planner.Plan,
         allowed: np.ndarray,
-        num_allowed: int,
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Search for more than k and drop disallowed rows; None if too few pass."""
-        num_live = self.num_live
-        k_over = planner.oversampled_k(k, num_live, num_allowed)
-        labels, dist = index.search(
-            queries, k_over, planner.filtered_ef(ef, k, num_live, num_allowed)
-        )
+        """Search for more than k (as ``plan`` says) and drop disallowed rows;
+        None if too few pass."""
+        labels, dist = index.search(queries, plan.k, plan.ef)
         keep = allowed[labels]
         if len(labels) == 1:  # a single query (the common case): no sort
             passed = np.flatnonzero(keep[0])[:k]

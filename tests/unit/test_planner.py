@@ -15,7 +15,7 @@ from vectorstore.planner import Strategy
 
 def _choose(num_rows: int, num_allowed: int, **kw: object) -> Strategy:
     args: dict = {"has_index": True, "k": 10, "ef": 64, "dim": 128, **kw}
-    return planner.choose(num_rows=num_rows, num_allowed=num_allowed, **args)
+    return planner.choose(num_rows=num_rows, num_allowed=num_allowed, **args).strategy
 
 
 def test_planner_picks_exact_for_few_rows_and_graph_for_many() -> None:
@@ -61,6 +61,20 @@ def test_filtered_beam_weighs_ef_passing_candidates() -> None:
     assert planner.filtered_ef(64, 10, 100_000, 100_000) == 64
     assert planner.filtered_ef(64, 10, 100_000, 1_000) == 6_400  # 2k / fraction is 2,010
     assert planner.filtered_ef(8, 100, 100_000, 50_000) == 410  # never below what it asks for
+
+
+def test_the_plan_carries_the_search_it_costed() -> None:
+    """The segment runs the graph search the planner priced, not a recomputed one."""
+
+    def plan(allowed: int) -> planner.Plan:
+        return planner.choose(
+            has_index=True, num_rows=100_000, num_allowed=allowed, k=10, ef=64, dim=128
+        )
+
+    assert plan(50_000) == (Strategy.HNSW_OVERSAMPLE, 50, 128)
+    assert plan(50_000)[1:] == planner.oversampled(64, 10, 100_000, 50_000)
+    assert plan(100_000) == (Strategy.HNSW, 10, 64)
+    assert plan(100) == (Strategy.EXACT, 10, 64)
 
 
 def test_single_query_top_k_matches_the_batched_path() -> None:
