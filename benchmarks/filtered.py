@@ -222,7 +222,8 @@ def calibrate(n: int, dim: int, name: str) -> None:
             return rows[r[0]]
 
         def oversample(q, mask=mask, live=live):
-            got = seg._search_oversampled(index, q, K, 64, mask, live)
+            wanted, beam = planner.oversampled(64, K, n, live)
+            got = index.search_passing(q, K, wanted, beam, mask)
             return got[0][0] if got is not None else np.array([], dtype=np.int64)
 
         def callback(q, allowed=allowed):

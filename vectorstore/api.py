@@ -354,7 +354,8 @@ class CollectionAPI(Protocol):
         ...
 
     def flush(self) -> None:
-        """Make everything written so far durable (seal growing segments)."""
+        """Make everything written so far durable (seal growing segments) and
+        ready to search (the embedded engine builds every HNSW graph)."""
         ...
 
     def compact(self) -> None:

@@ -507,7 +507,10 @@ class Collection(Guard):
 
         On a path store this is a checkpoint (``maintenance``): the state is
         frozen under the write lock (a moment), then the files and the manifest
-        are written while searches go on, and the log is trimmed.
+        are written while searches go on, and the log is trimmed. First, the
+        segments that checkpoints inside writes sealed without a graph are
+        repacked into full ones and every HNSW graph is built
+        (``maintenance.merge_unbuilt``), so the collection is fast to search.
 
         Raises:
             StorageError: the checkpoint failed (every write is still in the log).

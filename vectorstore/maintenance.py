@@ -9,6 +9,7 @@ after the lock is released, while searches and writes go on.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -24,6 +25,7 @@ log = logging.getLogger("vectorstore.maintenance")
 
 AUTO_COMPACT_RATIO = 0.2  # a segment this much deleted is rewritten after a write ...
 AUTO_COMPACT_MIN_ROWS = 1000  # ... once it has at least this many deleted rows
+MOVE_CHUNK_ROWS = 65_536  # rows copied at a time when segments are rewritten or merged
 
 
 def freeze(state: CollectionState, rotate: Callable[[], int] | None) -> Frozen:
@@ -52,6 +54,45 @@ def freeze(state: CollectionState, rotate: Callable[[], int] | None) -> Frozen:
         next_auto_id=state.next_auto_id,
         wal_generation=generation,
     )
+
+
+def merge_unbuilt(state: CollectionState) -> None:
+    """Repack each partition's last sealed segments whose graphs are not built
+    yet, with its growing segment, into as few full segments as their rows fill
+    (write lock held).
+
+    A checkpoint inside a write seals the growing segment without building its
+    graph (``Segment.seal``), so a bulk load is cut wherever the log filled up.
+    Before the graphs are built, putting the pieces back together costs a copy
+    of their rows and wastes no graph work, and a search then walks one graph
+    per ``segment_rows`` rows, not one per checkpoint. A segment whose graph a
+    search has built stays as it is.
+    """
+    for name, segments in state.partitions.items():
+        growing = segments[-1] if segments and not segments[-1].sealed else None
+        run: list[Segment] = []
+        for seg in reversed(segments[:-1] if growing is not None else segments):
+            if not seg.graph_pending:
+                break
+            run.insert(0, seg)
+        rows = sum(seg.num_live for seg in run) + (growing.num_rows if growing else 0)
+        if math.ceil(rows / state.segment_rows) >= len(run) + (growing is not None):
+            continue  # as few segments as it can be already
+        state.partitions[name] = [s for s in segments if all(s is not r for r in run)]
+        for seg in run:
+            _move_rows(state, name, seg)
+
+
+def _move_rows(state: CollectionState, name: str, seg: Segment) -> None:
+    """Re-insert a segment's live rows at the end of partition ``name`` (into
+    its growing segment), a chunk at a time, and release the segment."""
+    live = np.flatnonzero(seg.live_mask())
+    for lo in range(0, len(live), MOVE_CHUNK_ROWS):
+        rows = seg.rows_at(live[lo : lo + MOVE_CHUNK_ROWS])
+        for key in rows.pks:
+            state.locations.pop(key, None)
+        state.insert(rows, name, moved=True)
+    seg.close()
 
 
 def worth_compacting(state: CollectionState) -> bool:
@@ -93,13 +134,7 @@ def _compact_partition(
         return  # nothing to drop, nothing to merge with
     state.partitions[name] = [s for s in old if s not in redo]
     for seg in redo:
-        live = np.flatnonzero(seg.live_mask())
-        if len(live):
-            rows = seg.rows_at(live)
-            for key in rows.pks:
-                state.locations.pop(key, None)
-            state.insert(rows, name, moved=True)
-        seg.close()
+        _move_rows(state, name, seg)
 
 
 class Checkpoints:
@@ -131,27 +166,45 @@ class Checkpoints:
         self._interruptible = interruptible
         self._lock = threading.Lock()  # one checkpoint or compaction at a time
 
-    def flush(self) -> None:
+    def flush(self, build: bool = True) -> None:
         """Freeze, then persist (see ``Collection.flush``).
+
+        Args:
+            build: also merge the segments whose graphs are not built yet
+                (``merge_unbuilt``) and build every graph, under the read lock,
+                before the files are written: an explicit flush leaves the
+                collection fast to search. A checkpoint inside a write
+                (``after_write``) only writes rows.
 
         Raises:
             StorageError: the files could not be written.
         """
         with self._lock, self._store_writing():
             with self._writing():
+                if build:
+                    with self._interruptible():  # rows move between segments: whole or closed
+                        merge_unbuilt(self._state)
                 frozen = self._freeze()
-            if self._storage is not None:
-                self._storage.persist(frozen)
+            self._persist(frozen, build)
 
-    def compact(self, min_ratio: float, merge_small: bool) -> None:
-        """Compact in memory and freeze under the write lock, then persist."""
+    def compact(self, min_ratio: float, merge_small: bool, build: bool = True) -> None:
+        """Compact in memory and freeze under the write lock, then persist
+        (``build``: as for ``flush``)."""
         with self._lock, self._store_writing():
             with self._writing():
                 with self._interruptible():  # rows move between segments: whole or closed
                     compact(self._state, min_ratio, merge_small)
                 frozen = self._freeze()  # may fail on a full disk: not an interruption
-            if self._storage is not None:
-                self._storage.persist(frozen)
+            self._persist(frozen, build)
+
+    def _persist(self, frozen: Frozen, build: bool) -> None:
+        if build:
+            with self._reading:  # as a search would: deletes wait, searches go on
+                for segments in frozen.partitions.values():
+                    for seg in segments:
+                        seg.build_graphs()
+        if self._storage is not None:
+            self._storage.persist(frozen)
 
     def _store_writing(self) -> AbstractContextManager[None]:
         """The store's write lock, held from the freeze until the manifest is
@@ -170,17 +223,17 @@ class Checkpoints:
         """
         try:
             if checkpoint:
-                self.flush()
+                self.flush(build=False)
                 return
             with self._reading:
                 mostly_deleted = worth_compacting(self._state)
             if mostly_deleted:
-                self.compact(AUTO_COMPACT_RATIO, merge_small=False)
+                self.compact(AUTO_COMPACT_RATIO, merge_small=False, build=False)
             elif self._storage is not None and (
                 self._state.needs_checkpoint
                 or self._storage.wal_bytes() > self._storage.max_wal_bytes
             ):
-                self.flush()
+                self.flush(build=False)
         except StorageError as exc:
             self._state.needs_checkpoint = True
             log.warning("collection %r: %s (retried after the next write)", self._state.name, exc)
@@ -196,5 +249,6 @@ __all__ = [
     "Checkpoints",
     "compact",
     "freeze",
+    "merge_unbuilt",
     "worth_compacting",
 ]

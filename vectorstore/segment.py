@@ -10,12 +10,13 @@ without one (growing, or smaller than ``MIN_IVF_ROWS``) is searched exactly.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,7 +118,7 @@ class Segment:
         self._token_columns: dict[str, SparseColumn] = {}  # text_match on non-BM25 fields
         self._subset_bytes = 0
         self._cache_lock = threading.Lock()
-        self._indexed = 0  # rows of a growing segment its HNSW graphs hold
+        self._indexed = 0  # rows its HNSW graphs hold (the first ones)
         self._index_lock = threading.Lock()
         self._copied = {
             f.name for f in schema.scalar_fields if f.dtype in (DataType.JSON, DataType.ARRAY)
@@ -151,10 +152,11 @@ class Segment:
 
     def seal(self) -> None:
         """Take no more appends; train the IVF indexes and sort the scalar ones
-        (now that the rows are known)."""
+        (now that the rows are known). The HNSW graphs are not built here: the
+        first search builds them, or ``build_graphs`` (an explicit flush), so a
+        checkpoint inside a write only writes rows."""
         if self.sealed:
             return
-        self._index_rows()
         self.sealed = True
         for name, spec in self.index_specs.items():
             if spec.is_scalar:
@@ -177,6 +179,25 @@ class Segment:
                 if built:
                     self.indexes.update(built)
                     self.index_dirty.add(name)
+        if not any(isinstance(index, HnswIndex) for index in self.indexes.values()):
+            self._indexed = self.num_rows  # no graph to build
+
+    def defer_graph(self, name: str) -> None:
+        """Give a sealed segment read from disk without its graph an empty one,
+        which the first search fills (``build_graphs``) and a checkpoint saves."""
+        self.indexes.update(self._new_index(name, self.index_specs[name]))
+        self.index_dirty.add(name)
+
+    def graphs_hold(self, rows: int) -> None:
+        """The graphs read from disk hold the first ``rows`` rows."""
+        self._indexed = rows
+
+    @contextlib.contextmanager
+    def graphs_settled(self) -> Iterator[bool]:
+        """Hold off ``build_graphs`` (a search's) while the graphs are saved;
+        yields whether they hold every row."""
+        with self._index_lock:
+            yield not self.graph_pending
 
     def close(self) -> None:
         """Release file-backed columns (the segment is being dropped or replaced)."""
@@ -219,16 +240,21 @@ class Segment:
             vec_col.append(batch.vectors[name])
         for name, sparse in self.sparse.items():
             sparse.append(batch.sparse[name])
-        # The graph takes the rows when a search or the seal first needs them
-        # (_index_rows): a process that only writes, or replays other processes'
+        # The graph takes the rows when a search or a flush first needs them
+        # (build_graphs): a process that only writes, or replays other processes'
         # writes, never pays for it per batch.
         self.deleted.append(np.zeros(n, dtype=bool))
         return start
 
-    def _index_rows(self) -> None:
-        """Add the rows appended since the last call to the growing segment's
-        HNSW graphs (in one batch, deleted ones marked). Searches call it under
-        the collection's read lock, so concurrent ones take turns here."""
+    @property
+    def graph_pending(self) -> bool:
+        """Whether some rows are not in the HNSW graphs yet (see ``build_graphs``)."""
+        return self._indexed < len(self.deleted)
+
+    def build_graphs(self) -> None:
+        """Add the rows appended since the last call to the HNSW graphs (in
+        chunks, deleted ones marked). Searches call it under the collection's
+        read lock, so concurrent ones take turns here; deletes wait for it."""
         with self._index_lock:
             start, end = self._indexed, len(self.deleted)
             if start >= end:
@@ -236,7 +262,8 @@ class Segment:
             labels = np.arange(start, end, dtype=np.int64)
             dead = np.flatnonzero(self.deleted.view[start:end]) + start
             for name, index in self.indexes.items():
-                assert isinstance(index, HnswIndex)  # IVF indexes are in sealed segments only
+                if not isinstance(index, HnswIndex):
+                    continue  # IVF: trained whole when sealed
                 column, dim = self.vectors[name], self.schema[name].dim or 1
                 step = max(1, INDEX_CHUNK_BYTES // (4 * dim))
                 for lo in range(start, end, step):  # spilled rows: read, not mapped
@@ -252,7 +279,7 @@ class Segment:
             return
         self.deleted.view[offsets] = True
         self.num_deleted += len(offsets)
-        in_graph = offsets if self.sealed else offsets[offsets < self._indexed]
+        in_graph = offsets[offsets < self._indexed]  # build_graphs marks the others
         for index in self.indexes.values():
             if isinstance(index, HnswIndex):  # IVF skips deleted rows by the live mask
                 index.mark_deleted(in_graph)
@@ -454,8 +481,8 @@ class Segment:
             ``(offsets, distances)``, both (q, min(k, selected rows)), best first.
         """
         num_live = len(self.deleted) - self.num_deleted
-        if self._indexed != len(self.deleted) and not self.sealed:
-            self._index_rows()
+        if self._indexed != len(self.deleted):
+            self.build_graphs()
         index = self.indexes.get(field)
         if isinstance(index, IvfIndex):
             return self._search_ivf(index, field, queries, k, metric, selection, nprobe, refine_k)
@@ -488,7 +515,7 @@ class Segment:
             try:
                 if plan.strategy is planner.Strategy.HNSW or selection is None:
                     return index.search(queries, k, ef)  # deleted rows are marked in the graph
-                found = self._search_oversampled(index, queries, k, plan, selection.mask)
+                found = index.search_passing(queries, k, plan.k, plan.ef, selection.mask)
                 if found is not None:
                     return found
                 mask = selection.mask  # HNSW_FILTER: too few passed the oversampled search
@@ -560,26 +587,3 @@ class Segment:
             queries = flat.normalize(queries)
         found_rows, dist = flat.top_k(queries, vectors, k, scoring)
         return selection.rows[found_rows], dist
-
-    def _search_oversampled(
-        self,
-        index: HnswIndex,
-        queries: np.ndarray,
-        k: int,
-        plan: planner.Plan,
-        allowed: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Search for more than k (as ``plan`` says) and drop disallowed rows;
-        None if too few pass."""
-        labels, dist = index.search(queries, plan.k, plan.ef)
-        keep = allowed[labels]
-        if len(labels) == 1:  # a single query (the common case): no sort
-            passed = np.flatnonzero(keep[0])[:k]
-            if len(passed) < k:
-                return None
-            return labels[:, passed], dist[:, passed]
-        if (np.count_nonzero(keep, axis=1) < k).any():
-            return None
-        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # the passing ones, in order
-        rows = np.arange(len(labels))[:, None]
-        return labels[rows, order], dist[rows, order]

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import vectorstore as vs
 from vectorstore.index import hnsw_file
-from vectorstore.index.hnsw import HnswIndex
+from vectorstore.index.hnsw import HnswIndex, IncompleteSearchError
 from vectorstore.index.hnsw_file import VectorFile
 from vectorstore.storage import segment_io
 from vectorstore.storage.manifest import seal
@@ -77,6 +77,7 @@ def records(path: Path) -> list[np.ndarray]:
     m=st.integers(2, 12),
     seed=st.integers(0, 2**16),
 )
+@example(metric=Metric.IP, dim=1, n=69, m=2, seed=0)  # a graph that reaches < 5 rows
 def test_the_rebuilt_index_is_byte_identical(tmp_path_factory, metric, dim, n, m, seed):
     index, vectors = built(n, dim, metric, seed, m)
     path = tmp_path_factory.mktemp("g") / "v-1.hgraph"
@@ -86,10 +87,16 @@ def test_the_rebuilt_index_is_byte_identical(tmp_path_factory, metric, dim, n, m
     assert len(back) == n
     if n > 20:
         queries = np.random.default_rng(seed).standard_normal((3, dim)).astype(np.float32)
-        for one, other in zip(
-            index.search(queries, 5, 30), back.search(queries, 5, 30), strict=True
-        ):
-            assert one.tobytes() == other.tobytes()
+        # the same answer, or the same failure: a degenerate graph (M 2, one dimension,
+        # IP) may reach fewer than k live rows, and then both must say so
+        assert searched(back, queries) == searched(index, queries)
+
+
+def searched(index: HnswIndex, queries: np.ndarray) -> tuple[bytes, ...] | str:
+    try:
+        return tuple(a.tobytes() for a in index.search(queries, 5, 30))
+    except IncompleteSearchError:
+        return "incomplete"
 
 
 @pytest.mark.parametrize("dim", [5, 50, 128, 133])

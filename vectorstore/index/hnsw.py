@@ -149,6 +149,25 @@ class HnswIndex:
             np.subtract(_ONE, dist, dist)  # float32 either way; a float32 1 skips a cast
         return labels.view(np.int64), dist  # labels < 2**63: a view, no copy
 
+    def search_passing(
+        self, queries: np.ndarray, k: int, wanted: int, ef: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The best ``k`` rows per query that ``allowed`` (a bool mask by label)
+        lets through, from an unfiltered search for ``wanted`` with beam ``ef``
+        (``planner.oversampled``); None if fewer than ``k`` pass for a query."""
+        labels, dist = self.search(queries, wanted, ef)
+        keep = allowed[labels]
+        if len(labels) == 1:  # a single query (the common case): no sort
+            passed = np.flatnonzero(keep[0])[:k]
+            if len(passed) < k:
+                return None
+            return labels[:, passed], dist[:, passed]
+        if (np.count_nonzero(keep, axis=1) < k).any():
+            return None
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # the passing ones, in order
+        rows = np.arange(len(labels))[:, None]
+        return labels[rows, order], dist[rows, order]
+
     def save(self, path: str, vectors: hnsw_file.Vectors) -> None:
         """Write the graph file: the index without its copy of the vectors.
 

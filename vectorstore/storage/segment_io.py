@@ -116,22 +116,28 @@ def write_segment(seg: Segment, folder: str, version: int) -> dict[str, Any]:
 def write_indexes(seg: Segment, folder: str, entry: dict[str, Any], version: int) -> None:
     """Write the indexes rebuilt since the segment's files were written, under new names."""
     files: dict[str, int] = entry["files"]
+    pending = set()  # graphs not built yet: written by a checkpoint after they are
     for name in sorted(seg.index_dirty):
         for old in [f for f in files if f.startswith(f"{name}-") and f.endswith(INDEX_SUFFIXES)]:
             del files[old]  # the file itself goes once the manifest no longer names it
-        index = seg.indexes.get(name) or seg.scalar_indexes.get(name)
-        if index is not None:  # else FLAT, IVF on too few rows, or dropped
-            file = index_name(name, version, index)
-            path = os.path.join(folder, file)
-            if isinstance(index, HnswIndex):
+        index = seg.indexes[name] if name in seg.indexes else seg.scalar_indexes.get(name)
+        if index is None:
+            continue  # FLAT, IVF on too few rows, or dropped
+        file = index_name(name, version, index)
+        path = os.path.join(folder, file)
+        if isinstance(index, HnswIndex):
+            with seg.graphs_settled() as complete:
+                if not complete:
+                    pending.add(name)
+                    continue
                 # rows read from the file, not the segment's map: no RSS for them
                 index.save(path, VectorFile(os.path.join(folder, f"{name}.vec.npy")))
-            else:
-                index.save(path)
-            fsync_file(path)
-            files[file] = file_crc(path)
+        else:
+            index.save(path)
+        fsync_file(path)
+        files[file] = file_crc(path)
     fsync_dir(folder)
-    seg.index_dirty.clear()
+    seg.index_dirty = pending
 
 
 def write_tombstones(seg: Segment, folder: str, entry: dict[str, Any], version: int) -> None:
@@ -231,6 +237,10 @@ def read_segment(
     seg.num_deleted = int(deleted.sum())
     seg.persisted_deleted = seg.num_deleted
     seg.index_specs = dict(indexes)
+    unbuilt = any(  # the graphs of all fields are built together
+        spec.index_type == "HNSW" and not _names(files, f"{name}-", (GRAPH, HNSWLIB))
+        for name, spec in indexes.items()
+    )
     for name, spec in indexes.items():
         index: HnswIndex | IvfIndex
         if spec.is_scalar:
@@ -239,6 +249,9 @@ def read_segment(
         if spec.index_type == "HNSW":
             dim = schema[name].dim
             assert dim is not None
+            if unbuilt:  # sealed by a checkpoint inside a write: the first search builds it
+                seg.defer_graph(name)
+                continue
             path = os.path.join(folder, _current(files, f"{name}-", (GRAPH, HNSWLIB)))
             if path.endswith(GRAPH):  # rows read from the file, as above
                 vectors = VectorFile(os.path.join(folder, f"{name}.vec.npy"))
@@ -257,6 +270,8 @@ def read_segment(
         if len(index) != n:
             raise StorageError(f"index file {path} holds {len(index)} rows, not {n}")
         seg.indexes[name] = index
+    if not unbuilt:
+        seg.graphs_hold(n)  # every graph is on disk
     return seg
 
 
@@ -283,9 +298,13 @@ def _expect(
         )
 
 
+def _names(files: dict[str, int], prefix: str, suffix: str | tuple[str, ...]) -> list[str]:
+    return [f for f in files if f.startswith(prefix) and f.endswith(suffix)]
+
+
 def _current(files: dict[str, int], prefix: str, suffix: str | tuple[str, ...]) -> str:
     """The one file of a versioned kind the manifest names."""
-    found = [f for f in files if f.startswith(prefix) and f.endswith(suffix)]
+    found = _names(files, prefix, suffix)
     if len(found) != 1:
         kind = suffix if isinstance(suffix, str) else "|".join(suffix)
         raise StorageError(f"segment manifest names {len(found)} files {prefix}*{kind}")

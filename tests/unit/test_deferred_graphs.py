@@ -1,0 +1,135 @@
+"""Graphs built by a search or a flush, not by the write that filled the log.
+
+A checkpoint inside a write (the log grew past ``max_wal_bytes``, or a segment
+filled up) seals the growing segment and writes its rows, but does not build
+its HNSW graph: at 1M x 128 that build took 226 s inside one ``insert`` call.
+The first search builds it, or an explicit ``flush()``, which first folds the
+segments still without a graph back into one (a copy of rows, no graph work
+lost): a bulk load ends as one segment, however often the log filled up.
+Checked against exact search and against the rows inserted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from helpers.durability import image
+
+import vectorstore as vs
+
+DIM = 8
+
+
+def vectors(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+
+
+def bulk_store(path: Path, n: int, batch: int = 300, **kw: Any) -> tuple[vs.Client, np.ndarray]:
+    """A store whose log fills up every ~2 batches (so checkpoints seal often)."""
+    db = vs.connect(path, max_wal_bytes=20_000, **kw)
+    col = db.create_collection("c", dimension=DIM, metric="L2")
+    data = vectors(n)
+    for lo in range(0, n, batch):
+        col.insert({"id": np.arange(lo, min(lo + batch, n)), "vector": data[lo : lo + batch]})
+    return db, data
+
+
+def segments(col: vs.Collection) -> list[Any]:
+    return list(col._state.partitions["_default"])
+
+
+def graph_files(path: Path) -> list[Path]:
+    return sorted(path.glob("c/seg_*/vector-*.hgraph"))
+
+
+def exact_ids(data: np.ndarray, live: np.ndarray, queries: np.ndarray, k: int) -> list[list[int]]:
+    dist = ((queries[:, None, :] - data[live][None, :, :]) ** 2).sum(-1)
+    return live[np.argsort(dist, axis=1, kind="stable")[:, :k]].tolist()
+
+
+def hit_ids(col: vs.Collection, queries: np.ndarray, k: int) -> list[list[int]]:
+    found = col.search(queries, limit=k, search_params={"ef": 500})
+    return [[int(h.id) for h in row] for row in found]
+
+
+def test_a_checkpoint_inside_a_write_writes_rows_and_builds_no_graph(tmp_path):
+    db, data = bulk_store(tmp_path / "s", 3000)
+    col = db.get_collection("c")
+    sealed = [seg for seg in segments(col) if seg.sealed]
+    assert len(sealed) >= 2, "the log filled up more than once"
+    assert all(seg.persisted and seg.graph_pending for seg in sealed)
+    assert all(len(seg.indexes["vector"]) == 0 for seg in sealed)  # no graph work yet
+    assert not graph_files(tmp_path / "s")
+    queries = data[[0, 1500, 2999]] + np.float32(0.01)
+    assert hit_ids(col, queries, 5) == exact_ids(data, np.arange(3000), queries, 5)
+    assert not any(seg.graph_pending for seg in segments(col))  # the search built them
+    db.close()
+
+
+def test_flush_folds_the_graphless_segments_into_one_and_builds_its_graph(tmp_path):
+    db, data = bulk_store(tmp_path / "s", 3000)
+    col = db.get_collection("c")
+    assert len(segments(col)) >= 3
+    col.delete(ids=list(range(0, 3000, 7)))  # deletes in sealed and growing segments
+    col.flush()
+    (seg,) = segments(col)
+    assert seg.sealed and not seg.graph_pending and seg.num_deleted == 0
+    assert len(graph_files(tmp_path / "s")) == 1
+    live = np.array([i for i in range(3000) if i % 7])
+    queries = data[[3, 1501, 2998]] + np.float32(0.01)
+    assert hit_ids(col, queries, 5) == exact_ids(data, live, queries, 5)
+    got = col.get(ids=[1, 2999, 7], output_fields=["vector"])
+    assert {r["id"]: r["vector"] for r in got} == {
+        1: data[1].tolist(),
+        2999: data[2999].tolist(),
+    }
+    db.close()
+    with vs.connect(tmp_path / "s") as again:
+        col = again.get_collection("c")
+        assert col.count() == len(live) and len(segments(col)) == 1
+        assert hit_ids(col, queries, 5) == exact_ids(data, live, queries, 5)
+
+
+def test_a_segment_a_search_built_the_graph_of_is_not_folded(tmp_path):
+    db, data = bulk_store(tmp_path / "s", 1200)
+    col = db.get_collection("c")
+    col.search(data[:1], limit=3)  # builds the graphs of every segment so far
+    built = [seg.id for seg in segments(col) if seg.sealed]
+    assert built
+    col.insert({"id": np.arange(5000, 5300), "vector": vectors(300, seed=1)})
+    col.flush()
+    assert [seg.id for seg in segments(col)][: len(built)] == built
+    db.close()
+
+
+def test_folding_stops_at_the_segment_limit(tmp_path):
+    db, _ = bulk_store(tmp_path / "s", 3000, segment_rows=1000)
+    col = db.get_collection("c")
+    col.flush()
+    assert sorted(seg.num_rows for seg in segments(col)) == [1000, 1000, 1000]
+    assert not any(seg.graph_pending for seg in segments(col))
+    db.close()
+
+
+def test_a_crash_before_the_graph_was_built_reopens_and_searches_right(tmp_path):
+    """The manifest names segments without graph files: opening builds nothing,
+    the first search builds them, and the next checkpoint writes them."""
+    db, data = bulk_store(tmp_path / "s", 3000)
+    crash = image(tmp_path / "s", tmp_path / "crash")  # the writer never flushed
+    db.close()
+    with vs.connect(crash) as again:
+        col = again.get_collection("c")
+        assert col.count() == 3000
+        assert all(seg.graph_pending for seg in segments(col) if seg.sealed)
+        queries = data[[10, 2000]] + np.float32(0.01)
+        assert hit_ids(col, queries, 4) == exact_ids(data, np.arange(3000), queries, 4)
+        col.delete(ids=[10])
+        col.flush()
+        assert len(graph_files(crash)) == len(segments(col))
+    with vs.connect(crash, read_only=True) as reader:
+        col = reader.get_collection("c")
+        assert not any(seg.graph_pending for seg in segments(col))  # read from the files
+        live = np.array([i for i in range(3000) if i != 10])
+        assert hit_ids(col, queries, 4) == exact_ids(data, live, queries, 4)
