@@ -114,7 +114,6 @@ class Segment:
             self.indexes.update(self._new_index(name, spec))
         self.scalar_indexes: dict[str, ScalarIndex] = {}  # built when sealed
         self._selections: OrderedDict[tuple[Expr | None, int, int], Selection] = OrderedDict()
-        self._norms: dict[str, np.ndarray] = {}
         self._token_columns: dict[str, SparseColumn] = {}  # text_match on non-BM25 fields
         self._subset_bytes = 0
         self._cache_lock = threading.Lock()
@@ -352,17 +351,6 @@ class Segment:
                     self._subset_bytes -= other.cached_bytes
                     other._subsets.clear()
         return sub
-
-    def norms(self, field: str) -> np.ndarray:
-        """L2 norms of a vector field's rows (computed once, extended on growth)."""
-        with self._cache_lock:
-            have = self._norms.get(field, np.empty(0, dtype=np.float32))
-            n = self.num_rows
-            if len(have) < n:
-                fresh = np.linalg.norm(self.vectors[field].view[len(have) : n], axis=1)
-                have = np.concatenate([have, fresh.astype(np.float32)])
-                self._norms[field] = have
-            return have[:n]
 
     def column_batch(self) -> ColumnBatch:
         """The columns as a filter sees them (views, no copies)."""

@@ -1,6 +1,7 @@
-"""The growing segment's graph is built from spilled rows read in chunks.
+"""Memory that grows with what a call needs, not with the segment.
 
-A path store keeps a growing segment's exact vectors in a spill file
+The growing segment's graph is built from spilled rows read in chunks. A path
+store keeps a growing segment's exact vectors in a spill file
 (``columns.FileColumn``), so they cost page cache, not RSS. The graph's build
 reads every one of them; through the file's memory map each page it touched
 would join the process's RSS, beside hnswlib's own copy of the same vectors
@@ -9,6 +10,8 @@ a chunk at a time.
 """
 
 from __future__ import annotations
+
+import tracemalloc
 
 import numpy as np
 
@@ -41,3 +44,36 @@ def test_the_build_reads_spilled_rows_in_chunks_without_mapping_them(tmp_path, m
         assert (
             col.get(ids=[2499], output_fields=["vector"])[0]["vector"] == vectors[2499].tolist()
         )  # rows intact
+
+
+def test_a_filtered_exact_search_allocates_for_its_rows_not_the_segments():
+    """COSINE exact search normalises the passing rows. It used to look their norms
+    up in a cache of the whole segment's, whose first fill allocated a temporary
+    of every vector (512 MB at 1M x 128); tracemalloc sees numpy's allocations."""
+    n, dim = 100_000, 64  # 25.6 MB of vectors
+    rng = np.random.default_rng(4)
+    data = rng.standard_normal((n, dim)).astype(np.float32)
+    schema = vs.Schema(
+        [
+            vs.Field("id", vs.DataType.INT64, is_primary=True),
+            vs.Field("n", vs.DataType.INT64),
+            vs.Field("vector", vs.DataType.FLOAT_VECTOR, dim=dim),
+        ]
+    )
+    col = vs.connect(":memory:").create_collection(
+        "c", schema=schema, indexes=[vs.Index("vector", "FLAT", "COSINE")]
+    )
+    col.insert({"id": np.arange(n), "n": np.arange(n) % 100, "vector": data})
+    col.flush()
+    query = data[:1] + np.float32(0.01)
+    tracemalloc.start()
+    try:
+        hits = col.search(query, limit=5, filter="n == 7")  # 1 % of the rows pass
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < data.nbytes / 8, (peak, data.nbytes)
+    passing = np.flatnonzero(np.arange(n) % 100 == 7)
+    unit = data[passing] / np.linalg.norm(data[passing], axis=1)[:, None]
+    best = passing[np.argsort(-(unit @ (query[0] / np.linalg.norm(query[0]))))[:5]]
+    assert [h.id for h in hits[0]] == best.tolist()
