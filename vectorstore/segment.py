@@ -258,19 +258,21 @@ class Segment:
             start, end = self._indexed, len(self.deleted)
             if start >= end:
                 return
-            labels = np.arange(start, end, dtype=np.int64)
-            dead = np.flatnonzero(self.deleted.view[start:end]) + start
             for name, index in self.indexes.items():
-                if not isinstance(index, HnswIndex):
-                    continue  # IVF: trained whole when sealed
-                column, dim = self.vectors[name], self.schema[name].dim or 1
-                step = max(1, INDEX_CHUNK_BYTES // (4 * dim))
-                for lo in range(start, end, step):  # spilled rows: read, not mapped
-                    hi = min(lo + step, end)
-                    rows = np.ascontiguousarray(column.rows(lo, hi))
-                    index.add(rows, labels[lo - start : hi - start])
-                index.mark_deleted(dead)
+                if isinstance(index, HnswIndex):  # (IVF: trained whole when sealed)
+                    self._add_rows(index, name, start, end)
             self._indexed = end
+
+    def _add_rows(self, index: HnswIndex, name: str, start: int, end: int) -> None:
+        """Add rows ``start .. end - 1`` of field ``name`` to a graph, a chunk at
+        a time (spilled rows read, not mapped), and mark the deleted ones."""
+        index.reserve(end)
+        column, dim = self.vectors[name], self.schema[name].dim or 1
+        step = max(1, INDEX_CHUNK_BYTES // (4 * dim))
+        for lo in range(start, end, step):
+            hi = min(lo + step, end)
+            index.add(np.ascontiguousarray(column.rows(lo, hi)), np.arange(lo, hi, dtype=np.int64))
+        index.mark_deleted(np.flatnonzero(self.deleted.view[start:end]) + start)
 
     def delete(self, offsets: np.ndarray) -> None:
         """Tombstone rows (offsets must be live)."""
@@ -293,15 +295,15 @@ class Segment:
             if self.sealed:
                 self.scalar_indexes[name] = self.build_scalar_index(name)
             return
-        self.indexes.pop(name, None)
-        built = self._new_index(name, spec)
-        for index in built.values():
-            if isinstance(index, HnswIndex):
-                vectors = np.ascontiguousarray(self.vectors[name].view)
-                index.add(vectors, np.arange(self.num_rows, dtype=np.int64))
-                index.mark_deleted(np.flatnonzero(self.deleted.view))
-        self.indexes.update(built)
-        self._indexed = self.num_rows
+        with self._index_lock:  # every graph holds the same rows, 0 .. _indexed
+            self.indexes.pop(name, None)
+            built = self._new_index(name, spec)
+            for index in built.values():
+                if isinstance(index, HnswIndex):  # build_graphs adds the rest to all
+                    self._add_rows(index, name, 0, self._indexed)
+            self.indexes.update(built)
+            if not any(isinstance(index, HnswIndex) for index in self.indexes.values()):
+                self._indexed = self.num_rows  # no graph to build
 
     def drop_scalar_index(self, name: str) -> None:
         """Forget a scalar field's index: filters on it scan again."""

@@ -133,3 +133,58 @@ def test_a_crash_before_the_graph_was_built_reopens_and_searches_right(tmp_path)
         assert not any(seg.graph_pending for seg in segments(col))  # read from the files
         live = np.array([i for i in range(3000) if i != 10])
         assert hit_ids(col, queries, 4) == exact_ids(data, live, queries, 4)
+
+
+def two_field_store(path: Path, n: int = 3000) -> tuple[vs.Client, np.ndarray, np.ndarray]:
+    """Two HNSW fields, bulk-loaded so that checkpoints seal graphless segments."""
+    schema = vs.Schema(
+        [
+            vs.Field("id", vs.DataType.INT64, is_primary=True),
+            vs.Field("a", vs.DataType.FLOAT_VECTOR, dim=DIM),
+            vs.Field("b", vs.DataType.FLOAT_VECTOR, dim=DIM),
+        ]
+    )
+    db = vs.connect(path, max_wal_bytes=30_000)
+    indexes = [vs.Index("a", "HNSW", "L2"), vs.Index("b", "HNSW", "L2")]
+    col = db.create_collection("c", schema=schema, indexes=indexes)
+    a, b = vectors(n, seed=1), vectors(n, seed=2)
+    for lo in range(0, n, 300):
+        col.insert({"id": np.arange(lo, lo + 300), "a": a[lo : lo + 300], "b": b[lo : lo + 300]})
+    return db, a, b
+
+
+def test_an_index_change_on_one_field_leaves_the_other_graphs_deferred(tmp_path):
+    """The graphs of a segment hold the same rows. Dropping or rebuilding one
+    field's index once marked the others built while they were still empty:
+    searches fell back to exact, and every checkpoint then failed to save them."""
+    db, _, b = two_field_store(tmp_path / "s")
+    col = db.get_collection("c")
+    assert all(seg.graph_pending for seg in segments(col) if seg.sealed)
+    col.drop_index("b")
+    col.create_index("b", "HNSW", "L2", M=8)
+    assert all(seg.graph_pending for seg in segments(col))  # still to build, not "built"
+    col.flush()  # repacks, builds both graphs, writes them
+    (seg,) = segments(col)
+    assert not seg.graph_pending
+    assert len(seg.indexes["a"]) == len(seg.indexes["b"]) == 3000
+    db.close()
+    with vs.connect(tmp_path / "s") as again:
+        col = again.get_collection("c")
+        queries = b[[7, 2500]] + np.float32(0.01)
+        found = col.search(queries, anns_field="b", limit=4, search_params={"ef": 400})
+        assert [[int(h.id) for h in row] for row in found] == exact_ids(
+            b, np.arange(3000), queries, 4
+        )
+
+
+def test_a_new_index_on_a_searched_segment_is_built_at_once(tmp_path):
+    db, a, _ = two_field_store(tmp_path / "s", n=1200)
+    col = db.get_collection("c")
+    col.search(a[:1], anns_field="a", limit=3)  # builds every graph so far
+    col.create_index("a", "HNSW", "L2", M=12)  # rebuilt over the rows the others hold
+    assert not any(seg.graph_pending for seg in segments(col))
+    assert all(len(seg.indexes["a"]) == seg.num_rows for seg in segments(col))
+    queries = a[[3, 1100]] + np.float32(0.01)
+    found = col.search(queries, anns_field="a", limit=4, search_params={"ef": 400})
+    assert [[int(h.id) for h in row] for row in found] == exact_ids(a, np.arange(1200), queries, 4)
+    db.close()

@@ -91,6 +91,12 @@ class HnswIndex:
         num_threads = 1 if len(labels) < 64 else -1
         self._index.add_items(vectors, labels, num_threads=num_threads)
 
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` elements at once (a build added in chunks
+        would otherwise grow the index 1.25x at a time, past what it needs)."""
+        if rows > self._index.get_max_elements():
+            self._index.resize_index(rows)
+
     def mark_deleted(self, labels: np.ndarray) -> None:
         """Hide rows from every later search."""
         for label in labels.tolist():
