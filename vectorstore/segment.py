@@ -178,8 +178,12 @@ class Segment:
                 if built:
                     self.indexes.update(built)
                     self.index_dirty.add(name)
+        self._no_graph_to_build()
+
+    def _no_graph_to_build(self) -> None:
+        """Without an HNSW graph every row counts as in the graphs (not pending)."""
         if not any(isinstance(index, HnswIndex) for index in self.indexes.values()):
-            self._indexed = self.num_rows  # no graph to build
+            self._indexed = self.num_rows
 
     def defer_graph(self, name: str) -> None:
         """Give a sealed segment read from disk without its graph an empty one,
@@ -302,8 +306,7 @@ class Segment:
                 if isinstance(index, HnswIndex):  # build_graphs adds the rest to all
                     self._add_rows(index, name, 0, self._indexed)
             self.indexes.update(built)
-            if not any(isinstance(index, HnswIndex) for index in self.indexes.values()):
-                self._indexed = self.num_rows  # no graph to build
+            self._no_graph_to_build()
 
     def drop_scalar_index(self, name: str) -> None:
         """Forget a scalar field's index: filters on it scan again."""
