@@ -88,10 +88,7 @@ def _move_rows(state: CollectionState, name: str, seg: Segment) -> None:
     its growing segment), a chunk at a time, and release the segment."""
     live = np.flatnonzero(seg.live_mask())
     for lo in range(0, len(live), MOVE_CHUNK_ROWS):
-        rows = seg.rows_at(live[lo : lo + MOVE_CHUNK_ROWS])
-        for key in rows.pks:
-            state.locations.pop(key, None)
-        state.insert(rows, name, moved=True)
+        state.insert(seg.rows_at(live[lo : lo + MOVE_CHUNK_ROWS]), name, moved=True)
     seg.close()
 
 

@@ -31,6 +31,7 @@ from .index.ivf import IvfIndex, rerank
 from .index.scalar import ScalarIndex
 from .index.sparse import Scorer, SparseColumn, SparseQuery
 from .index_spec import Index
+from .keyindex import KeyIndex
 from .rows import RowBatch, object_column
 from .schema import Schema
 from .selection import Selection
@@ -105,6 +106,7 @@ class Segment:
                 self.sparse[f.name] = SparseColumn()
         self.deleted = Column(np.bool_)
         self.num_deleted = 0
+        self._keys = KeyIndex()
         self.persisted = False  # its folder is written (path stores)
         self.persisted_deleted = 0  # deletes that folder's tombstones hold
         self.index_dirty: set[str] = set()  # indexes rebuilt since the folder was written
@@ -224,6 +226,10 @@ class Segment:
 
     def live_mask(self) -> np.ndarray:
         return ~self.deleted.view
+
+    def find(self, keys: Sequence[Any]) -> np.ndarray:
+        """The offsets of the live rows holding ``keys`` (-1 where none does)."""
+        return self._keys.find(keys, self.pks, self.deleted.view)
 
     # ----------------------------------------------------------------- writes
     def append(self, batch: RowBatch) -> int:

@@ -73,7 +73,6 @@ class CollectionState:
             fn.output: TermStats() for fn in schema.functions if isinstance(fn, BM25)
         }
         self.partitions: dict[str, list[Segment]] = {DEFAULT_PARTITION: []}
-        self.locations: dict[PrimaryKey, tuple[Segment, int]] = {}
         self.next_segment_id = 1
         self.next_auto_id = time.time_ns() // 1000
         self.needs_checkpoint = False  # a segment filled up: seal it to disk soon
@@ -87,11 +86,7 @@ class CollectionState:
         self.partitions = {DEFAULT_PARTITION: [], **partitions}
         for segments in self.partitions.values():
             for seg in segments:
-                live = seg.live_mask()
-                offsets = np.flatnonzero(live)
-                for offset, key in zip(offsets.tolist(), seg.pks[live].tolist(), strict=True):
-                    self.locations[key] = (seg, offset)
-                self._count_terms(seg, offsets, +1)
+                self._count_terms(seg, np.flatnonzero(seg.live_mask()), +1)
         self.next_segment_id = next_segment_id
         self.next_auto_id = max(self.next_auto_id, next_auto_id)
 
@@ -109,7 +104,7 @@ class CollectionState:
         The dicts a ``Router`` holds (indexes, term statistics) stay the same objects."""
         theirs = {id(seg) for segments in other.partitions.values() for seg in segments}
         self.close(keep=[s for segs in self.partitions.values() for s in segs if id(s) in theirs])
-        self.partitions, self.locations = other.partitions, other.locations
+        self.partitions = other.partitions
         self.indexes.clear()
         self.indexes.update(other.indexes)
         self.term_stats.clear()
@@ -126,7 +121,6 @@ class CollectionState:
                 if id(seg) not in kept:
                     seg.close()
         self.partitions = {}  # give the memory back even if handles linger
-        self.locations = {}
 
     # ---------------------------------------------------------------- reads
     def metric(self, field: str) -> Metric:
@@ -198,13 +192,11 @@ class CollectionState:
         output: tuple[list[str], str | list[str]],
     ) -> list[dict[str, Any]]:
         """The rows of these keys, in order, missing (or elsewhere) ones skipped."""
-        allowed = None if partitions is None else {id(s) for s in self.segments(partitions)}
-        out = []
-        for key in keys:
-            loc = self.locations.get(key)
-            if loc is not None and (allowed is None or id(loc[0]) in allowed):
-                out.extend(loc[0].entities([loc[1]], *output))
-        return out
+        found: list[dict[str, Any] | None] = [None] * len(keys)
+        for seg, at, rows in self.find(keys, self.segments(partitions)):
+            for i, entity in zip(at.tolist(), seg.entities(rows, *output), strict=True):
+                found[i] = entity
+        return [entity for entity in found if entity is not None]
 
     def count(self, partitions: Sequence[str] | None, compiled: Expr | None) -> int:
         """Live rows of these partitions that pass ``compiled``."""
@@ -219,14 +211,39 @@ class CollectionState:
         """What a delete removes: ``keys`` (or the rows passing ``compiled``) that
         are live, within ``partition`` if given; each once."""
         segments = self.segments(partition)
-        locations = self.locations
+        live = [False] * len(keys)
+        for _seg, at, _rows in self.find(keys, segments):
+            for i in at.tolist():
+                live[i] = True
+        found = [key for key, is_live in zip(keys, live, strict=True) if is_live]
         if compiled is not None:
             for seg in segments:
-                keys.extend(seg.pks[seg.select(compiled).rows].tolist())
-        elif partition is not None:
-            wanted = {id(s) for s in segments}
-            keys = [k for k in keys if k in locations and id(locations[k][0]) in wanted]
-        return list(dict.fromkeys(k for k in keys if k in locations))
+                found.extend(seg.pks[seg.select(compiled).rows].tolist())
+        return list(dict.fromkeys(found))
+
+    def find(
+        self, keys: Sequence[PrimaryKey], segments: list[Segment]
+    ) -> list[tuple[Segment, np.ndarray, np.ndarray]]:
+        """Where the live rows of ``keys`` are among ``segments``: for each
+        segment holding some, their positions in ``keys`` and their offsets."""
+        if len(keys) == 1:  # get(id), delete(ids=[id]), a one-row insert: the common calls
+            for seg in segments:
+                row = seg.find(keys)
+                if row[0] >= 0:
+                    return [(seg, np.zeros(1, dtype=np.int64), row)]
+            return []
+        out = []
+        pending = np.arange(len(keys))
+        for seg in segments:
+            if not len(pending):
+                break
+            asked = keys if len(pending) == len(keys) else [keys[i] for i in pending.tolist()]
+            rows = seg.find(asked)
+            hit = rows >= 0
+            if hit.any():
+                out.append((seg, pending[hit], rows[hit]))
+                pending = pending[~hit]
+        return out
 
     def stats(self) -> dict[str, Any]:
         """Row counts and segment layout."""
@@ -242,11 +259,12 @@ class CollectionState:
     # --------------------------------------------------------------- writes
     def check_new_keys(self, keys: Sequence[PrimaryKey]) -> None:
         """Raise ``DuplicateKeyError`` for the first key that is live already."""
-        for i, key in enumerate(keys):
-            if key in self.locations:
-                raise DuplicateKeyError(
-                    f"row {i}: primary key {key!r} already exists; use upsert() to replace a row"
-                )
+        found = self.find(keys, self.segments(None))
+        if found:
+            i = min(int(at[0]) for _seg, at, _rows in found)
+            raise DuplicateKeyError(
+                f"row {i}: primary key {keys[i]!r} already exists; use upsert() to replace a row"
+            )
 
     def take_auto_ids(self, n: int) -> list[int]:
         """Reserve ``n`` generated keys (microseconds since the epoch, increasing)."""
@@ -270,10 +288,7 @@ class CollectionState:
             self.partitions.setdefault(record.name, [])
         elif isinstance(record, DropPartition):
             for seg in self.partitions.pop(record.name, []):
-                live = seg.live_mask()
-                for pk in seg.pks[live].tolist():
-                    del self.locations[pk]
-                self._count_terms(seg, np.flatnonzero(live), -1)
+                self._count_terms(seg, np.flatnonzero(seg.live_mask()), -1)
                 seg.close()
         elif isinstance(record, CreateIndex):
             self._set_index(record.index)
@@ -312,19 +327,12 @@ class CollectionState:
             start = seg.append(part)
             if not moved:
                 self._count_terms(seg, np.arange(start, start + take), +1)
-            for offset, key in enumerate(part.pks, start):
-                self.locations[key] = (seg, offset)
             done += take
 
     def delete(self, keys: Iterable[PrimaryKey]) -> None:
         """Tombstone the rows of these keys (absent keys are skipped)."""
-        by_segment: dict[int, tuple[Segment, list[int]]] = {}
-        for key in keys:
-            loc = self.locations.pop(key, None)
-            if loc is not None:
-                by_segment.setdefault(id(loc[0]), (loc[0], []))[1].append(loc[1])
-        for seg, offsets in by_segment.values():
-            rows = np.asarray(offsets, dtype=np.int64)
+        for seg, _at, offsets in self.find(list(keys), self.segments(None)):
+            rows = offsets if len(offsets) == 1 else np.unique(offsets)  # a key twice: one row
             self._count_terms(seg, rows, -1)
             seg.delete(rows)
 

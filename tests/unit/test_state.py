@@ -120,11 +120,21 @@ def model(records: list[Record]) -> tuple[dict[int, tuple[str, str]], list[str]]
 
 
 def contents(state: CollectionState) -> dict[int, tuple[str, str]]:
-    out = {}
-    for key, (seg, offset) in state.locations.items():
-        assert seg.live_mask()[offset]
-        entity = seg.entities([offset], ["text"], False)[0]
-        out[key] = (seg.partition, entity["text"])
+    """Every live row by key, read from the segments; the state's key lookup
+    must find each key exactly where its live row is."""
+    out, where = {}, {}
+    for seg in state.segments(None):
+        live = np.flatnonzero(seg.live_mask())
+        for offset, key in zip(live.tolist(), seg.pks[live].tolist(), strict=True):
+            assert key not in where, f"key {key} is live in two rows"
+            out[key] = (seg.partition, seg.entities([offset], ["text"], False)[0]["text"])
+            where[key] = (seg, offset)
+    keys = [*where, -1, -2]  # and two keys no row holds
+    found = {}
+    for seg, at, rows in state.find(keys, state.segments(None)):
+        for i, row in zip(at.tolist(), rows.tolist(), strict=True):
+            found[keys[i]] = (seg, row)
+    assert found == where
     return out
 
 
@@ -195,7 +205,7 @@ def test_freeze_seals_growing_segments_and_drops_empty_ones():
     state.apply(Insert(DEFAULT_PARTITION, batch([3], ["kestrel"])))
     segs = state.partitions[DEFAULT_PARTITION]
     assert [s.sealed for s in segs] == [True, False]
-    assert state.locations[3][0] is segs[1]
+    assert state.find([3], segs)[0][0] is segs[1]
 
 
 def test_a_full_segment_asks_for_a_checkpoint():
@@ -231,4 +241,4 @@ def test_auto_id_keys_move_the_counter_on_replay():
     rows.set_pks([start, start + 5], "id")
     state.apply(Insert(DEFAULT_PARTITION, rows))
     assert state.next_auto_id == start + 6
-    assert np.array_equal(sorted(state.locations), [start, start + 5])
+    assert state.live_keys([start, start + 1, start + 5], None, None) == [start, start + 5]
