@@ -11,7 +11,9 @@ by default, 20 ms here), a flush for its segment's allocations to expire (2 s,
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ _QUERY_COORD_FAST = (
 )
 
 DATABASE = "kestrel_tests"  # every test's collections live here (one per xdist worker)
+OWNER_FILE = "kestrel-owner.pid"  # in a server's folder: the test process that started it
 
 
 def start_server(base_dir: Path) -> Any:
@@ -40,6 +43,8 @@ def start_server(base_dir: Path) -> Any:
     """
     from milvus import MilvusServer
 
+    stop_orphans()
+    (base_dir / OWNER_FILE).write_text(str(os.getpid()))
     server = MilvusServer()
     config = server.config
     config.template_text = config.template_text.replace(_QUERY_COORD_ANCHOR, _QUERY_COORD_FAST, 1)
@@ -52,6 +57,48 @@ def start_server(base_dir: Path) -> Any:
         server.stop()
         raise RuntimeError(f"the Milvus server did not start: {e}\n{log_tail(base_dir)}") from e
     return server
+
+
+def stop_orphans(proc: Path = Path("/proc")) -> list[int]:
+    """Kill the Milvus servers that test runs killed mid-way left running.
+
+    A server outlives a pytest run that is killed (it ignores SIGTERM for a
+    while), and the next run's server then waits minutes and fails to start.
+    A server is an orphan if it runs ``milvus ... standalone`` in a folder whose
+    ``OWNER_FILE`` names a process that no longer exists; servers of live runs,
+    and any not started here, are left alone. Linux only (reads ``/proc``).
+
+    Returns:
+        The process ids killed.
+    """
+    killed = []
+    for entry in proc.glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            folder = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue  # gone, or not ours to read
+        if b"standalone" not in argv or not any(a.endswith(b"milvus") for a in argv):
+            continue
+        owner = folder / OWNER_FILE
+        try:
+            owner_pid = int(owner.read_text())
+        except (OSError, ValueError):
+            continue
+        if not _alive(owner_pid):
+            os.kill(int(entry.name), signal.SIGKILL)
+            killed.append(int(entry.name))
+    return killed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def log_tail(base_dir: Path, lines: int = 40) -> str:
