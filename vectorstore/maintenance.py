@@ -138,7 +138,8 @@ class Checkpoints:
     """When a collection's state goes to disk, and how: one checkpoint or
     compaction at a time, the state frozen under the collection's write lock
     (a moment), the files written outside it while searches go on (the store's
-    write lock is held throughout: writes, from any process, wait).
+    write lock is held from the freeze until the manifest is written: writes,
+    from any process, wait; an explicit flush builds its graphs before that).
 
     Args:
         state: the collection's state.
@@ -176,32 +177,45 @@ class Checkpoints:
         Raises:
             StorageError: the files could not be written.
         """
-        with self._lock, self._store_writing():
-            with self._writing():
-                if build:
-                    with self._interruptible():  # rows move between segments: whole or closed
-                        merge_unbuilt(self._state)
-                frozen = self._freeze()
-            self._persist(frozen, build)
+        self._checkpoint((lambda: merge_unbuilt(self._state)) if build else (lambda: None), build)
 
     def compact(self, min_ratio: float, merge_small: bool, build: bool = True) -> None:
         """Compact in memory and freeze under the write lock, then persist
         (``build``: as for ``flush``)."""
-        with self._lock, self._store_writing():
-            with self._writing():
-                with self._interruptible():  # rows move between segments: whole or closed
-                    compact(self._state, min_ratio, merge_small)
-                frozen = self._freeze()  # may fail on a full disk: not an interruption
-            self._persist(frozen, build)
+        self._checkpoint(lambda: compact(self._state, min_ratio, merge_small), build)
 
-    def _persist(self, frozen: Frozen, build: bool) -> None:
-        if build:
-            with self._reading:  # as a search would: deletes wait, searches go on
-                for segments in frozen.partitions.values():
-                    for seg in segments:
-                        seg.build_graphs()
-        if self._storage is not None:
-            self._storage.persist(frozen)
+    def _checkpoint(self, change: Callable[[], None], build: bool) -> None:
+        """Change the segments (moving rows between them), freeze and persist.
+
+        With ``build``, the change is made and the graphs are built first, with
+        the store's lock released for the build: at a million rows it takes
+        minutes, and every writer of the store (other collections, other
+        processes) would wait for it. The change is then made again with the
+        lock held, where it finds nothing left to do unless rows came meanwhile,
+        and the freeze's build covers only those rows.
+        """
+        with self._lock:
+            if build:
+                with self._writing(), self._interruptible():  # whole or closed
+                    change()
+                self._build_graphs(None)
+            with self._store_writing():
+                with self._writing():
+                    with self._interruptible():  # rows move between segments: whole or closed
+                        change()
+                    frozen = self._freeze()  # may fail on a full disk: not an interruption
+                if build:
+                    self._build_graphs(frozen)
+                if self._storage is not None:
+                    self._storage.persist(frozen)
+
+    def _build_graphs(self, frozen: Frozen | None) -> None:
+        """Build every graph of the frozen segments (None: the collection's)."""
+        with self._reading:  # as a search would: deletes wait, searches go on
+            partitions = self._state.partitions if frozen is None else frozen.partitions
+            for segments in list(partitions.values()):
+                for seg in segments:
+                    seg.build_graphs()
 
     def _store_writing(self) -> AbstractContextManager[None]:
         """The store's write lock, held from the freeze until the manifest is

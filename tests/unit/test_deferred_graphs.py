@@ -11,6 +11,7 @@ Checked against exact search and against the rows inserted.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from helpers.durability import image
 
 import vectorstore as vs
+from vectorstore.segment import Segment
 
 DIM = 8
 
@@ -188,3 +190,40 @@ def test_a_new_index_on_a_searched_segment_is_built_at_once(tmp_path):
     found = col.search(queries, anns_field="a", limit=4, search_params={"ef": 400})
     assert [[int(h.id) for h in row] for row in found] == exact_ids(a, np.arange(1200), queries, 4)
     db.close()
+
+
+def test_writers_of_the_store_go_on_while_a_flush_builds_graphs(tmp_path, monkeypatch):
+    """The graph build is a flush's long part (minutes at 1M rows). It runs
+    before the store's write lock is taken, so a write to another collection
+    of the store (or from another process) does not wait for it. The build is
+    held here until that write is done: were the lock held, the write would
+    wait for the build and the flush would never finish its build."""
+    db, data = bulk_store(tmp_path / "s", 2000)
+    other = db.create_collection("other", dimension=DIM)
+    started, written = threading.Event(), threading.Event()
+    write_waited = []
+    build = Segment.build_graphs
+
+    def held_build(seg: Segment) -> None:
+        if seg.graph_pending and not started.is_set():
+            started.set()
+            write_waited.append(not written.wait(10))
+        build(seg)
+
+    monkeypatch.setattr(Segment, "build_graphs", held_build)
+    flusher = threading.Thread(target=db.get_collection("c").flush)
+    flusher.start()
+    assert started.wait(30)
+    other.insert({"id": np.arange(5), "vector": vectors(5, seed=1)})
+    written.set()
+    flusher.join(60)
+    assert write_waited == [False], "the write waited for the graph build"
+    col = db.get_collection("c")
+    assert not any(seg.graph_pending for seg in segments(col))
+    db.close()
+    with vs.connect(tmp_path / "s") as db:
+        assert db.get_collection("other").count() == 5
+        col = db.get_collection("c")
+        assert col.count() == 2000 and len(graph_files(tmp_path / "s")) == len(segments(col))
+        queries = vectors(5, seed=2)
+        assert hit_ids(col, queries, 5) == exact_ids(data, np.arange(2000), queries, 5)
