@@ -154,8 +154,8 @@ class Segment:
     def seal(self) -> None:
         """Take no more appends; train the IVF indexes and sort the scalar ones
         (now that the rows are known). The HNSW graphs are not built here: the
-        first search builds them, or ``build_graphs`` (an explicit flush), so a
-        checkpoint inside a write only writes rows."""
+        first search that walks them builds them, or ``build_graphs`` (an
+        explicit flush), so a checkpoint inside a write only writes rows."""
         if self.sealed:
             return
         self.sealed = True
@@ -189,7 +189,8 @@ class Segment:
 
     def defer_graph(self, name: str) -> None:
         """Give a sealed segment read from disk without its graph an empty one,
-        which the first search fills (``build_graphs``) and a checkpoint saves."""
+        which the first search that walks it fills (``build_graphs``) and a
+        checkpoint saves."""
         self.indexes.update(self._new_index(name, self.index_specs[name]))
         self.index_dirty.add(name)
 
@@ -480,8 +481,6 @@ class Segment:
             ``(offsets, distances)``, both (q, min(k, selected rows)), best first.
         """
         num_live = len(self.deleted) - self.num_deleted
-        if self._indexed != len(self.deleted):
-            self.build_graphs()
         index = self.indexes.get(field)
         if isinstance(index, IvfIndex):
             return self._search_ivf(index, field, queries, k, metric, selection, nprobe, refine_k)
@@ -492,6 +491,8 @@ class Segment:
             and k < num_live
             and num_live > planner.exact_limit(num_live)
         ):
+            if self._indexed != len(self.deleted):
+                self.build_graphs()  # only when the graph is used: exact search needs none
             try:  # (not contextlib.suppress: an object per search on the hot path)
                 return index.search(queries, k, ef)  # deleted rows are marked in the graph
             except IncompleteSearchError:
@@ -511,6 +512,7 @@ class Segment:
             cached=selection is not None and selection.cacheable(self, field),
         )
         if index is not None and plan.strategy is not planner.Strategy.EXACT:
+            self.build_graphs()
             try:
                 if plan.strategy is planner.Strategy.HNSW or selection is None:
                     return index.search(queries, k, ef)  # deleted rows are marked in the graph

@@ -66,7 +66,26 @@ def test_a_checkpoint_inside_a_write_writes_rows_and_builds_no_graph(tmp_path):
     assert not graph_files(tmp_path / "s")
     queries = data[[0, 1500, 2999]] + np.float32(0.01)
     assert hit_ids(col, queries, 5) == exact_ids(data, np.arange(3000), queries, 5)
-    assert not any(seg.graph_pending for seg in segments(col))  # the search built them
+    # segments this small are scanned whole (planner.exact_limit): still no graph
+    assert all(seg.graph_pending for seg in sealed)
+    db.close()
+
+
+def test_a_search_builds_the_graph_only_when_it_uses_it(tmp_path):
+    """A filtered search the planner answers exactly builds no graph (at 1M
+    rows that would be minutes spent for nothing); an unfiltered one does."""
+    db = vs.connect(tmp_path / "s")
+    col = db.create_collection("c", dimension=DIM, metric="L2")
+    data = vectors(5000)
+    col.insert({"id": np.arange(5000), "vector": data, "n": np.arange(5000) % 100})
+    (seg,) = segments(col)
+    queries = vectors(3, seed=4)
+    found = col.search(queries, limit=5, filter="n < 2", search_params={"ef": 500})
+    passing = np.flatnonzero(np.arange(5000) % 100 < 2)
+    assert [[int(h.id) for h in row] for row in found] == exact_ids(data, passing, queries, 5)
+    assert seg.graph_pending and len(seg.indexes["vector"]) == 0
+    assert hit_ids(col, queries, 5) == exact_ids(data, np.arange(5000), queries, 5)
+    assert not seg.graph_pending and len(seg.indexes["vector"]) == 5000
     db.close()
 
 
@@ -95,9 +114,10 @@ def test_flush_folds_the_graphless_segments_into_one_and_builds_its_graph(tmp_pa
 
 
 def test_a_segment_a_search_built_the_graph_of_is_not_folded(tmp_path):
-    db, data = bulk_store(tmp_path / "s", 1200)
+    db, _ = bulk_store(tmp_path / "s", 1200)
     col = db.get_collection("c")
-    col.search(data[:1], limit=3)  # builds the graphs of every segment so far
+    for seg in segments(col):  # as a search walking them would (these are small: none does)
+        seg.build_graphs()
     built = [seg.id for seg in segments(col) if seg.sealed]
     assert built
     col.insert({"id": np.arange(5000, 5300), "vector": vectors(300, seed=1)})
@@ -182,7 +202,8 @@ def test_an_index_change_on_one_field_leaves_the_other_graphs_deferred(tmp_path)
 def test_a_new_index_on_a_searched_segment_is_built_at_once(tmp_path):
     db, a, _ = two_field_store(tmp_path / "s", n=1200)
     col = db.get_collection("c")
-    col.search(a[:1], anns_field="a", limit=3)  # builds every graph so far
+    for seg in segments(col):  # as a search walking them would (these are small: none does)
+        seg.build_graphs()
     col.create_index("a", "HNSW", "L2", M=12)  # rebuilt over the rows the others hold
     assert not any(seg.graph_pending for seg in segments(col))
     assert all(len(seg.indexes["a"]) == seg.num_rows for seg in segments(col))
