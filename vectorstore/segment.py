@@ -519,8 +519,8 @@ class Segment:
                 found = index.search_passing(queries, k, plan.k, plan.ef, selection.mask)
                 if found is not None:
                     return found
-                mask = selection.mask  # HNSW_FILTER: too few passed the oversampled search
-                return index.search(queries, k, ef, filter_fn=lambda label: bool(mask[label]))
+                # too few passed: the filter keeps rows far from this query (it is
+                # correlated with the vectors), so no beam is sure to reach them
             except IncompleteSearchError:
                 pass  # too few rows reachable in the graph: exact is both right and cheap
         return self._search_exact(field, queries, k, metric, selection or self.select(None))
@@ -582,9 +582,13 @@ class Segment:
     def _search_exact(
         self, field: str, queries: np.ndarray, k: int, metric: Metric, selection: Selection
     ) -> tuple[np.ndarray, np.ndarray]:
-        vectors = selection.vectors(self, field, metric)
         scoring = Metric.IP if metric is Metric.COSINE else metric  # rows pre-normalised
         if scoring is not metric:
             queries = flat.normalize(queries)
-        found_rows, dist = flat.top_k(queries, vectors, k, scoring)
+        if selection.cacheable(self, field):
+            vectors = selection.vectors(self, field, metric)
+            found_rows, dist = flat.top_k(queries, vectors, k, scoring)
+        else:  # too big to keep gathered: a chunk of rows in memory at a time
+            chunks = selection.vector_chunks(self, field, metric)
+            found_rows, dist = flat.top_k_chunked(queries, chunks, k, scoring)
         return selection.rows[found_rows], dist

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,6 +22,7 @@ class Segment(Protocol):
 
 
 SUBSET_MAX_BYTES = 16 << 20  # a selection keeps its rows' gathered vectors up to this
+CHUNK_BYTES = 16 << 20  # a bigger one is scored this many bytes of rows at a time
 
 
 class Selection:
@@ -54,11 +56,23 @@ class Selection:
         found = self._subsets.get((field, metric))
         if found is not None:
             return found
-        sub: np.ndarray = seg.vectors[field].view[self.rows]  # a copy: scaled in place
-        if metric is Metric.COSINE:
-            # norms of these rows only: a cache of the whole segment's norms cost a
-            # temporary of every vector (512 MB at 1M x 128) the first time it filled
-            sub /= np.maximum(np.linalg.norm(sub, axis=1), np.float32(1e-30))[:, None]
+        sub = _gathered(seg, field, metric, self.rows)
         if sub.nbytes <= SUBSET_MAX_BYTES:
             sub = seg.keep_subset(self, (field, metric), sub)
         return sub
+
+    def vector_chunks(self, seg: Segment, field: str, metric: Metric) -> Iterator[np.ndarray]:
+        """The rows' vectors as ``vectors`` gives them, ``CHUNK_BYTES`` at a time
+        (for a selection too big to keep: one chunk in memory at a time)."""
+        step = max(1, CHUNK_BYTES // (4 * (seg.schema[field].dim or 1)))
+        for lo in range(0, len(self.rows), step):
+            yield _gathered(seg, field, metric, self.rows[lo : lo + step])
+
+
+def _gathered(seg: Segment, field: str, metric: Metric, rows: np.ndarray) -> np.ndarray:
+    sub: np.ndarray = seg.vectors[field].view[rows]  # a copy: scaled in place
+    if metric is Metric.COSINE:
+        # norms of these rows only: a cache of the whole segment's norms cost a
+        # temporary of every vector (512 MB at 1M x 128) the first time it filled
+        sub /= np.maximum(np.linalg.norm(sub, axis=1), np.float32(1e-30))[:, None]
+    return sub

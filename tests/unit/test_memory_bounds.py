@@ -14,9 +14,12 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
+import pytest
+from helpers.search_reference import exact
 
 import vectorstore as vs
 from vectorstore import segment as segment_mod
+from vectorstore import selection as selection_mod
 from vectorstore.columns import FileColumn
 
 
@@ -77,3 +80,34 @@ def test_a_filtered_exact_search_allocates_for_its_rows_not_the_segments():
     unit = data[passing] / np.linalg.norm(data[passing], axis=1)[:, None]
     best = passing[np.argsort(-(unit @ (query[0] / np.linalg.norm(query[0]))))[:5]]
     assert [h.id for h in hits[0]] == best.tolist()
+
+
+@pytest.mark.parametrize("metric", ["COSINE", "L2", "IP"])
+def test_exact_search_over_a_selection_too_big_to_keep_reads_it_in_chunks(metric, monkeypatch):
+    """Half the rows pass and are too many to keep gathered: exact search scores
+    them a chunk at a time (when the planner prices it lower, or after the graph
+    came back short), so its memory is a chunk's, and its answer exact search's
+    (numpy over every passing row at once)."""
+    monkeypatch.setattr(selection_mod, "SUBSET_MAX_BYTES", 4 * 16 * 1000)  # 1,000 rows
+    monkeypatch.setattr(selection_mod, "CHUNK_BYTES", 4 * 16 * 700)  # chunks of 700 rows
+    n, dim = 6000, 16
+    rng = np.random.default_rng(9)
+    data = (rng.standard_normal((n, dim)) * rng.uniform(0.5, 2, (n, 1))).astype(np.float32)
+    col = vs.connect(":memory:").create_collection(
+        "c", dimension=dim, indexes=[vs.Index("vector", "FLAT", metric)]
+    )
+    col.insert({"id": np.arange(n), "vector": data, "n": np.arange(n) % 2})
+    queries = rng.standard_normal((3, dim)).astype(np.float32)
+    gathered = []
+    real = selection_mod._gathered
+
+    def spy(seg, field, metric, rows):  # type: ignore[no-untyped-def]
+        gathered.append(len(rows))
+        return real(seg, field, metric, rows)
+
+    monkeypatch.setattr(selection_mod, "_gathered", spy)
+    hits = col.search(queries, limit=7, filter="n == 1")
+    assert gathered and max(gathered) == 700 and sum(gathered) == n // 2
+    passing = np.flatnonzero(np.arange(n) % 2 == 1)
+    rows, _ = exact(queries, data[passing], metric, 7)
+    assert [[h.id for h in row] for row in hits] == passing[rows].tolist()

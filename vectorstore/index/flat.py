@@ -6,6 +6,8 @@ L2 reports the squared Euclidean distance (smaller is closer).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from ..types import Metric
@@ -96,3 +98,23 @@ def top_k(
         rows_out[start : start + step] = np.take_along_axis(part, order, axis=1)
         dist_out[start : start + step] = sign * np.take_along_axis(vals, order, axis=1)
     return rows_out, dist_out
+
+
+def top_k_chunked(
+    queries: np.ndarray, chunks: Iterable[np.ndarray], k: int, metric: Metric
+) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k`` over the rows of ``chunks`` taken in order as one array, with
+    one chunk in memory at a time: each chunk's best ``k`` are kept and the best
+    ``k`` of those win. ``rows`` index into the chunks' concatenation."""
+    found_rows, found_dist, start = [], [], 0
+    for vectors in chunks:
+        rows, dist = top_k(queries, vectors, k, metric)
+        found_rows.append(rows + start)
+        found_dist.append(dist)
+        start += len(vectors)
+    if not found_rows:
+        q = queries.shape[0]
+        return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
+    rows, dist = np.concatenate(found_rows, axis=1), np.concatenate(found_dist, axis=1)
+    order = np.argsort(dist if metric is Metric.L2 else -dist, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(rows, order, axis=1), np.take_along_axis(dist, order, axis=1)
