@@ -178,9 +178,9 @@ def best_of(fn, queries: np.ndarray, passes: int = 3) -> tuple[float, np.ndarray
     return max(r[0] for r in runs), runs[0][1]
 
 
-def calibrate(n: int, dim: int, name: str) -> None:
+def calibrate(n: int, dim: int, name: str, ef: int = 64) -> None:
     """Time each strategy of Segment.search, forced, across selectivities, and
-    what the planner picks (``col.search``), at ef 64."""
+    what the planner picks (``col.search``), at ``ef`` (64 unless ``--ef``)."""
     import vectorstore as vs
     from vectorstore import planner
     from vectorstore.index import flat
@@ -194,7 +194,8 @@ def calibrate(n: int, dim: int, name: str) -> None:
     seg = col._state.partitions["_default"][0]
     index = seg.indexes["vector"]
     vectors = seg.vectors["vector"].view
-    print(f"{name}, {n} x {dim}, COSINE, k={K}, ef 64, best of 3 passes of {len(queries)} queries")
+    passes = f"best of 3 passes of {len(queries)} queries"
+    print(f"{name}, {n} x {dim}, COSINE, k={K}, ef {ef}, {passes}")
     print(
         "| passing | planner (col.search) | exact, rows cached | exact, gathered "
         "| oversampled graph | hnswlib callback |"
@@ -210,7 +211,7 @@ def calibrate(n: int, dim: int, name: str) -> None:
         expr = f"n < {round(sel * 1000)}" if sel < 1 else "n >= 0"
 
         def kestrel(q, expr=expr):
-            hits = col.search(q, limit=K, filter=expr, search_params={"ef": 64})
+            hits = col.search(q, limit=K, filter=expr, search_params={"ef": ef})
             return [h.id for h in hits[0]]
 
         def exact_cached(q, rows=rows, cached=cached):
@@ -222,12 +223,12 @@ def calibrate(n: int, dim: int, name: str) -> None:
             return rows[r[0]]
 
         def oversample(q, mask=mask, live=live):
-            wanted, beam = planner.oversampled(64, K, n, live)
+            wanted, beam = planner.oversampled(ef, K, n, live)
             got = index.search_passing(q, K, wanted, beam, mask)
             return got[0][0] if got is not None else np.array([], dtype=np.int64)
 
         def callback(q, allowed=allowed):
-            return index.search(q, K, 64, filter_fn=allowed)[0][0]
+            return index.search(q, K, ef, filter_fn=allowed)[0][0]
 
         cells = []
         for fn in (kestrel, exact_cached, exact_gathered, oversample, callback):
@@ -236,8 +237,8 @@ def calibrate(n: int, dim: int, name: str) -> None:
                 continue
             qps, found = best_of(fn, queries)
             cells.append(f"{qps:,.0f} / {recall(found, truth):.3f}")
-        ef = planner.filtered_ef(64, K, n, live)
-        print(f"| {sel:.1%} ({live:,} rows, beam {ef}) | " + " | ".join(cells) + " |", flush=True)
+        beam = planner.filtered_ef(ef, K, n, live)
+        print(f"| {sel:.1%} ({live:,} rows, beam {beam}) | " + " | ".join(cells) + " |", flush=True)
 
 
 def main() -> None:
@@ -248,12 +249,13 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--ef", type=int, default=64, help="(--calibrate) the search's ef")
     ap.add_argument("--data", choices=("gmm", "glove"), default="gmm")
     ap.add_argument("--systems", default="kestrel,hnswlib,numpy,milvus-lite")
     ap.add_argument("--worker")
     args = ap.parse_args()
     if args.calibrate:
-        calibrate(args.n, args.dim, args.data)
+        calibrate(args.n, args.dim, args.data, args.ef)
         return
     if args.worker:
         print(json.dumps(run_system(args.worker, args.n, args.dim, args.data)))
