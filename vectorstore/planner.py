@@ -17,8 +17,11 @@ Strategies:
   recall at or above the unfiltered search's at the same ``ef``; ``2 wanted``
   matters from 3 % to 6 % at 1M, where ``wanted`` nears ``2 ef`` and the results
   it asks for would otherwise sit at the very end of the beam (recall 0.93).
-  If fewer than ``k`` pass (a filter correlated with the vectors: the query's
-  neighbourhood holds no passing rows), the segment searches exactly instead.
+  If fewer than ``k`` pass, which happens by chance (about 2k are expected to:
+  at 10 % about 1 query in 200 gets fewer than k), the graph is asked once more
+  for ``RETRY_WIDENING`` times as many; if that is short too (a filter correlated
+  with the vectors: the query's neighbourhood holds no passing rows), the
+  segment searches the passing rows exactly.
 
 Unfiltered, a segment is searched exactly while it is small
 (``exact_limit``: ~12 sqrt(rows), at least 2,000 rows), so small collections
@@ -48,6 +51,7 @@ OVERSAMPLE_FACTOR = 2.0  # ask the graph for OVERSAMPLE_FACTOR * k / fraction (+
 OVERSAMPLE_MARGIN = 10
 MAX_BEAM_WIDENING = 2.0  # a filtered search's beam: at most 2 ef ...
 BEAM_PER_WANTED = 2.0  # ... but at least twice the results it asks for
+RETRY_WIDENING = 4  # fewer than k passed: ask for 4x as many once, then search exactly
 # Quantized IVF indexes fetch refine_k * k candidates and re-rank them by exact
 # distance (the segment keeps the float32 vectors anyway): see benchmarks/ivf.py.
 DEFAULT_NPROBE = 8  # IVF lists searched, as Milvus

@@ -517,10 +517,14 @@ class Segment:
                 if plan.strategy is planner.Strategy.HNSW or selection is None:
                     return index.search(queries, k, ef)  # deleted rows are marked in the graph
                 found = index.search_passing(queries, k, plan.k, plan.ef, selection.mask)
+                if found is None:  # fewer than k passed: by chance? Once more, wider ...
+                    wider = min(num_live, planner.RETRY_WIDENING * plan.k)
+                    found = index.search_passing(
+                        queries, k, wider, max(plan.ef, wider), selection.mask
+                    )
                 if found is not None:
                     return found
-                # too few passed: the filter keeps rows far from this query (it is
-                # correlated with the vectors), so no beam is sure to reach them
+                # ... else the filter is correlated with the vectors: exact search
             except IncompleteSearchError:
                 pass  # too few rows reachable in the graph: exact is both right and cheap
         return self._search_exact(field, queries, k, metric, selection or self.select(None))

@@ -182,10 +182,52 @@ def test_a_filter_the_graph_cannot_reach_falls_back_to_exact_search(
     monkeypatch.setattr(index, "search", spy)
     queries = rng.normal(size=(5, 8)).astype(np.float32)
     hits = col.search(queries, limit=10, filter="far == true", search_params={"ef": 64})
-    assert calls == [False]  # the oversampled search only: then exact, no callback
+    assert calls == [False, False]  # oversampled, then 4x wider: then exact, no callback
     passing = np.arange(4500, 6000)
     rows, _ = exact(queries, vectors[passing], "L2", 10)  # numpy brute force, not the engine
     assert [[h.id for h in got] for got in hits] == passing[rows].tolist()
+
+
+def test_a_short_oversampled_search_is_retried_wider_before_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fewer than k passing results by chance (asked for too few here) get one
+    more graph search asking for four times as many, not an exact scan."""
+    rng = np.random.default_rng(12)
+    vectors = rng.normal(size=(6000, 8)).astype(np.float32)
+    col = vs.connect(":memory:").create_collection(
+        "c", dimension=8, indexes=[vs.Index("vector", "HNSW", "L2", M=16, ef_construction=200)]
+    )
+    col.insert({"id": np.arange(6000), "vector": vectors, "n": np.arange(6000) % 4})
+    monkeypatch.setattr(planner, "EXACT_MIN_ROWS", 10)
+    monkeypatch.setattr(planner, "EXACT_PER_SQRT_ROWS", 0)
+    monkeypatch.setattr(planner, "BEAM_SLOT_COST", 0)  # the planner always picks the graph
+    monkeypatch.setattr(planner, "OVERSAMPLE_FACTOR", 1.0)  # ~k/fraction + 2: often short
+    monkeypatch.setattr(planner, "OVERSAMPLE_MARGIN", 2)
+    seg = col._state.partitions["_default"][0]
+    index = seg.indexes["vector"]
+    asked: list[int] = []
+    real_search = index.search
+
+    def spy(queries, k, ef, filter_fn=None):  # type: ignore[no-untyped-def]
+        asked.append(k)
+        return real_search(queries, k, ef, filter_fn)
+
+    def no_exact(*args):  # type: ignore[no-untyped-def]
+        raise AssertionError("searched exactly")
+
+    monkeypatch.setattr(index, "search", spy)
+    monkeypatch.setattr(seg, "_search_exact", no_exact)
+    passing = np.flatnonzero(np.arange(6000) % 4 == 1)
+    retried = 0
+    for q in rng.normal(size=(40, 8)).astype(np.float32):
+        asked.clear()
+        hits = col.search(q[None, :], limit=10, filter="n == 1", search_params={"ef": 200})
+        retried += len(asked) == 2
+        assert asked[-1] == asked[0] * 4 if len(asked) == 2 else asked == [42]
+        rows, _ = exact(q[None, :], vectors[passing], "L2", 10)
+        assert len({h.id for h in hits[0]} & set(passing[rows[0]].tolist())) >= 9
+    assert retried  # some queries came back short and were retried
 
 
 def test_cached_subset_follows_a_metric_change() -> None:
