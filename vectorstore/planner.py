@@ -8,8 +8,8 @@ Strategies:
 - ``HNSW``: the graph, unfiltered (no filter, or every row passes).
 - ``HNSW_OVERSAMPLE``: the graph without a filter, keeping the results that
   pass. It asks for ``wanted = 2 k / fraction + 10`` results (about 2k of them
-  pass) with a beam of ``ef / fraction`` while at least half the rows pass, and
-  of ``2 ef`` or ``2 wanted``, the larger, below that (``oversampled``). A beam
+  pass) with a beam of ``ef / fraction`` while at least half the rows pass and
+  ``2 ef`` below that, but never under ``2 wanted`` (``oversampled``). A beam
   of just ``ef`` left recall at 0.92-0.94 at 20-50 % on GloVe; ``ef / fraction``
   all the way down (the rule until 2026-12-06) oversampled far more than recall
   needs (0.998 at 10 % of 1M rows, at a quarter of the speed). Measured at 200k

@@ -517,8 +517,8 @@ class Segment:
                 if plan.strategy is planner.Strategy.HNSW or selection is None:
                     return index.search(queries, k, ef)  # deleted rows are marked in the graph
                 found = index.search_passing(queries, k, plan.k, plan.ef, selection.mask)
-                if found is None:  # fewer than k passed: by chance? Once more, wider ...
-                    wider = min(num_live, planner.RETRY_WIDENING * plan.k)
+                wider = min(num_live, planner.RETRY_WIDENING * plan.k)
+                if found is None and wider > plan.k:  # too few passed: by chance? Wider ...
                     found = index.search_passing(
                         queries, k, wider, max(plan.ef, wider), selection.mask
                     )
