@@ -70,12 +70,14 @@ def test_finds_exactly_the_live_row_of_every_key(as_text, ops):
             if op == "find" or len(model.pks) % 3 == 0:  # also find after some writes
                 asked = keys + [key(k) for k in range(-3, 13)]
                 pks, deleted = model.arrays()
-                found = index.find(asked, pks, deleted)
+                found = index.find(asked, pks, deleted)  # many keys: numpy's path
                 assert found.tolist() == [model.live.get(k, -1) for k in asked]
+                few = index.find(keys, pks, deleted)  # up to FEW_KEYS: one by one
+                assert few.tolist() == [model.live.get(k, -1) for k in keys]
 
 
 def test_a_bulk_load_is_sorted_not_held_in_a_dict():
-    """A million-row segment's keys cost numpy arrays, not a dict entry per row."""
+    """A bulk load's keys cost numpy arrays, not a dict entry per row."""
     index = KeyIndex()
     pks = np.random.default_rng(0).permutation(200_000).astype(np.int64)
     deleted = np.zeros(len(pks), dtype=bool)
