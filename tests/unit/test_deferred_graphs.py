@@ -3,9 +3,10 @@
 A checkpoint inside a write (the log grew past ``max_wal_bytes``, or a segment
 filled up) seals the growing segment and writes its rows, but does not build
 its HNSW graph: at 1M x 128 that build took 226 s inside one ``insert`` call.
-The first search builds it, or an explicit ``flush()``, which first folds the
-segments still without a graph back into one (a copy of rows, no graph work
-lost): a bulk load ends as one segment, however often the log filled up.
+The first search that walks it builds it, or an explicit ``flush()``, which
+first folds the segments still without a graph back into one (a copy of rows,
+no graph work lost): a bulk load ends as one segment, however often the log
+filled up.
 Checked against exact search and against the rows inserted.
 """
 
@@ -137,7 +138,8 @@ def test_folding_stops_at_the_segment_limit(tmp_path):
 
 def test_a_crash_before_the_graph_was_built_reopens_and_searches_right(tmp_path):
     """The manifest names segments without graph files: opening builds nothing,
-    the first search builds them, and the next checkpoint writes them."""
+    searches answer right (these small segments are scanned), and the next
+    flush builds and writes the graphs."""
     db, data = bulk_store(tmp_path / "s", 3000)
     crash = image(tmp_path / "s", tmp_path / "crash")  # the writer never flushed
     db.close()
