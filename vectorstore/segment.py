@@ -265,6 +265,8 @@ class Segment:
         """Add the rows appended since the last call to the HNSW graphs (in
         chunks, deleted ones marked). Searches call it under the collection's
         read lock, so concurrent ones take turns here; deletes wait for it."""
+        if self._indexed >= len(self.deleted):
+            return  # nothing pending: no lock (searches call this before each graph walk)
         with self._index_lock:
             start, end = self._indexed, len(self.deleted)
             if start >= end:
@@ -491,8 +493,7 @@ class Segment:
             and k < num_live
             and num_live > planner.exact_limit(num_live)
         ):
-            if self._indexed != len(self.deleted):
-                self.build_graphs()  # only when the graph is used: exact search needs none
+            self.build_graphs()  # only when the graph is walked: exact search needs none
             try:  # (not contextlib.suppress: an object per search on the hot path)
                 return index.search(queries, k, ef)  # deleted rows are marked in the graph
             except IncompleteSearchError:
@@ -517,8 +518,8 @@ class Segment:
                 if plan.strategy is planner.Strategy.HNSW or selection is None:
                     return index.search(queries, k, ef)  # deleted rows are marked in the graph
                 found = index.search_passing(queries, k, plan.k, plan.ef, selection.mask)
-                wider = min(num_live, planner.RETRY_WIDENING * plan.k)
-                if found is None and wider > plan.k:  # too few passed: by chance? Wider ...
+                if found is None and plan.k < num_live:  # too few passed: by chance? Wider ...
+                    wider = min(num_live, planner.RETRY_WIDENING * plan.k)
                     found = index.search_passing(
                         queries, k, wider, max(plan.ef, wider), selection.mask
                     )
