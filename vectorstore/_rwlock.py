@@ -28,7 +28,8 @@ class RWLock:
 
     def acquire_read(self) -> bool:
         """Take the shared lock; returns False if this thread already writes."""
-        if self._writer == threading.get_ident():
+        writer = self._writer  # None: not this thread, whatever others do meanwhile
+        if writer is not None and writer == threading.get_ident():
             return False
         with self._mutex:
             while self._writer is not None or self._writers_waiting:

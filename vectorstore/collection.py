@@ -382,8 +382,10 @@ class Collection(Guard):
         """
         check_window(limit, offset, cap=MAX_TOPK)
         self._follow()
-        args = (data, anns_field, limit, filter, offset, output_fields, search_params, partitions)
-        found = self._fast.search(*args, filter_params, group_by_field, group_size)
+        found = self._fast.search(
+            data, anns_field, limit, filter, offset, output_fields, search_params, partitions,
+            filter_params, group_by_field, group_size,
+        )  # fmt: skip
         if found is not None:
             return found
         route = self._router.route(data, anns_field, search_params, limit + offset)

@@ -27,6 +27,7 @@ DEFAULT_EF = 128
 MAX_EF = 32768
 MAX_NPROBE = 65_536
 MAX_REFINE_K = 1000
+_FLOAT32 = np.dtype(np.float32)
 
 
 class SegmentHits(NamedTuple):
@@ -58,7 +59,7 @@ def query_vectors(field: str, dim: int, data: Any) -> np.ndarray:
     """
     if (  # fast path: already a C-contiguous float32 matrix of the right width
         type(data) is np.ndarray
-        and data.dtype == np.float32
+        and data.dtype is _FLOAT32  # (a builtin dtype is one object: `is` is exact)
         and data.ndim == 2
         and data.shape[1] == dim
         and data.shape[0]
@@ -85,9 +86,11 @@ def query_vectors(field: str, dim: int, data: Any) -> np.ndarray:
                 f"query vectors have {arr.shape[1]} dimensions, field {field!r} has {dim}"
             )
         arr = np.ascontiguousarray(arr)
-    # A float64 sum of float32 values is finite exactly when every value is.
-    # (np.add.reduce: arr.sum() is the same reduction behind a Python-level wrapper.)
-    if not math.isfinite(np.add.reduce(arr, None, np.float64)):
+    # The sum of squares is finite when every value is (NaN and inf carry through,
+    # squares never cancel); when it is not, either a value is or the float32 sum
+    # overflowed, which the second check tells apart. One BLAS call, the cheapest
+    # check there is on a single query.
+    if not math.isfinite(np.vdot(arr, arr)) and not np.isfinite(arr).all():
         raise DataError("query vectors hold NaN or inf")
     return arr
 

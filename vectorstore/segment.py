@@ -491,7 +491,7 @@ class Segment:
             selection is None
             and index is not None
             and k < num_live
-            and num_live > planner.exact_limit(num_live)
+            and num_live > planner.WALK_ABOVE  # (past planner.exact_limit)
         ):
             self.build_graphs()  # only when the graph is walked: exact search needs none
             try:  # (not contextlib.suppress: an object per search on the hot path)

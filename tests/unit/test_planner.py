@@ -54,6 +54,13 @@ def test_unfiltered_segments_are_searched_exactly_while_small() -> None:
     assert planner.exact_limit(10) == planner.EXACT_MIN_ROWS
 
 
+def test_walk_above_is_exactly_where_segments_outgrow_the_exact_limit() -> None:
+    # The hot path compares with WALK_ABOVE instead of calling exact_limit.
+    sizes = [*range(1, 100_001), 10**6, 10**7 + 1, 2**40]
+    for n in sizes:
+        assert (n > planner.exact_limit(n)) == (n > planner.WALK_ABOVE), n
+
+
 def test_oversampled_k_asks_for_twice_the_expected_survivors() -> None:
     assert planner.oversampled_k(10, 100_000, 50_000) == 50
     assert planner.oversampled_k(10, 1000, 1) == 1000  # capped at the segment

@@ -106,6 +106,30 @@ def test_query_vectors_shapes_and_errors():
         query_vectors("v", 3, [[1, float("nan"), 2]])
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(1, 40),
+    st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from([np.nan, np.inf, -np.inf]))),
+    st.sampled_from([1.0, 1e18, 3e38]),
+)
+def test_query_vectors_refuse_exactly_the_non_finite(
+    q: int, dim: int, bad: list[tuple[int, float]], scale: float
+) -> None:
+    # The check is a sum of squares with a full check when that is not finite: huge
+    # finite values (the sum overflows float32) must pass, any NaN or inf anywhere fail.
+    rng = np.random.default_rng(q * 1000 + dim)
+    data = np.clip(rng.standard_normal((q, dim)) * scale, -3e38, 3e38).astype(np.float32)
+    for at, value in bad:
+        data.flat[at % data.size] = value
+    for form in (data, data.tolist()):  # the ndarray fast path and the converted one
+        if bad:
+            with pytest.raises(vs.DataError, match="NaN or inf"):
+                query_vectors("v", dim, form)
+        else:
+            assert np.array_equal(query_vectors("v", dim, form), data)
+
+
 @pytest.mark.parametrize("data", [[], [[]], np.empty((0, 3), dtype=np.float32)])
 def test_empty_query_data_is_reported_as_empty(data: object) -> None:
     with pytest.raises(vs.DataError, match="non-empty") as info:

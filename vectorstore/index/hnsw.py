@@ -29,7 +29,7 @@ from . import hnsw_file
 
 _SPACES = {Metric.L2: "l2", Metric.IP: "ip", Metric.COSINE: "cosine"}
 _INITIAL_CAPACITY = 1024
-_ONE = np.float32(1.0)
+_ONE = np.array(1.0, dtype=np.float32)  # a 0-d array: numpy's cheapest operand
 
 
 class IncompleteSearchError(Exception):
@@ -127,7 +127,8 @@ class HnswIndex:
         """
         # Kept lean: this runs on every search (positional arguments to hnswlib
         # are measurably cheaper than keywords through pybind11).
-        ef = max(int(ef), k)
+        if ef < k:
+            ef = k
         mutex = self._mutex  # the Condition's own lock; the common case never waits
         with mutex:
             if self._ef != ef:
@@ -136,7 +137,7 @@ class HnswIndex:
                     self._cond.wait()
                     self._waiting -= 1
                 if self._ef != ef:
-                    self._index.set_ef(ef)
+                    self._index.set_ef(int(ef))
                     self._ef = ef
             self._active += 1
         try:
@@ -152,7 +153,7 @@ class HnswIndex:
                 if self._waiting and not self._active:
                     self._cond.notify_all()
         if self._similarity:
-            np.subtract(_ONE, dist, dist)  # float32 either way; a float32 1 skips a cast
+            np.subtract(_ONE, dist, dist)  # float32 either way
         return labels.view(np.int64), dist  # labels < 2**63: a view, no copy
 
     def search_passing(

@@ -76,7 +76,7 @@ class ChangeCounter:
             m = self._map
             if m is None:
                 return 0
-        return int(_U64.unpack_from(m, 0)[0])
+        return _U64.unpack_from(m, 0)[0]  # type: ignore[no-any-return]
 
     def manifest_version(self) -> int:
         """The version of the newest manifest a writer published (0: unknown)."""

@@ -75,7 +75,8 @@ class CollectionStorage:
 
     def stale(self) -> bool:
         """Whether another process may have changed the store since ``seen``."""
-        return self.store.change_count() != self.seen
+        changes = self.store.changes  # (store.change_count, one call less: every read asks)
+        return changes is None or changes.value() != self.seen  # None: the store is closed
 
     # ------------------------------------------------------------------ log
     def _wal_path(self, generation: int) -> str:
