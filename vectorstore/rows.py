@@ -25,6 +25,12 @@ PrimaryKey = int | str
 _NUMERIC = "iuf"  # numpy kinds a vector may be given as (not bool, str, object)
 
 
+# The dynamic keys of every row that has none: one dict, shared by batches and
+# stored columns (segments hand out copies, and no stored row's dict is ever
+# changed in place), so a million keyless rows cost no million empty dicts.
+NO_KEYS: dict[str, Any] = {}
+
+
 @dataclass
 class RowBatch:
     """A validated batch, column by column.
@@ -184,7 +190,7 @@ def prepare_rows(schema: Schema, rows: Any, progress: bool | None = None) -> Row
         else:
             if DYNAMIC_FIELD in extra:
                 raise DataError(f"row {i}: {DYNAMIC_FIELD!r} is reserved")
-            dynamic.append({k: row[k] for k in extra})
+            dynamic.append({k: row[k] for k in extra} if extra else NO_KEYS)
     columns = {f.name: [row.get(f.name) for row in rows] for f in schema.fields}
     return _batch(schema, n, columns, dynamic, progress)
 
@@ -220,7 +226,7 @@ def prepare_columns(
                 for row in zip(*values, strict=True)
             ]
             if extra
-            else [{} for _ in range(n)]
+            else [NO_KEYS] * n
         )
     absent = [None] * n
     given_columns = {f.name: columns.get(f.name, absent) for f in schema.fields}
@@ -245,7 +251,10 @@ def _batch(
             for k in d:
                 if not isinstance(k, str):
                     raise DataError(f"row {i}: dynamic field names must be strings, got {k!r}")
-        dynamic = [copy_json(d, f"row {i}, dynamic fields") for i, d in enumerate(dynamic)]
+        dynamic = [
+            copy_json(d, f"row {i}, dynamic fields") if d else NO_KEYS
+            for i, d in enumerate(dynamic)
+        ]
 
     pk_field = schema.primary
     scalars: dict[str, np.ndarray] = {}
@@ -384,6 +393,17 @@ def _to_column(dt: DataType, values: list[Any], null_rows: list[int]) -> np.ndar
         filler: Any = False if dt is DataType.BOOL else 0
         values = [filler if v is None else v for v in values]
     return np.asarray(values, dtype=np_dtype)
+
+
+def dynamic_column(values: Sequence[dict[str, Any]]) -> np.ndarray:
+    """The dynamic-field column: ``object_column``, with every row that has no
+    dynamic keys holding the one ``NO_KEYS`` (a pointer a row, not a dict each)."""
+    col = np.empty(len(values), dtype=object)
+    col.fill(NO_KEYS)
+    for i, v in enumerate(values):
+        if v:
+            col[i] = v
+    return col
 
 
 def object_column(values: Sequence[Any]) -> np.ndarray:

@@ -32,7 +32,7 @@ from .index.scalar import ScalarIndex
 from .index.sparse import Scorer, SparseColumn, SparseQuery
 from .index_spec import Index
 from .keyindex import KeyIndex
-from .rows import RowBatch, object_column
+from .rows import RowBatch, dynamic_column
 from .schema import Schema
 from .selection import Selection
 from .types import DataType, Metric
@@ -245,7 +245,7 @@ class Segment:
             col.append(mask if mask is not None else np.zeros(n, dtype=bool))
         if self.dynamic is not None:
             assert batch.dynamic is not None
-            self.dynamic.append(object_column(batch.dynamic))
+            self.dynamic.append(dynamic_column(batch.dynamic))
         for name, vec_col in self.vectors.items():
             vec_col.append(batch.vectors[name])
         for name, sparse in self.sparse.items():

@@ -354,7 +354,7 @@ def test_a_write_interrupted_halfway_is_never_checkpointed(tmp_path, monkeypatch
         raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(segment, "object_column", interrupted)  # after the columns took the rows
+        m.setattr(segment, "dynamic_column", interrupted)  # after the columns took the rows
         with pytest.raises(KeyboardInterrupt):
             col.insert([{"id": 100 + i, "vector": [0.0, 1.0, 0.0, 0.0]} for i in range(10)])
     with pytest.raises(vs.ClosedError, match="interrupted"):

@@ -109,5 +109,21 @@ def write_jsonl(path: str, values: Iterable[Any]) -> None:
 
 
 def read_jsonl(path: str) -> list[Any]:
+    """The values of a file written by ``write_jsonl``. Parsed ``_JSONL_CHUNK`` lines
+    at a time as one JSON array: json.loads per line spent ~5 us a row on its own
+    Python-level work (1M dynamic-field rows: seconds of every reopen).
+
+    Raises:
+        ValueError: a line is not one JSON value (or the bytes are not UTF-8).
+    """
+    values: list[Any] = []
     with open(path, "rb") as f:
-        return [json.loads(line) for line in f]
+        while chunk := list(itertools.islice(f, _JSONL_CHUNK)):
+            parsed = json.loads(b"[" + b",".join(chunk) + b"]")  # an empty line: ",,"
+            if len(parsed) != len(chunk):  # a line `1,2`, or a value over two lines
+                raise ValueError(
+                    f"lines {len(values)}-{len(values) + len(chunk)} do not "
+                    "hold one JSON value each"
+                )
+            values.extend(parsed)
+    return values

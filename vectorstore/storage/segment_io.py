@@ -31,7 +31,7 @@ from ..index.ivf import IvfIndex
 from ..index.scalar import ScalarIndex
 from ..index.sparse import SparseColumn
 from ..index_spec import Index
-from ..rows import object_column
+from ..rows import dynamic_column, object_column
 from ..schema import Schema
 from ..segment import Segment
 from .files import (
@@ -218,7 +218,7 @@ def read_segment(
     for name in seg.nulls:
         seg.nulls[name] = Column(None, data=np.array(_load(folder, f"{name}.nulls.npy", n)))
     if seg.dynamic is not None:
-        seg.dynamic = Column(None, data=object_column(_load(folder, DYNAMIC, n, jsonl=True)))
+        seg.dynamic = Column(None, data=dynamic_column(_load(folder, DYNAMIC, n, jsonl=True)))
     for name in seg.vectors:
         data = _load(folder, f"{name}.vec.npy", n)
         _expect(data, folder, f"{name}.vec.npy", np.dtype(np.float32), (schema[name].dim,))
