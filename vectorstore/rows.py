@@ -401,7 +401,7 @@ def dynamic_column(values: Sequence[dict[str, Any]]) -> np.ndarray:
     col = np.empty(len(values), dtype=object)
     col.fill(NO_KEYS)
     for i, v in enumerate(values):
-        if v:
+        if v or type(v) is not dict:  # (anything but an empty dict is kept as it is)
             col[i] = v
     return col
 
