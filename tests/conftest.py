@@ -272,6 +272,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line("error: no test was executed (every test was skipped)", red=True)
 
 
+@pytest.fixture(autouse=True)
+def _no_keys_stays_empty() -> Iterator[None]:
+    """Every keyless row shares ``rows.NO_KEYS``: no test may leave it changed."""
+    yield
+    from vectorstore.rows import NO_KEYS
+
+    assert NO_KEYS == {}, f"rows.NO_KEYS was changed in place: {NO_KEYS!r}"
+
+
 @pytest.fixture
 def runslow(pytestconfig: pytest.Config) -> bool:
     """Whether --runslow was given: tests with a long version run a bounded one without it."""

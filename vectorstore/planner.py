@@ -78,10 +78,10 @@ def exact_limit(num_rows: int) -> int:
     return max(EXACT_MIN_ROWS, int(EXACT_PER_SQRT_ROWS * math.sqrt(num_rows)))
 
 
-# A segment with more live rows than this is past ``exact_limit`` (12 sqrt(n) < n from
-# n = 145 on), so its unfiltered searches walk the graph: a comparison, not a call,
-# on the hot path (tests/unit/test_planner.py holds the two to each other).
-WALK_ABOVE = EXACT_MIN_ROWS
+# A segment with more live rows than this is past ``exact_limit`` (c sqrt(n) < n
+# exactly when n > c**2), so its unfiltered searches walk the graph: a comparison,
+# not a call, on the hot path (tests/unit/test_planner.py holds the two together).
+WALK_ABOVE = max(EXACT_MIN_ROWS, EXACT_PER_SQRT_ROWS**2)
 
 
 def choose(

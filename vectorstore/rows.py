@@ -397,7 +397,8 @@ def _to_column(dt: DataType, values: list[Any], null_rows: list[int]) -> np.ndar
 
 def dynamic_column(values: Sequence[dict[str, Any]]) -> np.ndarray:
     """The dynamic-field column: ``object_column``, with every row that has no
-    dynamic keys holding the one ``NO_KEYS`` (a pointer a row, not a dict each)."""
+    dynamic keys holding the one ``NO_KEYS`` (8 bytes a row instead of an empty
+    dict each)."""
     col = np.empty(len(values), dtype=object)
     col.fill(NO_KEYS)
     for i, v in enumerate(values):

@@ -42,19 +42,59 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# JSON nested deeper than this is refused. Reading it back recurses once a level
+# (json.loads, copy_value) within the interpreter's limit of 1,000 frames, shared with
+# the caller's: a value nested ~500 deep used to be stored, acknowledged and then
+# fail every query that returned it (and ~980 deep, the reopen).
+MAX_JSON_DEPTH = 256
+
+
 def copy_json(value: Any, where: str) -> Any:
-    """A deep copy of a JSON value; NaN/inf, non-JSON types and text that is not
-    valid Unicode (lone surrogates, which no file can store) are errors."""
+    """A deep copy of a JSON value; NaN/inf, non-JSON types, text that is not
+    valid Unicode (lone surrogates, which no file can store) and nesting past
+    ``MAX_JSON_DEPTH`` are errors."""
     try:
         text = json.dumps(value, allow_nan=False, default=_json_default, ensure_ascii=False)
         text.encode("utf-8")
-        return json.loads(text)
+        copied = json.loads(text)
+        if len(text) > 2 * MAX_JSON_DEPTH and _depth(copied) > MAX_JSON_DEPTH:
+            raise RecursionError  # (each level takes two characters at least)
+        return copied
     except RecursionError:
         raise DataError(f"{where}: JSON nested too deeply") from None
     except UnicodeEncodeError:
         raise DataError(f"{where}: text holds a lone surrogate (not valid Unicode)") from None
     except (TypeError, ValueError) as exc:
         raise DataError(f"{where}: not a JSON value ({exc})") from None
+
+
+def copy_value(value: Any) -> Any:
+    """A structural copy of a JSON-like value (dicts and lists copied, scalars shared).
+    Plain loops: one frame a level (a comprehension is a frame of its own), and a
+    call only for nested containers."""
+    if isinstance(value, dict):
+        copied: dict[str, Any] = {}
+        for k, v in value.items():
+            copied[k] = copy_value(v) if isinstance(v, (dict, list)) else v
+        return copied
+    if isinstance(value, list):
+        items = []
+        for v in value:
+            items.append(copy_value(v) if isinstance(v, (dict, list)) else v)
+        return items
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and dicts nest in a parsed JSON value (a scalar: 0)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            todo.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def check_scalar(field: ScalarField, value: Any, where: str = "") -> Any:
@@ -124,4 +164,11 @@ def _check_plain(dt: DataType, value: Any, where: str, max_length: int | None) -
     raise DataError(f"{where}: unsupported scalar type {dt.name}")  # pragma: no cover
 
 
-__all__ = ["FLOAT32_MAX", "ScalarField", "check_scalar", "copy_json"]
+__all__ = [
+    "FLOAT32_MAX",
+    "MAX_JSON_DEPTH",
+    "ScalarField",
+    "check_scalar",
+    "copy_json",
+    "copy_value",
+]

@@ -59,7 +59,7 @@ def query_vectors(field: str, dim: int, data: Any) -> np.ndarray:
     """
     if (  # fast path: already a C-contiguous float32 matrix of the right width
         type(data) is np.ndarray
-        and data.dtype is _FLOAT32  # (a builtin dtype is one object: `is` is exact)
+        and data.dtype is _FLOAT32  # (an equal dtype that is another object: slow path)
         and data.ndim == 2
         and data.shape[1] == dim
         and data.shape[0]
@@ -86,10 +86,10 @@ def query_vectors(field: str, dim: int, data: Any) -> np.ndarray:
                 f"query vectors have {arr.shape[1]} dimensions, field {field!r} has {dim}"
             )
         arr = np.ascontiguousarray(arr)
-    # The sum of squares is finite when every value is (NaN and inf carry through,
-    # squares never cancel); when it is not, either a value is or the float32 sum
-    # overflowed, which the second check tells apart. One BLAS call, the cheapest
-    # check there is on a single query.
+    # The sum of squares is finite only if every value is (NaN and inf carry
+    # through, squares never cancel); when it is not, a value is not or the float32
+    # sum overflowed, which the second check tells apart. One BLAS call, the
+    # cheapest check there is on a single query.
     if not math.isfinite(np.vdot(arr, arr)) and not np.isfinite(arr).all():
         raise DataError("query vectors hold NaN or inf")
     return arr

@@ -33,6 +33,7 @@ from .index.sparse import Scorer, SparseColumn, SparseQuery
 from .index_spec import Index
 from .keyindex import KeyIndex
 from .rows import RowBatch, dynamic_column
+from .scalars import copy_value
 from .schema import Schema
 from .selection import Selection
 from .types import DataType, Metric
@@ -45,15 +46,6 @@ SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row ea
 
 INDEX_CHUNK_BYTES = 32 << 20  # rows handed to the graph's build at a time
 SUBSET_BUDGET_BYTES = 32 << 20  # a segment keeps its selections' gathered vectors up to this
-
-
-def copy_value(value: Any) -> Any:
-    """A structural copy of a JSON-like value (dicts and lists copied, scalars shared)."""
-    if isinstance(value, dict):
-        return {k: copy_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [copy_value(v) for v in value]
-    return value
 
 
 class Segment:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import vectorstore as vs
 from vectorstore.rows import NO_KEYS
+from vectorstore.scalars import MAX_JSON_DEPTH
 from vectorstore.storage import files
 
 JSON = st.recursive(
@@ -35,13 +36,13 @@ def test_read_jsonl_returns_what_write_jsonl_wrote(
     tmp_path_factory: pytest.TempPathFactory, values: list[Any], chunk: int
 ) -> None:
     path = tmp_path_factory.mktemp("jsonl") / "values.jsonl"
-    old = files._JSONL_CHUNK
-    files._JSONL_CHUNK = chunk  # chunk edges anywhere in the file
+    old = files._JSONL_CHUNK, files._JSONL_READ_BYTES
+    files._JSONL_CHUNK, files._JSONL_READ_BYTES = chunk, chunk * 7  # edges anywhere
     try:
         files.write_jsonl(str(path), values)
         got = files.read_jsonl(str(path))
     finally:
-        files._JSONL_CHUNK = old
+        files._JSONL_CHUNK, files._JSONL_READ_BYTES = old
     # The reference: one json.loads per line, as the files were always read.
     with open(path, "rb") as f:
         assert got == [json.loads(line) for line in f] == values
@@ -55,6 +56,7 @@ def test_read_jsonl_returns_what_write_jsonl_wrote(
         "[1,\n2]\n",  # one value over two lines
         '{"a":\n',  # a torn value
         "{}\n{\n",  # a torn last line
+        "\n",  # nothing but an empty line
     ],
 )
 def test_read_jsonl_refuses_lines_that_are_not_one_value_each(tmp_path: Path, text: str) -> None:
@@ -116,13 +118,24 @@ def test_keyless_rows_replayed_from_the_log_share_one_dict(tmp_path: Path) -> No
         assert col.query("n == 1", output_fields=["n"]) == [{"id": 9, "n": 1}]
 
 
-def test_a_damaged_dynamic_column_file_is_a_storage_error(tmp_path: Path) -> None:
-    path = tmp_path / "db"
-    with vs.connect(str(path)) as db:
+def test_json_nested_past_the_limit_is_refused_and_what_is_stored_reads_back(
+    tmp_path: Path,
+) -> None:
+    def nested(depth: int) -> Any:
+        value: Any = 0
+        for _ in range(depth - 1):  # the row's own dict of dynamic keys is one more level
+            value = [value]
+        return value
+
+    path = str(tmp_path / "db")
+    with vs.connect(path) as db:
         col = db.create_collection("docs", dimension=2)
-        col.insert([{"id": i, "vector": [1.0, float(i)], "k": i} for i in range(3)])
+        with pytest.raises(vs.DataError, match="nested too deeply"):
+            col.insert([{"id": 1, "vector": [1.0, 0.0], "deep": nested(MAX_JSON_DEPTH + 1)}])
+        col.insert([{"id": 2, "vector": [1.0, 0.0], "deep": nested(MAX_JSON_DEPTH)}])
         col.flush()
-    (found,) = path.rglob("dynamic-fields.jsonl")
-    found.write_bytes(found.read_bytes().replace(b'{"k":1}\n', b'{"k":1},{"k":1}\n'))
-    with pytest.raises(vs.StorageError), vs.connect(str(path)) as db:
-        db.get_collection("docs").query("k >= 0")
+        col.insert([{"id": 3, "vector": [1.0, 0.0], "deep": nested(MAX_JSON_DEPTH)}])  # log only
+    with vs.connect(path) as db:  # read back from the segment files and from the log
+        rows = db.get_collection("docs").query("id > 0", output_fields=["deep"])
+        assert sorted(r["id"] for r in rows) == [2, 3]
+        assert all(r["deep"] == nested(MAX_JSON_DEPTH) for r in rows)

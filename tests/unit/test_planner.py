@@ -61,6 +61,19 @@ def test_walk_above_is_exactly_where_segments_outgrow_the_exact_limit() -> None:
         assert (n > planner.exact_limit(n)) == (n > planner.WALK_ABOVE), n
 
 
+def test_an_unfiltered_search_walks_the_graph_only_past_walk_above() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(planner.WALK_ABOVE + 1, 4)).astype(np.float32)
+    col = vs.connect(":memory:").create_collection("c", dimension=4)
+    col.insert({"id": np.arange(planner.WALK_ABOVE), "vector": vectors[:-1]})
+    seg = col._state.partitions["_default"][0]
+    col.search(vectors[:1], limit=10)
+    assert seg.graph_pending  # scanned exactly: no graph was built for it
+    col.insert({"id": [planner.WALK_ABOVE], "vector": vectors[-1:]})
+    col.search(vectors[:1], limit=10)
+    assert not seg.graph_pending  # walked: the graph was built first
+
+
 def test_oversampled_k_asks_for_twice_the_expected_survivors() -> None:
     assert planner.oversampled_k(10, 100_000, 50_000) == 50
     assert planner.oversampled_k(10, 1000, 1) == 1000  # capped at the segment
@@ -182,14 +195,14 @@ def test_a_filter_the_graph_cannot_reach_falls_back_to_exact_search(
     calls = []
     real_search = index.search
 
-    def spy(queries, k, ef, filter_fn=None):  # type: ignore[no-untyped-def]
-        calls.append(filter_fn is not None)
-        return real_search(queries, k, ef, filter_fn)
+    def spy(queries, k, ef):  # type: ignore[no-untyped-def]
+        calls.append(k)
+        return real_search(queries, k, ef)
 
     monkeypatch.setattr(index, "search", spy)
     queries = rng.normal(size=(5, 8)).astype(np.float32)
     hits = col.search(queries, limit=10, filter="far == true", search_params={"ef": 64})
-    assert calls == [False, False]  # oversampled, then 4x wider: then exact, no callback
+    assert len(calls) == 2 and calls[1] == 4 * calls[0]  # oversampled, 4x wider, then exact
     passing = np.arange(4500, 6000)
     rows, _ = exact(queries, vectors[passing], "L2", 10)  # numpy brute force, not the engine
     assert [[h.id for h in got] for got in hits] == passing[rows].tolist()
@@ -216,9 +229,9 @@ def test_a_short_oversampled_search_is_retried_wider_before_exact(
     asked: list[int] = []
     real_search = index.search
 
-    def spy(queries, k, ef, filter_fn=None):  # type: ignore[no-untyped-def]
+    def spy(queries, k, ef):  # type: ignore[no-untyped-def]
         asked.append(k)
-        return real_search(queries, k, ef, filter_fn)
+        return real_search(queries, k, ef)
 
     def no_exact(*args):  # type: ignore[no-untyped-def]
         raise AssertionError("searched exactly")
@@ -273,16 +286,16 @@ def test_a_filtered_graph_search_runs_the_beam_the_planner_set(
     asked = []
     real_search = index.search
 
-    def spy(queries, k, ef, filter_fn=None):  # type: ignore[no-untyped-def]
-        asked.append((k, ef, filter_fn is not None))
-        return real_search(queries, k, ef, filter_fn)
+    def spy(queries, k, ef):  # type: ignore[no-untyped-def]
+        asked.append((k, ef))
+        return real_search(queries, k, ef)
 
     monkeypatch.setattr(index, "search", spy)
     queries = (centres[rng.integers(0, 32, 100)] + 0.5 * rng.normal(size=(100, dim))).astype(
         np.float32
     )
     hits = col.search(queries, limit=10, filter="n < 5", search_params={"ef": 32})
-    assert asked == [(50, 100, False)]
+    assert asked == [(50, 100)]
     passing = np.flatnonzero(np.arange(n) % 10 < 5)
     rows, _ = exact(queries, vectors[passing], "COSINE", 10)
     found = sum(

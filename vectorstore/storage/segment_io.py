@@ -330,6 +330,8 @@ def _load(folder: str, name: str, n: int | None, jsonl: bool = False) -> Any:
         raise StorageError(f"segment file {path} is missing") from None
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise StorageError(f"segment file {path} is damaged: {exc}") from None
+    except RecursionError:  # JSON nested past what this interpreter can read back
+        raise StorageError(f"segment file {path} holds JSON nested too deeply") from None
     if n is not None and len(data) != n:
         raise StorageError(f"segment file {path} holds {len(data)} rows, expected {n}")
     return data
