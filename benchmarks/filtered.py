@@ -193,6 +193,7 @@ def calibrate(n: int, dim: int, name: str, ef: int = 64) -> None:
     col.search(queries[:1], limit=K)  # builds the graph
     seg = col._state.partitions["_default"][0]
     index = seg.indexes["vector"]
+    raw = index._index  # the hnswlib graph itself
     vectors = seg.vectors["vector"].view
     passes = f"best of 3 passes of {len(queries)} queries"
     print(f"{name}, {n} x {dim}, COSINE, k={K}, ef {ef}, {passes}")
@@ -228,7 +229,13 @@ def calibrate(n: int, dim: int, name: str, ef: int = 64) -> None:
             return got[0][0] if got is not None else np.array([], dtype=np.int64)
 
         def callback(q, allowed=allowed):
-            return index.search(q, K, ef, filter_fn=allowed)[0][0]
+            # hnswlib's own filter, as its users run it, on the segment's graph; the
+            # index's ef goes back to 1 after, where Kestrel's searches expect it.
+            raw.set_ef(ef)
+            try:
+                return raw.knn_query(q, K, 1, allowed)[0][0].astype(np.int64)
+            finally:
+                raw.set_ef(1)
 
         cells = []
         for fn in (kestrel, exact_cached, exact_gathered, oversample, callback):

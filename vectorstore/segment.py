@@ -475,6 +475,7 @@ class Segment:
             ``(offsets, distances)``, both (q, min(k, selected rows)), best first.
         """
         num_live = len(self.deleted) - self.num_deleted
+        ef = ef if ef <= num_live else num_live  # a wider beam asks for more than it holds
         index = self.indexes.get(field)
         if isinstance(index, IvfIndex):
             return self._search_ivf(index, field, queries, k, metric, selection, nprobe, refine_k)

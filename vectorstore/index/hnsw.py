@@ -2,11 +2,12 @@
 
 - Labels are row offsets within a segment.
 - The index grows by doubling (``resize_index``) before it would overflow.
-- ``ef`` is never below k, and searches with different ``ef`` never race: hnswlib
-  keeps ``ef`` per index, so a search waits only while searches with another
-  ``ef`` are running (same-``ef`` searches run together, GIL released).
+- A search's beam is its own ``ef`` (never below k), with no setting shared between
+  searches: hnswlib walks a beam of ``max(ef_, K)`` for K results asked for, so the
+  index's ``ef_`` stays at 1 and a search asks for ``max(ef, k)`` results and keeps
+  the best k. Searches with different ``ef`` run together, GIL released.
 - hnswlib's RuntimeErrors (e.g. "cannot return the results in a contiguous 2D
-  array" when deletes leave fewer than k reachable rows) become
+  array" when deletes leave fewer than ``max(ef, k)`` reachable rows) become
   ``IncompleteSearchError``; the caller falls back to exact search.
 
 Callers must not run ``add``/``mark_deleted`` concurrently with ``search``: the
@@ -17,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
-from collections.abc import Callable
 
 import hnswlib
 import numpy as np
@@ -30,6 +29,7 @@ from . import hnsw_file
 _SPACES = {Metric.L2: "l2", Metric.IP: "ip", Metric.COSINE: "cosine"}
 _INITIAL_CAPACITY = 1024
 _ONE = np.array(1.0, dtype=np.float32)  # a 0-d array: numpy's cheapest operand
+_ONE.flags.writeable = False
 
 
 class IncompleteSearchError(Exception):
@@ -67,12 +67,8 @@ class HnswIndex:
                 ef_construction=ef_construction,
                 random_seed=100,
             )
+        _index.set_ef(1)  # each search sets its own beam (see ``search``)
         self._index = _index
-        self._ef = -1
-        self._active = 0
-        self._waiting = 0
-        self._mutex = threading.Lock()
-        self._cond = threading.Condition(self._mutex)
 
     def __len__(self) -> int:
         return int(self._index.get_current_count())
@@ -104,54 +100,32 @@ class HnswIndex:
             with contextlib.suppress(RuntimeError):
                 self._index.mark_deleted(label)
 
-    def search(
-        self,
-        queries: np.ndarray,
-        k: int,
-        ef: int,
-        filter_fn: Callable[[int], bool] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
         """k nearest labels per query, with Milvus distances, best first.
+
+        hnswlib walks a beam of ``max(ef_, K)`` for K results asked for, and the
+        index's ``ef_`` is 1: asking for ``max(ef, k)`` results is a search with
+        beam ``ef``, and its best k are the answer (the same candidates as
+        ``set_ef(ef)`` then k results; equal distances in label order).
 
         Args:
             queries: float32 (q, dim), C-contiguous.
             k: results per query; must not exceed the number of live rows.
             ef: beam width; raised to k when lower.
-            filter_fn: optional label predicate (hnswlib calls it under the GIL).
 
         Returns:
             ``(labels int64 (q, k), distances float32 (q, k))``.
 
         Raises:
-            IncompleteSearchError: fewer than k rows were reachable.
+            IncompleteSearchError: fewer than ``max(ef, k)`` rows were reachable.
         """
-        # Kept lean: this runs on every search (positional arguments to hnswlib
-        # are measurably cheaper than keywords through pybind11).
-        if ef < k:
-            ef = k
-        mutex = self._mutex  # the Condition's own lock; the common case never waits
-        with mutex:
-            if self._ef != ef:
-                while self._ef != ef and self._active:
-                    self._waiting += 1
-                    self._cond.wait()
-                    self._waiting -= 1
-                if self._ef != ef:
-                    self._index.set_ef(int(ef))
-                    self._ef = ef
-            self._active += 1
-        try:
-            # knn_query(data, k, num_threads, filter)
-            labels, dist = self._index.knn_query(
-                queries, k, 1 if len(queries) <= 4 else -1, filter_fn
-            )
+        wanted = ef if ef > k else k
+        try:  # knn_query(data, k, num_threads): positional is cheaper through pybind11
+            labels, dist = self._index.knn_query(queries, wanted, 1 if len(queries) <= 4 else -1)
         except RuntimeError as exc:
             raise IncompleteSearchError(str(exc)) from None
-        finally:
-            with mutex:
-                self._active -= 1
-                if self._waiting and not self._active:
-                    self._cond.notify_all()
+        if wanted > k:
+            labels, dist = labels[:, :k], dist[:, :k]
         if self._similarity:
             np.subtract(_ONE, dist, dist)  # float32 either way
         return labels.view(np.int64), dist  # labels < 2**63: a view, no copy
