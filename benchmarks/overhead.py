@@ -101,7 +101,7 @@ def measure(col: vs.Collection, queries: np.ndarray, ef: int, args: argparse.Nam
     index.set_ef(ef)
 
     def raw(q: np.ndarray) -> object:
-        return index.knn_query(q, k=K)  # at ef, set below
+        return index.knn_query(q, k=K)  # at ef (set above)
 
     def ours(q: np.ndarray) -> object:
         fast.enabled = True
