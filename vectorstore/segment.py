@@ -510,15 +510,14 @@ class Segment:
             try:
                 if plan.strategy is planner.Strategy.HNSW or selection is None:
                     return index.search(queries, k, ef)  # deleted rows are marked in the graph
-                found = index.search_passing(queries, k, plan.k, plan.ef, selection.mask)
-                if found is None and plan.k < num_live:  # too few passed: by chance? Wider ...
-                    wider = min(num_live, planner.RETRY_WIDENING * plan.k)
-                    found = index.search_passing(
-                        queries, k, wider, max(plan.ef, wider), selection.mask
-                    )
+                # Too few passed by chance? Then among 4x as many; still too few: the
+                # filter is correlated with the vectors, and exact search answers.
+                retry = min(num_live, planner.RETRY_WIDENING * plan.k)
+                found = index.search_passing(
+                    queries, k, plan.k, plan.ef, selection.mask, retry=retry
+                )
                 if found is not None:
                     return found
-                # ... else the filter is correlated with the vectors: exact search
             except IncompleteSearchError:
                 pass  # too few rows reachable in the graph: exact is both right and cheap
         return self._search_exact(field, queries, k, metric, selection or self.select(None))

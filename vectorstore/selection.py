@@ -57,7 +57,7 @@ class Selection:
         if found is not None:
             return found
         sub = _gathered(seg, field, metric, self.rows)
-        if sub.nbytes <= SUBSET_MAX_BYTES:
+        if self.cacheable(seg, field):
             sub = seg.keep_subset(self, (field, metric), sub)
         return sub
 

@@ -196,23 +196,28 @@ def test_a_filter_the_graph_cannot_reach_falls_back_to_exact_search(
     real_search = index.search
 
     def spy(queries, k, ef):  # type: ignore[no-untyped-def]
-        calls.append(k)
+        calls.append((k, ef))
         return real_search(queries, k, ef)
 
     monkeypatch.setattr(index, "search", spy)
     queries = rng.normal(size=(5, 8)).astype(np.float32)
     hits = col.search(queries, limit=10, filter="far == true", search_params={"ef": 64})
-    assert len(calls) == 2 and calls[1] == 4 * calls[0]  # oversampled, 4x wider, then exact
+    wanted, beam = planner.oversampled(64, 10, 6000, 1500)
+    assert 4 * wanted > beam  # looking 4x further takes a wider walk here
+    assert calls == [(beam, beam), (4 * wanted, 4 * wanted)]  # the beam, 4x wider, then exact
     passing = np.arange(4500, 6000)
     rows, _ = exact(queries, vectors[passing], "L2", 10)  # numpy brute force, not the engine
     assert [[h.id for h in got] for got in hits] == passing[rows].tolist()
 
 
-def test_a_short_oversampled_search_is_retried_wider_before_exact(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("ef", [200, 20])
+def test_a_short_oversampled_search_looks_4x_further_before_exact(
+    monkeypatch: pytest.MonkeyPatch, ef: int
 ) -> None:
-    """Fewer than k passing results by chance (asked for too few here) get one
-    more graph search asking for four times as many, not an exact scan."""
+    """Fewer than k passing among the results asked for (too few asked for here) by
+    chance: the search looks among four times as many, not at an exact scan. They
+    come from the same graph walk while they fit its beam (ef 200: a beam of 400
+    for 42 results); past it (ef 20: a beam of 84), from one wider walk."""
     rng = np.random.default_rng(12)
     vectors = rng.normal(size=(6000, 8)).astype(np.float32)
     col = vs.connect(":memory:").create_collection(
@@ -224,30 +229,38 @@ def test_a_short_oversampled_search_is_retried_wider_before_exact(
     monkeypatch.setattr(planner, "BEAM_SLOT_COST", 0)  # the planner always picks the graph
     monkeypatch.setattr(planner, "OVERSAMPLE_FACTOR", 1.0)  # ~k/fraction + 2: often short
     monkeypatch.setattr(planner, "OVERSAMPLE_MARGIN", 2)
+    wanted, beam = planner.oversampled(ef, 10, 6000, 1500)
+    assert (wanted, beam) == (42, 400 if ef == 200 else 84)
     seg = col._state.partitions["_default"][0]
+    col.flush()  # the graph built: the walks below are the searches' own
     index = seg.indexes["vector"]
-    asked: list[int] = []
+    walks: list[tuple[int, int]] = []
     real_search = index.search
 
     def spy(queries, k, ef):  # type: ignore[no-untyped-def]
-        asked.append(k)
+        walks.append((k, ef))
         return real_search(queries, k, ef)
 
     def no_exact(*args):  # type: ignore[no-untyped-def]
         raise AssertionError("searched exactly")
 
-    monkeypatch.setattr(index, "search", spy)
     monkeypatch.setattr(seg, "_search_exact", no_exact)
-    passing = np.flatnonzero(np.arange(6000) % 4 == 1)
-    retried = 0
+    allowed = np.arange(6000) % 4 == 1
+    passing = np.flatnonzero(allowed)
+    short = 0
     for q in rng.normal(size=(40, 8)).astype(np.float32):
-        asked.clear()
-        hits = col.search(q[None, :], limit=10, filter="n == 1", search_params={"ef": 200})
-        retried += len(asked) == 2
-        assert asked[-1] == asked[0] * 4 if len(asked) == 2 else asked == [42]
+        labels, _ = real_search(q[None, :], beam, beam)  # the reference: the same walk
+        was_short = np.count_nonzero(allowed[labels[0, :wanted]]) < 10
+        short += was_short
+        walks.clear()
+        monkeypatch.setattr(index, "search", spy)
+        hits = col.search(q[None, :], limit=10, filter="n == 1", search_params={"ef": ef})
+        monkeypatch.setattr(index, "search", real_search)
+        rewalked = [(4 * wanted, 4 * wanted)] if was_short and ef == 20 else []
+        assert walks == [(beam, beam), *rewalked]
         rows, _ = exact(q[None, :], vectors[passing], "L2", 10)
         assert len({h.id for h in hits[0]} & set(passing[rows[0]].tolist())) >= 9
-    assert retried  # some queries came back short and were retried
+    assert short  # some queries came back short and looked further
 
 
 def test_cached_subset_follows_a_metric_change() -> None:
@@ -295,7 +308,7 @@ def test_a_filtered_graph_search_runs_the_beam_the_planner_set(
         np.float32
     )
     hits = col.search(queries, limit=10, filter="n < 5", search_params={"ef": 32})
-    assert asked == [(50, 100)]
+    assert asked == [(100, 100)]  # every result of a beam of 100; the first 50 looked at
     passing = np.flatnonzero(np.arange(n) % 10 < 5)
     rows, _ = exact(queries, vectors[passing], "COSINE", 10)
     found = sum(

@@ -131,23 +131,29 @@ class HnswIndex:
         return labels.view(np.int64), dist  # labels < 2**63: a view, no copy
 
     def search_passing(
-        self, queries: np.ndarray, k: int, wanted: int, ef: int, allowed: np.ndarray
+        self,
+        queries: np.ndarray,
+        k: int,
+        wanted: int,
+        ef: int,
+        allowed: np.ndarray,
+        retry: int = 0,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The best ``k`` rows per query that ``allowed`` (a bool mask by label)
-        lets through, from an unfiltered search for ``wanted`` with beam ``ef``
-        (``planner.oversampled``); None if fewer than ``k`` pass for a query."""
-        labels, dist = self.search(queries, wanted, ef)
-        keep = allowed[labels]
-        if len(labels) == 1:  # a single query (the common case): no sort
-            passed = np.flatnonzero(keep[0])[:k]
-            if len(passed) < k:
-                return None
-            return labels[:, passed], dist[:, passed]
-        if (np.count_nonzero(keep, axis=1) < k).any():
-            return None
-        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # the passing ones, in order
-        rows = np.arange(len(labels))[:, None]
-        return labels[rows, order], dist[rows, order]
+        lets through, among the first ``wanted`` results of an unfiltered search
+        with beam ``ef`` (``planner.oversampled``). If fewer than ``k`` pass for a
+        query and ``retry`` is larger, among the first ``retry`` results instead:
+        the same walk's, while they fit its beam (asking hnswlib for every result of
+        a beam costs what asking for a few does), else a walk with beam ``retry``.
+        None if fewer than ``k`` pass even then."""
+        beam = max(ef, wanted)
+        labels, dist = self.search(queries, beam, beam)
+        found = _first_passing(labels[:, :wanted], dist[:, :wanted], allowed, k)
+        if found is None and retry > wanted:
+            if retry > beam:
+                labels, dist = self.search(queries, retry, retry)
+            found = _first_passing(labels[:, :retry], dist[:, :retry], allowed, k)
+        return found
 
     def save(self, path: str, vectors: hnsw_file.Vectors) -> None:
         """Write the graph file: the index without its copy of the vectors.
@@ -186,3 +192,21 @@ class HnswIndex:
         except (RuntimeError, ValueError) as exc:
             raise StorageError(f"index file {path} cannot be read: {exc}") from None
         return cls(dim, metric, _index=index)
+
+
+def _first_passing(
+    labels: np.ndarray, dist: np.ndarray, allowed: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per query, the first ``k`` results that ``allowed`` lets through, in order;
+    None if fewer than ``k`` pass for a query."""
+    keep = allowed[labels]
+    if len(labels) == 1:  # a single query (the common case): no sort
+        passed = np.flatnonzero(keep[0])[:k]
+        if len(passed) < k:
+            return None
+        return labels[:, passed], dist[:, passed]
+    if (np.count_nonzero(keep, axis=1) < k).any():
+        return None
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # the passing ones, in order
+    rows = np.arange(len(labels))[:, None]
+    return labels[rows, order], dist[rows, order]
