@@ -18,8 +18,9 @@ Strategies:
   matters from 3 % to 6 % at 1M, where ``wanted`` nears ``2 ef`` and the results
   it asks for would otherwise sit at the very end of the beam (recall 0.93).
   If fewer than ``k`` pass, which happens by chance (about 2k are expected to:
-  at 10 % about 1 query in 500 gets fewer than k), the graph is asked once more
-  for ``RETRY_WIDENING`` times as many; if that is short too (a filter correlated
+  at 10 % about 1 query in 500 gets fewer than k), the search looks among
+  ``RETRY_WIDENING`` times as many (the same walk's while they fit its beam, else
+  one wider walk: ``HnswIndex.search_passing``); if that is short too (a filter correlated
   with the vectors: the query's neighbourhood holds no passing rows), the
   segment searches the passing rows exactly.
 
