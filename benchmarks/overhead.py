@@ -14,8 +14,9 @@ Systems, single-query (one query per call, ``--block`` different queries per blo
   raw       ``index.knn_query(q, k=10)`` after ``index.set_ef(ef)``, as hnswlib's users do
   fast      ``col.search(q, limit=10, search_params={"ef": ef})``: the fast path
   fast+ids  the same, then reading every hit's id (the ``Hit`` objects are made)
+  fast+.ids the same, then each query's ``hits.ids`` (keys only: no ``Hit`` made)
   general   the same call with the fast path switched off (the general path)
-and batched (all ``--queries`` in one call) for raw, fast and general.
+and batched (all ``--queries`` in one call) for raw, fast, fast+.ids and general.
 Reported, by wall time and by the process's CPU time: medians over the blocks of
 the per-query time, the overhead (system - raw) and the QPS ratio (raw time /
 system time), on the growing segment right after the inserts and on the sealed
@@ -111,6 +112,10 @@ def measure(col: vs.Collection, queries: np.ndarray, ef: int, args: argparse.Nam
         fast.enabled = True
         return [[h.id for h in row] for row in col.search(q, limit=K, search_params=params)]
 
+    def ours_dot_ids(q: np.ndarray) -> object:
+        fast.enabled = True
+        return [row.ids for row in col.search(q, limit=K, search_params=params)]
+
     def general(q: np.ndarray) -> object:
         fast.enabled = False
         try:
@@ -120,7 +125,7 @@ def measure(col: vs.Collection, queries: np.ndarray, ef: int, args: argparse.Nam
 
     # Same graph, same ef: the same neighbours (ids are row numbers here).
     found = ours_ids(queries)
-    assert general(queries) == ours(queries)
+    assert general(queries) == ours(queries) and ours_dot_ids(queries) == found
     labels = raw(queries)[0].astype(np.int64)  # type: ignore[index]
     assert np.array_equal(np.array(found), labels)
     n = len(queries)
@@ -129,10 +134,18 @@ def measure(col: vs.Collection, queries: np.ndarray, ef: int, args: argparse.Nam
         for b in range(args.blocks)
     ]
     single = timed_blocks(
-        {"raw": raw, "fast": ours, "fast+ids": ours_ids, "general": general}, single_blocks
+        {
+            "raw": raw,
+            "fast": ours,
+            "fast+ids": ours_ids,
+            "fast+.ids": ours_dot_ids,
+            "general": general,
+        },
+        single_blocks,
     )
     batched = timed_blocks(
-        {"raw": raw, "fast": ours, "general": general}, [[queries]] * args.batched_rounds
+        {"raw": raw, "fast": ours, "fast+.ids": ours_dot_ids, "general": general},
+        [[queries]] * args.batched_rounds,
     )
     return {"single": summarise(single), "batched": summarise(batched), "labels": labels}
 

@@ -45,7 +45,7 @@ from .ranking import Ranker, RRFRanker, WeightedRanker
 from .ranking import normalize as normalize_score
 from .schema import Field, Schema
 from .search import MAX_TOPK, AnnRequest
-from .types import DataType, Hit, Metric
+from .types import DataType, Hit, Hits, Metric
 
 __version__ = "0.1.0"
 
@@ -81,6 +81,7 @@ __all__ = [
     "FilterSyntaxError",
     "FilterTypeError",
     "Hit",
+    "Hits",
     "Index",
     "IndexConfigError",
     "InvalidNameError",

@@ -31,7 +31,7 @@ from .index_spec import Index
 from .ranking import Ranker
 from .schema import Schema
 from .search import AnnRequest
-from .types import Hit
+from .types import Hits
 
 if TYPE_CHECKING:
     from .embeddings.base import EmbeddingProvider
@@ -249,7 +249,7 @@ class CollectionAPI(Protocol):
         filter_params: Mapping[str, object] | None = None,
         group_by_field: str | None = None,
         group_size: int = 1,
-    ) -> list[list[Hit]]:
+    ) -> list[Hits]:
         """Nearest rows to each query.
 
         Args:
@@ -274,8 +274,9 @@ class CollectionAPI(Protocol):
             group_size: hits per group (default 1).
 
         Returns:
-            One list of ``Hit`` per query, best first, with Milvus distances
-            (BM25 fields: the BM25 score).
+            One ``Hits`` per query (a list of ``Hit``, with pymilvus's ``ids``
+            and ``distances``), best first, with Milvus distances (BM25 fields:
+            the BM25 score).
 
         Raises:
             DimensionMismatchError, DataError: bad queries or arguments.
@@ -293,7 +294,7 @@ class CollectionAPI(Protocol):
         offset: int = 0,
         output_fields: Sequence[str] | None = None,
         partitions: Sequence[str] | None = None,
-    ) -> list[list[Hit]]:
+    ) -> list[Hits]:
         """Several searches fused into one ranking (RRF or weighted, as Milvus).
 
         Args:
@@ -304,7 +305,7 @@ class CollectionAPI(Protocol):
             partitions: only these partitions.
 
         Returns:
-            One list of ``Hit`` per query, best first; ``distance`` is the fused score.
+            One ``Hits`` per query, best first; ``distance`` is the fused score.
 
         Raises:
             DataError: no requests, a ranker that does not fit them, or requests

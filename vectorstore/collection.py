@@ -39,7 +39,7 @@ from .storage.records import (
     Record,
     Upsert,
 )
-from .types import Hit
+from .types import Hits
 
 if TYPE_CHECKING:
     from .storage.collection_files import CollectionStorage
@@ -373,7 +373,7 @@ class Collection(Guard):
         filter_params: Mapping[str, object] | None = None,
         group_by_field: str | None = None,
         group_size: int = 1,
-    ) -> list[list[Hit]]:
+    ) -> list[Hits]:
         """Nearest rows to each query; ``CollectionAPI.search`` documents every
         argument, the result and the errors. Every segment is searched under one
         read lock: HNSW, exact or filtered per segment (``planner``), range and
@@ -411,7 +411,7 @@ class Collection(Guard):
         offset: int = 0,
         output_fields: Sequence[str] | None = None,
         partitions: Sequence[str] | None = None,
-    ) -> list[list[Hit]]:
+    ) -> list[Hits]:
         """Several searches (dense, sparse, BM25) fused into one ranking;
         ``CollectionAPI.hybrid_search`` documents every argument. Each
         ``AnnRequest`` runs its own search (field, limit, filter, parameters)

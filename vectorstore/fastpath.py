@@ -36,7 +36,7 @@ from .schema import output_entity_fields
 from .search import Rows, SearchParams, SegmentHits, gather, merge_rows, query_vectors
 from .search import search_params as check_search_params
 from .state import CollectionState
-from .types import DataType, Hit, Metric
+from .types import DataType, Hits, Metric
 
 MAX_PLANS = 256  # distinct argument shapes remembered per collection
 
@@ -100,7 +100,7 @@ class FastSearch:
         filter_params: Mapping[str, object] | None,
         group_by_field: str | None,
         group_size: int,
-    ) -> list[list[Hit]] | None:
+    ) -> list[Hits] | None:
         """``Collection.search`` (``limit`` and ``offset`` already checked), or
         None when this path does not apply: then the caller runs the general one."""
         if group_by_field is not None or group_size != 1 or type(group_size) is not int:
@@ -198,11 +198,11 @@ class FastSearch:
             field, f.dim or 0, index, metric, params, k, offset, fields, dynamic, keys_only
         )
 
-    def _hits(self, parts: list[SegmentHits], plan: _Plan, q: int) -> list[list[Hit]]:
+    def _hits(self, parts: list[SegmentHits], plan: _Plan, q: int) -> list[Hits]:
         """Merged hits as ``HitList`` rows; keys and entities are read here, under
         the read lock, so later writes never show through."""
         if not parts:
-            return [[] for _ in range(q)]
+            return [Hits() for _ in range(q)]
         offset = plan.offset
         seg_of, offs, dist = merge_rows(parts, q, plan.k, plan.metric)
         rows = Rows(seg_of[:, offset:], offs[:, offset:], dist[:, offset:])

@@ -1,11 +1,13 @@
 """``HitList``: one query's hits as a ``list`` of ``Hit``, built when first looked at.
 
-A search's answer is ``list[list[Hit]]``. Building ten ``Hit`` objects per query
-costs about as much as the rest of the engine's work on a small search, so the
-fast search path (``fastpath``) hands back the keys and distances as numpy rows
-and the ``Hit`` objects are made on the first look: indexing, iteration, ``len``,
-comparison, ``repr``, copying, pickling, any list method. Everything a ``list``
-does, a ``HitList`` does, with the same hits; ``isinstance(row, list)`` holds.
+A search's answer is a list of ``Hits`` (a ``list[Hit]`` with ``ids`` and
+``distances``). Building ten ``Hit`` objects per query costs about as much as the
+rest of the engine's work on a small search, so the fast search path
+(``fastpath``) hands back the keys and distances as numpy rows and the ``Hit``
+objects are made on the first look: indexing, iteration, ``len``, comparison,
+``repr``, copying, pickling, any list method. Everything a ``list`` does, a
+``HitList`` does, with the same hits; ``isinstance(row, list)`` holds. ``ids``
+and ``distances`` read the rows without making any ``Hit``.
 
 The keys were read under the collection's read lock, so filling later sees the
 rows as the search saw them, whatever was written since.
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .types import Hit
+from .types import Hit, Hits
 
 # A fill builds its hits first, then installs them under this lock only if no other
 # thread did: readers never see the list half-filled or filled twice.
@@ -37,7 +39,7 @@ def source(
     return [ids, distances, offsets, entities, None]
 
 
-class HitList(list[Hit]):
+class HitList(Hits):
     """Hits of one query, best first; a ``list`` whose items are made on first use.
 
     Args:
@@ -80,6 +82,18 @@ class HitList(list[Hit]):
             if self._source is not None:
                 list.extend(self, hits)
                 self._source = None
+
+    @property
+    def ids(self) -> list[int | str]:
+        """The hits' keys, read from the search's arrays: no ``Hit`` is made."""
+        src = self._source  # read once: another thread may fill this list meanwhile
+        return super().ids if src is None else _column(src, 0, self._row)
+
+    @property
+    def distances(self) -> list[float]:
+        """The hits' distances, read from the search's arrays."""
+        src = self._source
+        return super().distances if src is None else _column(src, 1, self._row)
 
     def filled(self) -> list[Hit]:
         """The hits as a plain ``list``."""
@@ -135,14 +149,26 @@ class HitList(list[Hit]):
             return NotImplemented
         return _both(list.__add__, other, self)
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-        """Pickled and copied as the plain list of its hits."""
-        return (list, (self.filled(),))
+        """Pickled and copied as ``Hits`` holding its hits."""
+        return (Hits, (self.filled(),))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return self.__reduce_ex__(2)
+
+
+def _column(src: list[Any], column: int, row: int) -> list[Any]:
+    """One row of one of ``source``'s arrays as a new list, empty slots left out."""
+    lists = src[4]
+    if lists is not None:
+        values, offs = list(lists[column][row]), lists[2][row]
+    else:
+        values, offs = src[column][row].tolist(), src[2][row].tolist()
+    if offs and min(offs) < 0:
+        return [v for v, o in zip(values, offs, strict=True) if o >= 0]
+    return values
 
 
 def _both(method: Callable[..., Any], a: Any, b: Any) -> Any:

@@ -38,7 +38,7 @@ from .search import (
     sparse_queries,
 )
 from .segment import Segment
-from .types import DataType, Hit, Metric
+from .types import DataType, Hits, Metric
 
 MAX_CANDIDATES = 65_536  # range and group-by searches widen up to this many rows per query
 
@@ -218,7 +218,7 @@ class Router:
         window: tuple[int, int],
         grouping: tuple[str | None, int],
         output: tuple[list[str], str | list[str]],
-    ) -> list[list[Hit]]:
+    ) -> list[Hits]:
         """Run one route over ``segments`` (the caller holds the read lock).
 
         Args:
@@ -247,7 +247,7 @@ class Router:
         ranker: Ranker,
         window: tuple[int, int],
         output: tuple[list[str], str | list[str]],
-    ) -> list[list[Hit]]:
+    ) -> list[Hits]:
         """Run several ``(route, filter, limit)`` over one view and fuse them.
 
         The caller holds the read lock, so every route sees the same rows.

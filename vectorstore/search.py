@@ -19,7 +19,7 @@ from .planner import DEFAULT_NPROBE
 from .rows import check_sparse
 from .schema import Field
 from .segment import Segment
-from .types import Hit, Metric
+from .types import Hit, Hits, Metric
 
 MAX_TOPK = 16384
 # Default HNSW beam: recall@10 >= 0.95 even on isotropic data, where 64 gives ~0.93.
@@ -405,7 +405,7 @@ def rows_to_hits(
     pk_name: str,
     fields: list[str],
     dynamic: str | Sequence[str],
-) -> list[list[Hit]]:
+) -> list[Hits]:
     """Hits for merged rows, fetching entities segment by segment."""
     _, offs, dist = rows
     q = offs.shape[0]
@@ -416,7 +416,7 @@ def rows_to_hits(
             valid = offs[r] >= 0
             ids_r = pks[offs[r][valid]].tolist()
             out.append(
-                [Hit(pk, d, {}) for pk, d in zip(ids_r, dist[r][valid].tolist(), strict=True)]
+                Hits([Hit(pk, d, {}) for pk, d in zip(ids_r, dist[r][valid].tolist(), strict=True)])
             )
         return out
     ids, entities = gather(parts, rows, pk_name, fields, dynamic)
@@ -425,11 +425,13 @@ def rows_to_hits(
     valid = (offs >= 0).tolist()
     ids_l, dist_l, ent_l = ids.tolist(), dist.tolist(), entities.tolist()
     return [
-        [
-            Hit(pk, d, e if e is not None else {})
-            for pk, d, e, ok in zip(ids_l[r], dist_l[r], ent_l[r], valid[r], strict=True)
-            if ok
-        ]
+        Hits(
+            [
+                Hit(pk, d, e if e is not None else {})
+                for pk, d, e, ok in zip(ids_l[r], dist_l[r], ent_l[r], valid[r], strict=True)
+                if ok
+            ]
+        )
         for r in range(q)
     ]
 
@@ -443,7 +445,7 @@ def merge_hits(
     pk_name: str,
     fields: list[str],
     dynamic: str | Sequence[str],
-) -> list[list[Hit]]:
+) -> list[Hits]:
     """Merge per-segment results into ``q`` lists of hits, best first.
 
     Args:
@@ -456,7 +458,7 @@ def merge_hits(
         fields, dynamic: what each hit's entity holds (see ``output_entity_fields``).
     """
     if not parts:
-        return [[] for _ in range(q)]
+        return [Hits() for _ in range(q)]
     if len(parts) == 1 and fields == [pk_name] and not dynamic:  # the common case
         seg, offs, dist = parts[0]
         if offset:
@@ -464,7 +466,7 @@ def merge_hits(
         if not offs.size or offs.min() >= 0:
             ids_l = seg.pks[offs].tolist()
             return [
-                [Hit(pk, d, {}) for pk, d in zip(ids, ds, strict=True)]
+                Hits([Hit(pk, d, {}) for pk, d in zip(ids, ds, strict=True)])
                 for ids, ds in zip(ids_l, dist.tolist(), strict=True)
             ]
     seg_of, offs, dist = merge_rows(parts, q, offset + limit, metric)

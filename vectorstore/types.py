@@ -137,3 +137,25 @@ class Hit(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"Hit(id={self.id!r}, distance={self.distance:.6g}, entity={self.entity!r})"
+
+
+class Hits(list[Hit]):
+    """One query's hits, best first: a ``list`` of ``Hit``, plus pymilvus's
+    ``ids`` and ``distances``.
+
+    Each call returns a new list. A search's hits are read without building the
+    ``Hit`` objects when only ``ids`` and ``distances`` are asked for (the fast
+    search path's ``HitList``), so ``hits.ids`` is the cheap way to read keys.
+    """
+
+    __slots__ = ()
+
+    @property
+    def ids(self) -> list[int | str]:
+        """The hits' primary keys, in order."""
+        return [h.id for h in self]
+
+    @property
+    def distances(self) -> list[float]:
+        """The hits' distances, in order."""
+        return [h.distance for h in self]

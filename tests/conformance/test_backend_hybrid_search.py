@@ -86,6 +86,8 @@ def test_rrf_hand_computed(tiny):
     want = [(3, 1 / 63 + 1 / 61), (2, 2 / 62), (1, 1 / 61)]
     assert [h.id for h in got] == [3, 2, 1]
     assert [h.distance for h in got] == pytest.approx([s for _, s in want], rel=1e-12)
+    assert isinstance(got, vs.Hits) and got.ids == [3, 2, 1]  # pymilvus's Hits reads
+    assert got.distances == [h.distance for h in got]
     # other k; a window
     got = col.hybrid_search(reqs, ranker=vs.RRFRanker(k=1), limit=2, offset=1)[0]
     # k=1: 1: 1/2, 2: 1/3 + 1/3, 3: 1/4 + 1/2  -> 3 (.75), 2 (.667), 1 (.5)

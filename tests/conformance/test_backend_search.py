@@ -482,3 +482,25 @@ def test_search_with_a_key_not_named_id(db, id_type):
     )
     assert [h.id for h in hits[0]] == [keys[2], keys[1]]
     assert [h.entity["n"] for h in hits[0]] == [2, 1]
+
+
+def test_hits_carry_ids_and_distances(db, data):
+    """Each query's hits are ``vs.Hits``: pymilvus's ``ids`` and ``distances``
+    are the hits' own, in order, on every backend and search shape."""
+    vectors, queries = data
+    col = db.create_collection("c", dimension=DIM, indexes=[vs.Index("vector", "HNSW", "L2")])
+    fill(col, vectors[:300])
+    for kwargs in (
+        {},
+        {"filter": "n > 150"},
+        {"output_fields": ["*"]},
+        {"offset": 3},
+        {"filter": "n < 2"},  # fewer rows than the limit
+    ):
+        found = col.search(queries[:3], limit=8, **kwargs)
+        assert len(found) == 3
+        for row in found:
+            assert isinstance(row, vs.Hits) and isinstance(row, list)
+            ids, distances = row.ids, row.distances
+            assert ids == [h.id for h in row] and distances == [h.distance for h in row]
+            assert len(ids) == (2 if kwargs.get("filter") == "n < 2" else 8), kwargs

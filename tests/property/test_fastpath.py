@@ -38,6 +38,17 @@ def bits(hits: list[list[vs.Hit]]) -> list[list[tuple]]:
     ]
 
 
+def columns(hits: list[vs.Hits]) -> list[tuple[list, list[bytes]]]:
+    """Each row's ``ids`` and ``distances`` (as bit patterns); every row is a ``Hits``."""
+    assert all(isinstance(row, vs.Hits) for row in hits)
+    return [(row.ids, [struct.pack("<d", d) for d in row.distances]) for row in hits]
+
+
+def items(hits: list[list[vs.Hit]]) -> list[tuple[list, list[bytes]]]:
+    """The same read from the hits themselves."""
+    return [([h.id for h in row], [struct.pack("<d", h.distance) for h in row]) for row in hits]
+
+
 def both(col: vs.Collection, *args, **kwargs) -> tuple[list[list[vs.Hit]], list[list[vs.Hit]]]:
     """(fast answer, general answer) of one call."""
     col._fast.enabled = True
@@ -145,7 +156,9 @@ def test_fast_path_equals_general_path(
             filter=filt,
         )
         fast, general = both(col, data, **kwargs)
+        assert columns(fast) == columns(general)  # read first: before anything fills
         assert bits(fast) == bits(general)
+        assert columns(fast) == columns(general) == items(general)
         assert fast == general and general == fast
         if any(len(row) for row in general):
             assert all(type(row) is HitList for row in fast)  # the fast path answered

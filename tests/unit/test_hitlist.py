@@ -12,7 +12,7 @@ import pytest
 
 import vectorstore as vs
 from vectorstore.hitlist import HitList, source
-from vectorstore.types import Hit
+from vectorstore.types import Hit, Hits
 
 IDS = np.array([[7, 3, 9, -1], [1, 2, 3, 4]], dtype=np.int64)
 OFFS = np.array([[0, 1, 2, -1], [0, 1, 2, 3]], dtype=np.int64)  # -1: an empty slot
@@ -90,16 +90,40 @@ def test_mutates_like_the_list():
 
 
 def test_copies_and_pickles_as_the_list():
-    for copied in (
-        pickle.loads(pickle.dumps(lazy())),
-        copy.copy(lazy()),
-        copy.deepcopy(lazy()),
-        lazy().copy(),
-        lazy().filled(),
-    ):
+    for copied in (pickle.loads(pickle.dumps(lazy())), copy.copy(lazy()), copy.deepcopy(lazy())):
+        assert type(copied) is Hits and copied == plain() and copied.ids == [7, 3, 9]
+    for copied in (lazy().copy(), lazy().filled()):  # as list.copy does on any list
         assert type(copied) is list and copied == plain()
     result = [lazy(), lazy(1)]
     assert pickle.loads(pickle.dumps(result)) == [plain(), plain(1)]
+
+
+@pytest.mark.parametrize("keys", [IDS, IDS.astype(str).astype(object)])
+def test_ids_and_distances_read_the_arrays(keys: np.ndarray):
+    """``ids`` / ``distances`` (pymilvus's ``Hits``) without making a ``Hit``,
+    empty slots left out, each a new list, whatever was read before."""
+    for row in (0, 1):
+        hits = HitList(source(keys, DIST, OFFS, None), row)
+        n = 3 if row == 0 else 4
+        expected_ids = keys[row][:n].tolist()
+        expected_dist = DIST[row][:n].tolist()
+        assert hits.ids == expected_ids and hits.distances == expected_dist
+        assert hits._source is not None  # nothing was filled
+        hits.ids.append("mine")  # a new list each time
+        assert hits.ids == expected_ids
+        assert [h.id for h in hits] == expected_ids  # filled: read from the hits
+        assert hits.ids == expected_ids and hits.distances == expected_dist
+    shared = source(keys, DIST, OFFS, None)
+    first, second = HitList(shared, 0), HitList(shared, 1)
+    assert len(first) == 3  # converts every row of the search to lists once
+    assert second._source is not None and second.ids == keys[1].tolist()
+    assert type(second.distances[0]) is float and type(first.distances[0]) is float
+
+
+def test_plain_hits_read_their_items():
+    hits = Hits(plain(1))
+    assert hits.ids == [1, 2, 3, 4] and hits.distances == [1.0, 2.0, 3.0, 4.0]
+    assert Hits().ids == [] and Hits().distances == []
 
 
 def test_json_and_numpy_see_the_hits():

@@ -30,7 +30,7 @@ from ..routes import Router
 from ..rows import RowBatch, check_keys, prepare_rows
 from ..schema import Schema, validate_name
 from ..search import MAX_TOPK, AnnRequest, Route, check_window
-from ..types import Hit
+from ..types import Hits
 from . import _milvus_query as mq
 from . import _milvus_reads as reads
 from ._milvus_conn import MilvusConnection
@@ -439,7 +439,7 @@ class MilvusCollection:
         filter_params: Mapping[str, object] | None = None,
         group_by_field: str | None = None,
         group_size: int = 1,
-    ) -> list[list[Hit]]:
+    ) -> list[Hits]:
         """Nearest rows to each query (see ``Collection.search``); Milvus searches.
 
         Query text is embedded here for a TextEmbedding field and sent as text
@@ -482,7 +482,7 @@ class MilvusCollection:
         offset: int = 0,
         output_fields: Sequence[str] | None = None,
         partitions: Sequence[str] | None = None,
-    ) -> list[list[Hit]]:
+    ) -> list[Hits]:
         """Several searches fused into one ranking by Milvus's ``hybrid_search``
         (RRF and weighted fusion have the same semantics on both backends)."""
         reqs = check_hybrid(reqs, ranker, limit, offset)

@@ -37,7 +37,7 @@ from ..functions import BM25
 from ..ranking import Ranker, RRFRanker, WeightedRanker
 from ..schema import DYNAMIC_FIELD, Schema, output_entity_fields
 from ..search import Route, SearchParams
-from ..types import DataType, Hit, Metric
+from ..types import DataType, Hit, Hits, Metric
 from ._milvus_version import NEWER_FIX, ServerInfo, filter_gaps
 
 MAX_WINDOW = 16384  # Milvus's cap on limit + offset of one query or search
@@ -362,16 +362,16 @@ def milvus_ranker(pm: Any, ranker: Ranker) -> Any:
     raise DataError("ranker must be an RRFRanker or a WeightedRanker")
 
 
-def to_hits(result: Any, out: Output, metric: Metric | None) -> list[list[Hit]]:
-    """pymilvus search results as lists of ``Hit``.
+def to_hits(result: Any, out: Output, metric: Metric | None) -> list[Hits]:
+    """pymilvus search results as ``Hits`` (lists of ``Hit``).
 
     Milvus Lite reports BM25 scores negated (smaller is closer); a BM25 score
     is never negative, so one is turned back into Milvus's positive score.
     """
     flip = metric is Metric.BM25
-    hits: list[list[Hit]] = []
+    hits: list[Hits] = []
     for per_query in result:
-        row: list[Hit] = []
+        row = Hits()
         for raw in per_query:
             distance = float(raw["distance"])
             if flip and distance < 0:

@@ -4,6 +4,7 @@ search hits keyed by the primary field, and the query iterator."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any
 
 from ..api import CollectionAPI as Collection
@@ -219,7 +220,7 @@ class QueryIterator:
 
 
 def hits_of(
-    found: list[list[Hit]], pk_name: str, output_fields: list[str] | None = None
+    found: Sequence[Sequence[Hit]], pk_name: str, output_fields: list[str] | None = None
 ) -> list[Hits]:
     """Kestrel's hits as pymilvus's (one ``Hits`` per query). Milvus puts the key
     in the entity too when the output fields name it (or ``*``)."""

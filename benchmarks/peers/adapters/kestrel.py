@@ -61,20 +61,15 @@ class Kestrel(Adapter):
 
     def search(self, queries: np.ndarray, k: int, ef: int | None) -> np.ndarray:
         hits = self.col.search(queries, limit=k, search_params=self._params(ef))
-        return to_matrix([[h.id for h in row] for row in hits], k)
+        return to_matrix([row.ids for row in hits], k)  # (ids: no Hit objects made)
 
     def search_one(self, q: np.ndarray, k: int, ef: int | None) -> list[int]:
-        return [
-            h.id for h in self.col.search(q[None, :], limit=k, search_params=self._params(ef))[0]
-        ]
+        return self.col.search(q[None, :], limit=k, search_params=self._params(ef))[0].ids
 
     def filtered_one(self, q: np.ndarray, k: int, ef: int | None, threshold: int) -> list[int]:
-        return [
-            h.id
-            for h in self.col.search(
-                q[None, :], limit=k, filter=f"n < {threshold}", search_params=self._params(ef)
-            )[0]
-        ]
+        return self.col.search(
+            q[None, :], limit=k, filter=f"n < {threshold}", search_params=self._params(ef)
+        )[0].ids
 
     def close(self) -> None:
         self.db.close()
@@ -113,15 +108,12 @@ class Kestrel(Adapter):
         self.ranker = vs.RRFRanker(60)
 
     def dense_one(self, q: np.ndarray, k: int) -> list[int]:
-        return [
-            h.id
-            for h in self.col.search(
-                q[None, :], anns_field="dense", limit=k, search_params={"ef": 64}
-            )[0]
-        ]
+        return self.col.search(q[None, :], anns_field="dense", limit=k, search_params={"ef": 64})[
+            0
+        ].ids
 
     def text_one(self, text: str, k: int) -> list[int]:
-        return [h.id for h in self.col.search([text], anns_field="sparse", limit=k)[0]]
+        return self.col.search([text], anns_field="sparse", limit=k)[0].ids
 
     def hybrid_one(self, q: np.ndarray, text: str, k: int) -> list[int]:
         vs = self.vs
@@ -129,4 +121,4 @@ class Kestrel(Adapter):
             vs.AnnRequest(q[None, :], "dense", limit=k, search_params={"ef": 64}),
             vs.AnnRequest([text], "sparse", limit=k),
         ]
-        return [h.id for h in self.col.hybrid_search(reqs, self.ranker, limit=k)[0]]
+        return self.col.hybrid_search(reqs, self.ranker, limit=k)[0].ids
