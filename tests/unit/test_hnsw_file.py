@@ -266,6 +266,46 @@ def test_a_link_out_of_range_is_refused(tmp_path):
         HnswIndex.load(str(path), vectors, Metric.L2)
 
 
+def links_ok_reference(
+    lists: np.ndarray, max_links: int, levels: np.ndarray, level: np.ndarray | None
+) -> bool:
+    """``hnsw_file._links_ok`` as a plain loop over the used slots."""
+    for r, row in enumerate(lists.tolist()):
+        size = row[0] & 0xFFFF
+        if size > max_links:
+            return False
+        for i in row[1 : 1 + size]:
+            if i >= len(levels) or levels[i] < (0 if level is None else level[r]):
+                return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_the_link_check_agrees_with_a_plain_loop(data: st.DataObject):
+    """Every list shape, link and unused slot, in range or not (the level-0 check
+    takes a shortcut when every slot is in range: it must agree either way)."""
+    n = data.draw(st.integers(1, 8), label="elements")
+    width = data.draw(st.integers(1, 5), label="slots")
+    rows = data.draw(st.integers(1, 8), label="lists")
+    ids = st.integers(0, n + 2)
+    lists = np.array(
+        [
+            [data.draw(st.integers(0, width + 1)) | data.draw(st.sampled_from([0, 1 << 16]))]
+            + data.draw(st.lists(ids, min_size=width, max_size=width))
+            for _ in range(rows)
+        ],
+        dtype=np.uint32,
+    )
+    levels = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), np.uint8)
+    level = data.draw(
+        st.none() | st.lists(st.integers(1, 3), min_size=rows, max_size=rows).map(np.array)
+    )
+    max_links = data.draw(st.integers(0, width))
+    expected = links_ok_reference(lists, max_links, levels, level)
+    assert hnsw_file._links_ok(lists, max_links, levels, level) is expected
+
+
 # ------------------------------------------------------------- stores
 SCHEMA_DIM = 12
 

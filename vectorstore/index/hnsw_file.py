@@ -46,6 +46,7 @@ does not belong to its segment is a ``StorageError``, never a crash in hnswlib.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 from collections.abc import Iterator
 from typing import IO, TypeAlias
@@ -82,6 +83,7 @@ _CHUNK_BYTES = 4 << 20  # vectors read, normalised and compared at a time
 _SAMPLE = 4096  # rows on which the saver picks how to normalise
 _SEED = 100  # the random seed every HnswIndex is built with (hnswlib keeps it, unused once built)
 _DELETE_MARK = 1  # hnswlib's mark of a deleted element: bit 0 of byte 2 of its level-0 links
+_POPULATE = getattr(mmap, "MAP_POPULATE", None)  # Linux only
 _BLOCK = 2048  # rows whose squares are summed at a time (they stay in cache)
 
 
@@ -312,8 +314,8 @@ def load_graph(path: str, vectors: Vectors, space: str) -> hnswlib.Index:
     if problem is not None:
         raise StorageError(f"index file {path} does not fit its segment: {problem}")
     size, start, stop = meta["size_data_per_element"], meta["offset_data"], meta["label_offset"]
-    level0 = np.empty((count, size), dtype=np.int8)  # the one copy: hnswlib copies it in
-    raw = level0.view(np.uint8)
+    raw = _scratch(count, size)  # the one copy: hnswlib copies it in
+    level0 = raw.view(np.int8)
     raw[:, :start] = links
     raw[:, stop:] = labels.view(np.uint8).reshape(count, 8)
     ids = _internal_ids(labels)
@@ -373,6 +375,23 @@ def _as_stored(rows: np.ndarray, space: str, fused_from: int) -> np.ndarray:
     if space == "cosine":
         rows = normalize_like_hnswlib(rows, fused_from)
     return rows.view(np.uint8)
+
+
+def _scratch(rows: int, width: int) -> np.ndarray:
+    """A zeroed uint8 (rows, width) array in an anonymous mapping of its own,
+    its pages made at once where the system can (Linux's ``MAP_POPULATE``).
+
+    numpy asks the kernel to back large arrays with transparent huge pages, and
+    where it must compact memory to find them (``defrag = madvise``, the kernel's
+    default) that stalls: 650 MB took 0.07 to 1.4 s to fill here. Mapped
+    without that advice, it takes 0.42 s in page faults, or 0.22 s populated up
+    front (every byte is written next anyway)."""
+    size = max(rows * width, 1)
+    if _POPULATE is None:
+        buffer = mmap.mmap(-1, size)
+    else:
+        buffer = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _POPULATE)
+    return np.frombuffer(buffer, dtype=np.uint8, count=rows * width).reshape(rows, width)
 
 
 def _internal_ids(labels: np.ndarray) -> np.ndarray:
@@ -477,7 +496,7 @@ def _check_arrays(
     if len(upper) != int(levels.astype(np.int64).sum()) * link_up:
         return "its upper-level links have the wrong length"
     level0 = links.view(np.uint32).reshape(count, -1)
-    if not _links_ok(level0, 2 * m, levels, np.zeros(count, dtype=np.int64)):
+    if not _links_ok(level0, 2 * m, levels, None):
         return "a level-0 link is out of range"
     # element i holds one list for each of its levels 1..levels[i], in order
     per_element = levels.astype(np.int64)
@@ -488,19 +507,31 @@ def _check_arrays(
     return None
 
 
-def _links_ok(lists: np.ndarray, max_links: int, levels: np.ndarray, level: np.ndarray) -> bool:
+def _links_ok(
+    lists: np.ndarray, max_links: int, levels: np.ndarray, level: np.ndarray | None
+) -> bool:
     """Whether every link list (header word: the count in its low 16 bits, then
     the ids) holds at most ``max_links`` ids, each of an element that exists
-    and reaches the list's level (hnswlib follows them unchecked)."""
+    and reaches the list's level (hnswlib follows them unchecked).
+
+    ``level``: each list's level; None for level 0, which every element reaches.
+    There, when every slot, used or not, names an element, so does every link:
+    one pass over the lists instead of gathering the used slots (at 1M rows,
+    0.03 s against 0.2)."""
     if len(lists) == 0:
         return True
     sizes = (lists[:, 0] & 0xFFFF).astype(np.int64)
     if sizes.max() > max_links:
         return False
-    used = np.arange(lists.shape[1] - 1) < sizes[:, None]
-    ids = lists[:, 1:][used]
+    slots = lists[:, 1:]
+    if level is None and int(slots.max()) < len(levels):
+        return True
+    used = np.arange(slots.shape[1]) < sizes[:, None]
+    ids = slots[used]
     if not (ids < len(levels)).all():
         return False
+    if level is None:
+        return True
     wanted = np.broadcast_to(level[:, None], used.shape)[used]
     return bool((levels[ids] >= wanted).all())
 
