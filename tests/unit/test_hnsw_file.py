@@ -289,10 +289,12 @@ def test_the_link_check_agrees_with_a_plain_loop(data: st.DataObject):
     width = data.draw(st.integers(1, 5), label="slots")
     rows = data.draw(st.integers(1, 8), label="lists")
     ids = st.integers(0, n + 2)
+    header = st.integers(0, width + 1).flatmap(  # the count, maybe with high bits set
+        lambda size: st.sampled_from([size, size | 1 << 16])
+    )
     lists = np.array(
         [
-            [data.draw(st.integers(0, width + 1)) | data.draw(st.sampled_from([0, 1 << 16]))]
-            + data.draw(st.lists(ids, min_size=width, max_size=width))
+            [data.draw(header), *data.draw(st.lists(ids, min_size=width, max_size=width))]
             for _ in range(rows)
         ],
         dtype=np.uint32,
