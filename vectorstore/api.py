@@ -350,8 +350,10 @@ class CollectionAPI(Protocol):
 
     def stats(self) -> dict[str, Any]:
         """Row counts (``row_count``, ``partitions``) and segment layout
-        (``deleted_rows``, ``segments``, ``sealed_segments``; None where the
-        backend does not expose them)."""
+        (``deleted_rows``, ``segments``, ``sealed_segments``, and
+        ``unindexed_rows``: live rows not in an HNSW graph yet, which the next
+        search that walks the graph or ``flush()`` adds; None where the backend
+        does not expose them)."""
         ...
 
     def flush(self) -> None:

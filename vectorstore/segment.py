@@ -253,6 +253,15 @@ class Segment:
         """Whether some rows are not in the HNSW graphs yet (see ``build_graphs``)."""
         return self._indexed < len(self.deleted)
 
+    def unindexed_rows(self) -> int:
+        """Live rows not in the HNSW graphs yet (the next walk or flush adds them;
+        0 without an HNSW index)."""
+        if self._indexed >= len(self.deleted) or not any(
+            isinstance(index, HnswIndex) for index in self.indexes.values()
+        ):
+            return 0
+        return int(np.count_nonzero(~self.deleted.view[self._indexed :]))
+
     def build_graphs(self) -> None:
         """Add the rows appended since the last call to the HNSW graphs (in
         chunks, deleted ones marked). Searches call it under the collection's

@@ -253,6 +253,7 @@ class CollectionState:
             "deleted_rows": sum(s.num_deleted for s in segments),
             "segments": len(segments),
             "sealed_segments": sum(s.sealed for s in segments),
+            "unindexed_rows": sum(s.unindexed_rows() for s in segments),
             "partitions": {p: sum(s.num_live for s in segs) for p, segs in self.partitions.items()},
         }
 

@@ -76,6 +76,7 @@ def orm_flow(pm: types.ModuleType, uri: str, **connect: Any) -> dict[str, Any]:
     out["index"] = (col.has_index(), col.index().field_name, col.index().params["index_type"])
     out["index_metric"] = col.index().params["metric_type"]
     out["index_done"] = pm.utility.wait_for_index_building_complete("films")
+    out["index_progress"] = pm.utility.index_building_progress("films")
     col.load()
     out["load_state"] = pm.utility.load_state("films").name
     out["progress"] = pm.utility.loading_progress("films")

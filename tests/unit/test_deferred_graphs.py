@@ -250,3 +250,64 @@ def test_writers_of_the_store_go_on_while_a_flush_builds_graphs(tmp_path, monkey
         assert col.count() == 2000 and len(graph_files(tmp_path / "s")) == len(segments(col))
         queries = vectors(5, seed=2)
         assert hit_ids(col, queries, 5) == exact_ids(data, np.arange(2000), queries, 5)
+
+
+def test_stats_count_the_rows_waiting_for_a_graph(tmp_path):
+    """``stats()["unindexed_rows"]``: live rows no graph holds yet, against a count
+    of the rows since each segment's graph; a search that walks the graphs or a
+    flush brings it to 0, and deleted rows are not counted. FLAT: always 0."""
+    db, data = bulk_store(tmp_path / "s", 3_000)
+    col = db.get_collection("c")
+    col.delete(ids=list(range(0, 3_000, 7)))
+    live = 3_000 - len(range(0, 3_000, 7))
+    expected = sum(int(np.count_nonzero(~s.deleted.view[s._indexed :])) for s in segments(col))
+    assert col.stats()["unindexed_rows"] == expected == live  # nothing walked yet
+    col.search(data[:1], limit=3)  # walks the segments big enough to have a graph
+    walked = [s for s in segments(col) if s.num_live > 2_000]
+    assert col.stats()["unindexed_rows"] == live - sum(s.num_live for s in walked)
+    col.flush()
+    assert col.stats()["unindexed_rows"] == 0
+    col.insert({"id": [5_000, 5_001], "vector": data[:2]})
+    col.delete(ids=[5_001])
+    assert col.stats()["unindexed_rows"] == 1
+    flat = db.create_collection("f", dimension=DIM, indexes=[vs.Index("vector", "FLAT", "L2")])
+    flat.insert({"id": np.arange(10), "vector": data[:10]})
+    assert flat.stats()["unindexed_rows"] == 0
+    db.close()
+
+
+def test_pymilvus_waits_for_the_graphs_by_building_them(tmp_path):
+    """``utility.index_building_progress`` reports the rows waiting for a graph;
+    ``wait_for_index_building_complete`` builds them (a flush), as a Milvus user
+    expects before the first search, also for rows another client wrote."""
+    from vectorstore import pymilvus as pm
+
+    db, _ = bulk_store(tmp_path / "s", 10)
+    db.close()  # (a close flushes: the 10 rows are in a graph)
+    pm.connections.connect("w", uri=str(tmp_path / "s"))
+    try:
+        pm.Collection("c", using="w").insert(
+            [list(range(100, 2_600)), vectors(2_500, seed=1).tolist()]
+        )
+        before = pm.utility.index_building_progress("c", using="w")
+        assert before == {
+            "total_rows": 2_510,
+            "indexed_rows": 10,
+            "pending_index_rows": 2_500,
+            "state": "InProgress",
+        }
+        assert pm.utility.wait_for_index_building_complete("c", using="w") is True
+        after = pm.utility.index_building_progress("c", using="w")
+        assert after["indexed_rows"] == 2_510 and after["state"] == "Finished"
+    finally:
+        pm.connections.disconnect("w")
+    db = vs.connect(tmp_path / "s")  # another writer, with a row in its log only
+    db.get_collection("c").insert({"id": [9_000], "vector": vectors(1)})
+    pm.connections.connect("r", uri=str(tmp_path / "s"))
+    try:
+        assert pm.utility.index_building_progress("c", using="r")["pending_index_rows"] == 1
+        assert pm.utility.wait_for_index_building_complete("c", using="r") is True
+        assert pm.utility.index_building_progress("c", using="r")["state"] == "Finished"
+    finally:
+        pm.connections.disconnect("r")
+        db.close()

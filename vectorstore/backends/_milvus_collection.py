@@ -578,13 +578,15 @@ class MilvusCollection:
 
     def stats(self) -> dict[str, Any]:
         """Row counts. Milvus does not expose Kestrel's segment layout here:
-        ``deleted_rows``, ``segments`` and ``sealed_segments`` are None."""
+        ``deleted_rows``, ``segments``, ``sealed_segments`` and
+        ``unindexed_rows`` are None."""
         partitions = self.list_partitions()
         return {
             "row_count": self.count(),
             "deleted_rows": None,
             "segments": None,
             "sealed_segments": None,
+            "unindexed_rows": None,
             "partitions": {p: self.count(partitions=[p]) for p in partitions},
         }
 

@@ -105,11 +105,20 @@ def index_building_progress(
     index_name: str = "",
     using: str = DEFAULT_ALIAS,
     timeout: float | None = None,
-) -> dict[str, int]:
-    """Kestrel builds an index before ``create_index`` returns: every row is indexed."""
+) -> dict[str, Any]:
+    """Rows in the HNSW graphs, and those waiting for them: Kestrel adds rows to
+    a graph when a search first walks it or at ``flush`` (which
+    ``wait_for_index_building_complete`` runs). Every row is searchable either
+    way (rows outside a graph are scanned exactly)."""
     col = milvus_errors(_session(using).client.get_collection)(collection_name)
-    n = milvus_errors(col.count)()
-    return {"total_rows": n, "indexed_rows": n, "pending_index_rows": 0}
+    stats = milvus_errors(col.stats)()
+    total, pending = stats["row_count"], stats["unindexed_rows"] or 0
+    return {
+        "total_rows": total,
+        "indexed_rows": total - pending,
+        "pending_index_rows": pending,
+        "state": "InProgress" if pending else "Finished",
+    }
 
 
 def wait_for_index_building_complete(
@@ -118,7 +127,11 @@ def wait_for_index_building_complete(
     timeout: float | None = None,
     using: str = DEFAULT_ALIAS,
 ) -> bool:
-    index_building_progress(collection_name, index_name, using)
+    """Build what is pending (a ``flush``: the graphs, and sealing the rows into
+    segments), so the searches after this call do not pay for it."""
+    if index_building_progress(collection_name, index_name, using)["pending_index_rows"]:
+        col = milvus_errors(_session(using).client.get_collection)(collection_name)
+        milvus_errors(col.flush)()
     return True
 
 
