@@ -197,7 +197,11 @@ class Router:
             if p.radius is not None:
                 dist = rows[2]
                 keep = in_range(dist, route.metric, p.radius, p.range_filter)
-                last_inside = in_range(dist[:, -1:], route.metric, p.radius, None)[:, 0]
+                last_inside = (  # (no candidates at all: nothing to widen for)
+                    in_range(dist[:, -1:], route.metric, p.radius, None)[:, 0]
+                    if dist.shape[1]
+                    else np.zeros(route.q, dtype=bool)
+                )
                 need |= full & last_inside & ((keep & (rows[1] >= 0)).sum(axis=1) < want)
                 rows = pack_rows(rows, keep)
             if group:

@@ -134,6 +134,23 @@ def test_range_bounds_are_exact(stores):
     assert [h.id for h in got] == [7, 6]
 
 
+def test_range_search_with_no_candidates_finds_nothing(stores):
+    """An empty collection, and a filter no row passes: empty hits, not an error."""
+    db = stores.connect()
+    col = db.create_collection("c", dimension=4, metric="L2")
+    q = [[1.0, 0.0, 0.0, 0.0]] * 2
+    params = [{"radius": 0.5}, {"radius": 0.5, "range_filter": 0.1}]
+    for p in params:
+        for filt in ("", "id < 0"):
+            got = col.search(q, limit=3, filter=filt, search_params=p)
+            assert got == [[], []] and all(isinstance(row, vs.Hits) for row in got), p
+    col.insert([{"id": 1, "vector": [1.0, 0.0, 0.0, 0.0]}, {"id": 2, "vector": [0, 1, 0, 0]}])
+    for p in params:
+        assert col.search(q, limit=3, filter="id < 0", search_params=p) == [[], []], p
+    got = col.search(q[:1], limit=3, search_params=params[0])[0]
+    assert [h.id for h in got] == [1]  # the rows are there: only the filter left none
+
+
 @RANGE
 def test_range_search_hnsw_large(stores):
     """HNSW (more rows than the exact-search limit): every hit is in range with
