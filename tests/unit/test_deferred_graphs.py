@@ -253,23 +253,29 @@ def test_writers_of_the_store_go_on_while_a_flush_builds_graphs(tmp_path, monkey
 
 
 def test_stats_count_the_rows_waiting_for_a_graph(tmp_path):
-    """``stats()["unindexed_rows"]``: live rows no graph holds yet, against a count
-    of the rows since each segment's graph; a search that walks the graphs or a
-    flush brings it to 0, and deleted rows are not counted. FLAT: always 0."""
-    db, data = bulk_store(tmp_path / "s", 3_000)
+    """``stats()["unindexed_rows"]``: live rows no graph holds yet. A search that
+    walks a segment's graph takes its rows in (segments small enough to scan
+    are not walked), a flush takes every row in; deleted rows are not counted.
+    FLAT: always 0."""
+    db, data = bulk_store(tmp_path / "s", 3_000)  # small segments (the log fills often)
     col = db.get_collection("c")
     col.delete(ids=list(range(0, 3_000, 7)))
     live = 3_000 - len(range(0, 3_000, 7))
-    expected = sum(int(np.count_nonzero(~s.deleted.view[s._indexed :])) for s in segments(col))
-    assert col.stats()["unindexed_rows"] == expected == live  # nothing walked yet
-    col.search(data[:1], limit=3)  # walks the segments big enough to have a graph
-    walked = [s for s in segments(col) if s.num_live > 2_000]
-    assert col.stats()["unindexed_rows"] == live - sum(s.num_live for s in walked)
+    assert col.stats()["unindexed_rows"] == live
+    col.search(data[:1], limit=3)  # each segment is scanned: no graph walked
+    assert all(s.num_live <= 2_000 for s in segments(col))
+    assert col.stats()["unindexed_rows"] == live
     col.flush()
     assert col.stats()["unindexed_rows"] == 0
-    col.insert({"id": [5_000, 5_001], "vector": data[:2]})
-    col.delete(ids=[5_001])
-    assert col.stats()["unindexed_rows"] == 1
+    big = db.create_collection("big", dimension=DIM, metric="L2")
+    big.insert({"id": np.arange(2_500), "vector": vectors(2_500, seed=2)})
+    big.delete(ids=[0, 1, 2])
+    assert big.stats()["unindexed_rows"] == 2_497  # one growing segment, no graph yet
+    big.search(data[:1], limit=3)  # 2,497 live rows: past the scan limit, the graph is walked
+    assert big.stats()["unindexed_rows"] == 0
+    big.insert({"id": [5_000, 5_001], "vector": data[:2]})
+    big.delete(ids=[5_001])
+    assert big.stats()["unindexed_rows"] == 1
     flat = db.create_collection("f", dimension=DIM, indexes=[vs.Index("vector", "FLAT", "L2")])
     flat.insert({"id": np.arange(10), "vector": data[:10]})
     assert flat.stats()["unindexed_rows"] == 0
