@@ -308,6 +308,20 @@ def test_the_link_check_agrees_with_a_plain_loop(data: st.DataObject):
     assert hnsw_file._links_ok(lists, max_links, levels, level) is expected
 
 
+def test_the_level0_block_is_zeroed_and_out_of_memory_is_memory_error(monkeypatch):
+    block = hnsw_file._scratch(1_000, 300)  # its own mapping, not numpy's allocator
+    assert block.shape == (1_000, 300) and block.dtype == np.uint8 and not block.any()
+    block[:] = 255  # writable
+    assert hnsw_file._scratch(0, 300).shape == (0, 300)
+
+    def no_memory(*args: Any, **kwargs: Any) -> None:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(hnsw_file.mmap, "mmap", no_memory)
+    with pytest.raises(MemoryError, match="level-0 block"):
+        hnsw_file._scratch(10, 10)
+
+
 # ------------------------------------------------------------- stores
 SCHEMA_DIM = 12
 

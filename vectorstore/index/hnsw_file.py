@@ -387,10 +387,14 @@ def _scratch(rows: int, width: int) -> np.ndarray:
     without that advice, it takes 0.42 s in page faults, or 0.22 s populated up
     front (every byte is written next anyway)."""
     size = max(rows * width, 1)
-    if _POPULATE is None:
-        buffer = mmap.mmap(-1, size)
-    else:
-        buffer = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _POPULATE)
+    try:
+        if _POPULATE is None:
+            buffer = mmap.mmap(-1, size)
+        else:
+            flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _POPULATE
+            buffer = mmap.mmap(-1, size, flags=flags)
+    except OSError as exc:  # out of memory, as np.empty would have said
+        raise MemoryError(f"cannot map {size} bytes for a graph's level-0 block: {exc}") from exc
     return np.frombuffer(buffer, dtype=np.uint8, count=rows * width).reshape(rows, width)
 
 
