@@ -139,6 +139,11 @@ class Hit(Mapping[str, Any]):
         return f"Hit(id={self.id!r}, distance={self.distance:.6g}, entity={self.entity!r})"
 
 
+# ``stats()`` figures of the embedded engine's segment layout (None on a backend
+# that does not expose them, as Milvus's).
+LAYOUT_STATS = ("deleted_rows", "segments", "sealed_segments", "unindexed_rows")
+
+
 class Hits(list[Hit]):
     """One query's hits, best first: a ``list`` of ``Hit``, plus pymilvus's
     ``ids`` and ``distances``.

@@ -267,3 +267,17 @@ def test_drop_after_rename_removes_the_data(db, reopen):
     db = reopen(db)
     assert db.list_collections() == ["a"]
     assert db.get_collection("a").count() == 0
+
+
+def test_stats_have_one_shape_on_every_backend(db):
+    """The same keys everywhere; the segment layout's figures are all numbers (the
+    embedded engine) or all None (a backend that does not expose them)."""
+    from vectorstore.types import LAYOUT_STATS
+
+    col = db.create_collection("c", dimension=3)
+    col.insert([{"id": i, "vector": [1.0, float(i), 0.0]} for i in range(5)])
+    stats = col.stats()
+    assert set(stats) == {"row_count", "partitions", *LAYOUT_STATS}
+    assert stats["row_count"] == 5 and stats["partitions"] == {"_default": 5}
+    layout = [stats[k] for k in LAYOUT_STATS]
+    assert all(type(v) is int for v in layout) or all(v is None for v in layout), layout

@@ -30,7 +30,7 @@ from ..routes import Router
 from ..rows import RowBatch, check_keys, prepare_rows
 from ..schema import Schema, validate_name
 from ..search import MAX_TOPK, AnnRequest, Route, check_window
-from ..types import Hits
+from ..types import LAYOUT_STATS, Hits
 from . import _milvus_query as mq
 from . import _milvus_reads as reads
 from ._milvus_conn import MilvusConnection
@@ -578,15 +578,11 @@ class MilvusCollection:
 
     def stats(self) -> dict[str, Any]:
         """Row counts. Milvus does not expose Kestrel's segment layout here:
-        ``deleted_rows``, ``segments``, ``sealed_segments`` and
-        ``unindexed_rows`` are None."""
+        the ``LAYOUT_STATS`` figures are None."""
         partitions = self.list_partitions()
         return {
             "row_count": self.count(),
-            "deleted_rows": None,
-            "segments": None,
-            "sealed_segments": None,
-            "unindexed_rows": None,
+            **dict.fromkeys(LAYOUT_STATS),
             "partitions": {p: self.count(partitions=[p]) for p in partitions},
         }
 
