@@ -521,7 +521,7 @@ def _links_ok(
     ``level``: each list's level; None for level 0, which every element reaches.
     There, when every slot, used or not, names an element, so does every link:
     one pass over the lists instead of gathering the used slots (at 1M rows,
-    0.03 s against 0.2)."""
+    0.045 s against 0.2)."""
     if len(lists) == 0:
         return True
     sizes = (lists[:, 0] & 0xFFFF).astype(np.int64)

@@ -129,8 +129,8 @@ def wait_for_index_building_complete(
 ) -> bool:
     """Build what is pending (a ``flush``: the graphs, and sealing the rows into
     segments), so the searches after this call do not pay for it."""
-    if index_building_progress(collection_name, index_name, using)["pending_index_rows"]:
-        col = milvus_errors(_session(using).client.get_collection)(collection_name)
+    col = milvus_errors(_session(using).client.get_collection)(collection_name)
+    if milvus_errors(col.stats)()["unindexed_rows"]:
         milvus_errors(col.flush)()
     return True
 
