@@ -13,6 +13,10 @@ class RWLock:
     again; a reader must not ask for the write lock. Use ``with lock.read:``
     and ``with lock.write:`` (plain objects, no generator per call: searches
     take this lock on their hot path).
+
+    ``version`` counts the write sections begun: a reader that sees the same
+    value twice under the read lock knows nothing was changed in between (the
+    fast search path keeps its route while it holds).
     """
 
     def __init__(self) -> None:
@@ -23,6 +27,7 @@ class RWLock:
         self._writer: int | None = None
         self._write_depth = 0
         self._writers_waiting = 0
+        self.version = 0
         self.read = _Shared(self)
         self.write = _Exclusive(self)
 
@@ -55,6 +60,7 @@ class RWLock:
             self._writers_waiting -= 1
             self._writer = me
             self._write_depth = 1
+            self.version += 1
 
     def release_write(self) -> None:
         with self._cond:

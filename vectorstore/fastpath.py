@@ -12,6 +12,10 @@ call only validates the query vectors, takes the read lock and the segment list
 once, runs the same per-segment search as the general path
 (``routes.search_dense``), maps hnswlib's labels to primary keys with numpy, and
 returns ``HitList`` rows whose ``Hit`` objects are made when first looked at.
+The commonest layout (one segment with rows, big enough for its graph to be
+walked without planning) is kept as a ``_Route`` (the graph and the keys) while
+nothing is written (``RWLock.version``): an unfiltered search of every partition
+goes straight to the graph.
 
 Anything else (text to embed, sparse or BM25 fields, group-by, range search,
 arguments that do not check) returns None, and the caller runs the general
@@ -30,6 +34,7 @@ from ._rwlock import RWLock
 from .errors import VectorStoreError
 from .expr import Expr
 from .hitlist import HitList, source
+from .index.hnsw import HnswIndex, IncompleteSearchError
 from .index_spec import Index
 from .routes import Router, search_dense
 from .schema import output_entity_fields
@@ -56,6 +61,19 @@ class _Plan(NamedTuple):
     fields: list[str]
     dynamic: str | list[str]
     keys_only: bool  # hits hold the key and the distance, no entity
+
+
+class _Route(NamedTuple):
+    """Where an unfiltered search of every partition goes when the collection
+    has one segment with rows and it is big enough for its graph to be walked
+    without planning (``Segment.walked``): valid while nothing is written
+    (``RWLock.version``), for a beam of at most ``live`` rows."""
+
+    version: int
+    field: str
+    graph: HnswIndex
+    keys: np.ndarray  # the segment's primary keys, by row offset
+    live: int
 
 
 class FastSearch:
@@ -85,6 +103,7 @@ class FastSearch:
         self._compile = compile_filter
         self._pk = schema.primary.name
         self._plans: dict[tuple[Any, ...], _Plan] = {}
+        self._route: _Route | None = None
         self.enabled = True  # False: every search takes the general path (tests, benchmarks)
 
     def search(
@@ -134,9 +153,28 @@ class FastSearch:
             compiled = self._compile(filter, filter_params) if filter else None
         except VectorStoreError:
             return None  # the general path raises it, in its own order
-        taken = self._lock.acquire_read()
+        lock = self._lock
+        taken = lock.acquire_read()
         try:
             self._check_open()
+            route = self._route
+            if (  # the route of the last such search, if nothing was written since
+                route is not None
+                and route.version == lock.version
+                and route.field == plan.field
+                and compiled is None
+                and partitions is None
+                and plan.keys_only
+                and plan.k < route.live
+                and plan.params.ef <= route.live
+                and taken  # (a thread in a write section searches what it is changing)
+            ):
+                try:
+                    offs, dist = route.graph.search(queries, plan.k, plan.params.ef)
+                except IncompleteSearchError:
+                    pass  # the segment's search goes on to exact
+                else:
+                    return _rows(route.keys[offs], dist, offs, offset)
             if partitions is None:  # every partition, in order (as state.segments(None))
                 segments = [s for p in self._state.partitions.values() for s in p if s.num_live]
             else:
@@ -144,6 +182,13 @@ class FastSearch:
             if len(segments) == 1 and plan.keys_only:  # what search_dense + _hits do here
                 seg = segments[0]
                 p = plan.params
+                if compiled is None and partitions is None and taken:
+                    walked = seg.walked(plan.field, plan.k)
+                    if walked is not None:
+                        self._route = _Route(
+                            lock.version, plan.field, walked, seg.columns[self._pk].view,
+                            seg.num_live,
+                        )  # fmt: skip
                 offs, dist = seg.search(
                     plan.field,
                     queries,
@@ -154,13 +199,7 @@ class FastSearch:
                     nprobe=p.nprobe,
                     refine_k=p.refine_k,
                 )
-                if offset:
-                    offs, dist = offs[:, offset:], dist[:, offset:]
-                # An empty slot (-1) reads the last key; the row leaves it out when filled.
-                found = source(seg.columns[self._pk].view[offs], dist, offs, None)
-                if len(offs) == 1:
-                    return [HitList(found, 0)]
-                return [HitList(found, r) for r in range(len(offs))]
+                return _rows(seg.columns[self._pk].view[offs], dist, offs, offset)
             parts = search_dense(
                 plan.field, queries, plan.k, plan.metric, plan.params, compiled, segments
             )
@@ -209,6 +248,18 @@ class FastSearch:
         ids, entities = gather(parts, rows, self._pk, plan.fields, plan.dynamic)
         found = source(ids, rows.distances, rows.offsets, entities)
         return [HitList(found, r) for r in range(q)]
+
+
+def _rows(keys: np.ndarray, dist: np.ndarray, offs: np.ndarray, offset: int) -> list[Hits]:
+    """One segment's results (``keys`` read at ``offs``) as ``HitList`` rows,
+    the first ``offset`` of each left out."""
+    if offset:
+        keys, dist, offs = keys[:, offset:], dist[:, offset:], offs[:, offset:]
+    # An empty slot (-1) reads the last key; the row leaves it out when filled.
+    found = source(keys, dist, offs, None)
+    if len(offs) == 1:
+        return [HitList(found, 0)]
+    return [HitList(found, r) for r in range(len(offs))]
 
 
 def _shape(

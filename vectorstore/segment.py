@@ -42,8 +42,6 @@ _SPILLS = itertools.count(1)  # makes every spill file name of this process uniq
 MIN_IVF_ROWS = 1024  # smaller sealed segments keep no IVF index (as Milvus): exact search
 
 SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row each)
-
-
 INDEX_CHUNK_BYTES = 32 << 20  # rows handed to the graph's build at a time
 SUBSET_BUDGET_BYTES = 32 << 20  # a segment keeps its selections' gathered vectors up to this
 
@@ -242,9 +240,8 @@ class Segment:
             vec_col.append(batch.vectors[name])
         for name, sparse in self.sparse.items():
             sparse.append(batch.sparse[name])
-        # The graph takes the rows when a search or a flush first needs them
-        # (build_graphs): a process that only writes, or replays other processes'
-        # writes, never pays for it per batch.
+        # The graph takes the rows when a search or a flush needs them (build_graphs):
+        # a process that only writes, or replays others' writes, never pays for it.
         self.deleted.append(np.zeros(n, dtype=bool))
         return start
 
@@ -256,9 +253,8 @@ class Segment:
     def unindexed_rows(self) -> int:
         """Live rows not in the HNSW graphs yet (the next walk or flush adds them;
         0 without an HNSW index)."""
-        if self._indexed >= len(self.deleted) or not any(
-            isinstance(index, HnswIndex) for index in self.indexes.values()
-        ):
+        hnsw = any(isinstance(index, HnswIndex) for index in self.indexes.values())
+        if not hnsw or self._indexed >= len(self.deleted):
             return 0
         return int(np.count_nonzero(~self.deleted.view[self._indexed :]))
 
@@ -463,6 +459,16 @@ class Segment:
             dynamic=None if self.dynamic is None else list(self.dynamic.view[offsets]),
         )
 
+    def walked(self, field: str, k: int) -> HnswIndex | None:
+        """The HNSW index an unfiltered search for ``k`` rows walks unplanned (a big
+        indexed segment: past ``planner.exact_limit``), its graph built; else None."""
+        index = self.indexes.get(field)
+        num_live = len(self.deleted) - self.num_deleted
+        if type(index) is not HnswIndex or k >= num_live or num_live <= planner.WALK_ABOVE:
+            return None
+        self.build_graphs()  # only when the graph is walked: exact search needs none
+        return index
+
     def search(
         self,
         field: str,
@@ -488,18 +494,12 @@ class Segment:
         index = self.indexes.get(field)
         if isinstance(index, IvfIndex):
             return self._search_ivf(index, field, queries, k, metric, selection, nprobe, refine_k)
-        # The common case, kept short: no filter, a big indexed segment.
-        if (
-            selection is None
-            and index is not None
-            and k < num_live
-            and num_live > planner.WALK_ABOVE  # (past planner.exact_limit)
-        ):
-            self.build_graphs()  # only when the graph is walked: exact search needs none
-            try:  # (not contextlib.suppress: an object per search on the hot path)
-                return index.search(queries, k, ef)  # deleted rows are marked in the graph
-            except IncompleteSearchError:
-                pass
+        walked = self.walked(field, k) if selection is None else None
+        try:  # the common case, kept short (not contextlib.suppress: an object per search)
+            if walked is not None:
+                return walked.search(queries, k, ef)  # deleted rows are marked in the graph
+        except IncompleteSearchError:
+            pass
         q = queries.shape[0]
         live = num_live if selection is None else len(selection.rows)
         k = min(k, live)

@@ -157,3 +157,45 @@ def test_concurrent_writers_and_deleters(stores):
     assert col.count() == len(final)
     got = {g["id"]: g["r"] for g in col.query()}
     assert got == final
+
+
+def test_searches_follow_other_threads_writes_on_one_segment(stores):
+    """One segment big enough for its graph: searches take the fast path's cached
+    route (``fastpath._Route``) between writes. Each thread inserts rows and then
+    must find its last one, and deletes some and must no longer find them, while
+    the others write and search."""
+    db = stores.connect(segment_rows=100_000)
+    col = db.create_collection(
+        "c", dimension=DIM, indexes=[vs.Index("vector", "HNSW", "L2", M=8, ef_construction=64)]
+    )
+    col.insert({"id": list(range(PRELOADED)), "vector": vectors_for(list(range(PRELOADED)))})
+    col.search(vectors_for([0]), limit=1)
+    assert col._fast._route is not None
+    barrier = threading.Barrier(THREADS)
+    errors: list[BaseException] = []
+
+    def worker(w: int) -> None:
+        try:
+            barrier.wait()
+            for r in range(ROUNDS):
+                ids = [1_000_000 * (w + 1) + r * BATCH + j for j in range(BATCH)]
+                col.insert({"id": ids, "vector": vectors_for(ids)})
+                [[hit]] = col.search(vectors_for(ids[-1:]), limit=1)
+                assert hit.id == ids[-1] and hit.distance == 0.0
+                if r % 2:
+                    col.delete(ids=ids[-1:])
+                    [hits] = col.search(vectors_for(ids[-1:]), limit=3)
+                    assert ids[-1] not in hits.ids
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
+    if errors:
+        raise errors[0]
+    assert len(col._state.segments(None)) == 1  # (the layout the route is for)
+    assert col.count() == PRELOADED + THREADS * ROUNDS * BATCH - THREADS * ROUNDS // 2
