@@ -380,7 +380,6 @@ class Collection(Guard):
         group-by searches exact. Dense vector searches without group-by or range
         take ``fastpath`` (the same hits, ``Hit`` objects made when looked at).
         """
-        check_window(limit, offset, cap=MAX_TOPK)
         self._follow()
         found = self._fast.search(
             data, anns_field, limit, filter, offset, output_fields, search_params, partitions,
@@ -388,6 +387,7 @@ class Collection(Guard):
         )  # fmt: skip
         if found is not None:
             return found
+        check_window(limit, offset, cap=MAX_TOPK)  # (the fast path checks it per shape)
         route = self._router.route(data, anns_field, search_params, limit + offset)
         group = self._router.group_field(group_by_field, group_size)
         compiled = self._compile(filter, filter_params) if filter else None

@@ -38,7 +38,16 @@ from .index.hnsw import HnswIndex, IncompleteSearchError
 from .index_spec import Index
 from .routes import Router, search_dense
 from .schema import output_entity_fields
-from .search import Rows, SearchParams, SegmentHits, gather, merge_rows, query_vectors
+from .search import (
+    MAX_TOPK,
+    Rows,
+    SearchParams,
+    SegmentHits,
+    check_window,
+    gather,
+    merge_rows,
+    query_vectors,
+)
 from .search import search_params as check_search_params
 from .state import CollectionState
 from .types import DataType, Hits, Metric
@@ -120,8 +129,8 @@ class FastSearch:
         group_by_field: str | None,
         group_size: int,
     ) -> list[Hits] | None:
-        """``Collection.search`` (``limit`` and ``offset`` already checked), or
-        None when this path does not apply: then the caller runs the general one."""
+        """``Collection.search``, or None when this path does not apply (or an
+        argument does not check): then the caller runs the general one."""
         if group_by_field is not None or group_size != 1 or type(group_size) is not int:
             return None
         if not self.enabled:
@@ -129,6 +138,8 @@ class FastSearch:
         # Every step below is on each search's path: the commonest shapes are keyed
         # inline, and the commonest layout (one segment, keys only) is searched inline.
         sp = search_params
+        if type(limit) is not int or type(offset) is not int:
+            return None  # (a key holds them by value: True would be 1, 2.0 would be 2)
         if (
             output_fields is None
             and (anns_field is None or type(anns_field) is str)
@@ -219,6 +230,7 @@ class FastSearch:
         """Check one argument shape as the general path does (None: not ours,
         or it does not check)."""
         try:
+            check_window(limit, offset, cap=MAX_TOPK)
             field = self._router.anns_field(anns_field)
             f = self._schema[field]
             if f.dtype is not DataType.FLOAT_VECTOR:

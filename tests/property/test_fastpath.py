@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import vectorstore as vs
 from vectorstore.hitlist import HitList
+from vectorstore.search import MAX_TOPK
 
 DT = vs.DataType
 DIM = 6
@@ -267,7 +268,16 @@ def test_errors_are_the_general_paths():
         dict(data=good, output_fields="n"),
         dict(data=good, group_size=2),
         dict(data=good, anns_field=["vector"]),
+        # limit and offset: plans for 1 and 0 are cached below, and keys hold them by value
+        dict(data=good, limit=True),
+        dict(data=good, limit=1.0),
+        dict(data=good, limit=0),
+        dict(data=good, offset=False, limit=1),
+        dict(data=good, offset=-1),
+        dict(data=good, offset=1, limit=MAX_TOPK),
     ]
+    col.search(good, limit=1)
+    col.search(good, limit=1, offset=0)
     for case in cases:
         found = []
         for enabled in (True, False):
