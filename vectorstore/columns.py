@@ -188,7 +188,7 @@ class FileColumn:
         rows = np.ascontiguousarray(values, dtype=np.float32)
         if self._memory is None:
             try:
-                self._file.write(rows.tobytes())
+                self._file.write(rows.reshape(-1).view(np.uint8).data)  # (no copy)
                 self._file.flush()
             except OSError as exc:
                 self._move_to_memory(exc)

@@ -13,11 +13,12 @@ import errno
 import os
 from typing import Any
 
+import numpy as np
 import pytest
 
 import vectorstore as vs
 from vectorstore.storage import collection_files as store_module
-from vectorstore.storage.wal import WriteAheadLog, read_records
+from vectorstore.storage.wal import JOIN_BELOW, WriteAheadLog, encode, read_records
 
 
 class Faults:
@@ -61,6 +62,26 @@ def test_a_failed_append_is_cut_off_and_the_log_goes_on(tmp_path, monkeypatch, c
     log.append(b"three")  # space is back: the next record follows the last good one
     log.close()
     assert payloads(path) == [b"one", b"three"]
+
+
+@pytest.mark.parametrize("at", [1, 2, 3])
+def test_a_big_record_failing_between_its_parts_is_cut_off(tmp_path, monkeypatch, at):
+    """A big payload is written part by part from its arrays (``wal.encode``): a
+    full disk at any part leaves nothing of it, and the log goes on."""
+    path = str(tmp_path / "w.log")
+    log = WriteAheadLog(path)
+    log.append(b"one")
+    big = encode({"op": "x"}, [np.arange(40_000, dtype=np.int64), np.ones((300, 64), "f4")])
+    assert sum(len(part) for part in big) >= JOIN_BELOW  # (written in parts)
+    with monkeypatch.context() as m:
+        faults = Faults(m, "write", at=at, err=errno.ENOSPC, times=1)
+        with pytest.raises(vs.StorageError, match="not logged"):
+            log.append(big)
+        assert faults.calls == at  # the head, then each part: it failed at part `at - 1`
+    assert os.path.getsize(path) == log.size
+    log.append(big)
+    log.close()
+    assert payloads(path) == [b"one", b"".join(big)]
 
 
 def test_when_the_cut_fails_too_the_log_refuses_writes(tmp_path, monkeypatch):

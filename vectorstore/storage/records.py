@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import StorageError
 from ..index_spec import Index
 from ..rows import RowBatch, object_column
-from .wal import decode, encode
+from .wal import Payload, decode, encode
 
 PrimaryKey = int | str
 
@@ -76,7 +76,7 @@ class DropIndex:
 Record = Insert | Upsert | Delete | CreatePartition | DropPartition | CreateIndex | DropIndex
 
 
-def encode_record(record: Record) -> bytes:
+def encode_record(record: Record) -> Payload:
     """The payload of one write operation.
 
     Raises:
@@ -132,7 +132,7 @@ def _text(value: Any) -> str:
     return value
 
 
-def _encode_batch(op: str, partition: str, batch: RowBatch) -> bytes:
+def _encode_batch(op: str, partition: str, batch: RowBatch) -> Payload:
     buffers: list[np.ndarray] = []
 
     def buf(array: np.ndarray) -> int:
