@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 
@@ -14,9 +15,9 @@ class RWLock:
     and ``with lock.write:`` (plain objects, no generator per call: searches
     take this lock on their hot path).
 
-    ``version`` counts the write sections begun: a reader that sees the same
-    value twice under the read lock knows nothing was changed in between (the
-    fast search path keeps its route while it holds).
+    ``on_write``, when set, is called as each write section begins, the write
+    lock held and no reader inside: what readers cached about the collection is
+    dropped there (the fast search path's route). It must not raise.
     """
 
     def __init__(self) -> None:
@@ -27,7 +28,7 @@ class RWLock:
         self._writer: int | None = None
         self._write_depth = 0
         self._writers_waiting = 0
-        self.version = 0
+        self.on_write: Callable[[], None] | None = None
         self.read = _Shared(self)
         self.write = _Exclusive(self)
 
@@ -60,7 +61,8 @@ class RWLock:
             self._writers_waiting -= 1
             self._writer = me
             self._write_depth = 1
-            self.version += 1
+        if self.on_write is not None:
+            self.on_write()
 
     def release_write(self) -> None:
         with self._cond:

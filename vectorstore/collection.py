@@ -79,7 +79,7 @@ class Collection(Guard):
         self._router = Router(schema, self._state.indexes.get, self._state.term_stats)
         self._wrote = False  # this handle logged a write (close() then checkpoints)
         self._fast = FastSearch(
-            self._state, self._router, self._lock, self._check_open, self._compile
+            self._state, self._router, self._lock, self._follow, self._check_open, self._compile
         )
         self._checkpoints = maintenance.Checkpoints(
             self._state, storage, self._writing, self._lock.read, self._interruptible
@@ -380,7 +380,6 @@ class Collection(Guard):
         group-by searches exact. Dense vector searches without group-by or range
         take ``fastpath`` (the same hits, ``Hit`` objects made when looked at).
         """
-        self._follow()
         found = self._fast.search(
             data, anns_field, limit, filter, offset, output_fields, search_params, partitions,
             filter_params, group_by_field, group_size,
@@ -388,6 +387,7 @@ class Collection(Guard):
         if found is not None:
             return found
         check_window(limit, offset, cap=MAX_TOPK)  # (the fast path checks it per shape)
+        self._follow()
         route = self._router.route(data, anns_field, search_params, limit + offset)
         group = self._router.group_field(group_by_field, group_size)
         compiled = self._compile(filter, filter_params) if filter else None

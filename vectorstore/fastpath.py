@@ -13,9 +13,9 @@ once, runs the same per-segment search as the general path
 (``routes.search_dense``), maps hnswlib's labels to primary keys with numpy, and
 returns ``HitList`` rows whose ``Hit`` objects are made when first looked at.
 The commonest layout (one segment with rows, big enough for its graph to be
-walked without planning) is kept as a ``_Route`` (the graph and the keys) while
-nothing is written (``RWLock.version``): an unfiltered search of every partition
-goes straight to the graph.
+walked without planning) is kept as a ``_Route`` (the graph and the keys) until
+the next write section begins (``RWLock.on_write`` drops it): an unfiltered
+search of every partition goes straight to the graph.
 
 Anything else (text to embed, sparse or BM25 fields, group-by, range search,
 arguments that do not check) returns None, and the caller runs the general
@@ -75,10 +75,9 @@ class _Plan(NamedTuple):
 class _Route(NamedTuple):
     """Where an unfiltered search of every partition goes when the collection
     has one segment with rows and it is big enough for its graph to be walked
-    without planning (``Segment.walked``): valid while nothing is written
-    (``RWLock.version``), for a beam of at most ``live`` rows."""
+    without planning (``Segment.walked``): valid until the next write section
+    begins, for a beam of at most ``live`` rows."""
 
-    version: int
     field: str
     graph: HnswIndex
     keys: np.ndarray  # the segment's primary keys, by row offset
@@ -92,6 +91,8 @@ class FastSearch:
         state: the collection's state (segments and index definitions).
         router: its router (the field rules: ``anns_field``, ``metric_of``).
         lock: its readers-writer lock.
+        follow: catches up with other processes' writes (before the read lock;
+            after the arguments are checked, so a bad one is reported first).
         check_open: raises if the collection is closed (under the lock).
         compile_filter: its cached filter compiler.
     """
@@ -101,6 +102,7 @@ class FastSearch:
         state: CollectionState,
         router: Router,
         lock: RWLock,
+        follow: Callable[[], None],
         check_open: Callable[[], None],
         compile_filter: Callable[[str | Expr, Mapping[str, object] | None], Expr],
     ):
@@ -108,11 +110,14 @@ class FastSearch:
         self._state = state
         self._router = router
         self._lock = lock
+        self._follow = follow
         self._check_open = check_open
         self._compile = compile_filter
         self._pk = schema.primary.name
         self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._route: _Route | None = None
+        self._walk_failed = False  # the route's graph could not answer: none until a write
+        lock.on_write = self._forget_route  # (held by readers only: see RWLock.on_write)
         self.enabled = True  # False: every search takes the general path (tests, benchmarks)
 
     def search(
@@ -157,6 +162,7 @@ class FastSearch:
                 if len(self._plans) >= MAX_PLANS:
                     self._plans.clear()
                 self._plans[key] = plan
+        self._follow()
         if type(data) is not np.ndarray and _has_text(data):
             return None  # text to embed (or to refuse): the general path
         try:
@@ -168,22 +174,20 @@ class FastSearch:
         taken = lock.acquire_read()
         try:
             self._check_open()
-            route = self._route
-            if (  # the route of the last such search, if nothing was written since
+            route = self._route  # (made since the last write section began, if any)
+            if (
                 route is not None
-                and route.version == lock.version
                 and route.field == plan.field
                 and compiled is None
                 and partitions is None
                 and plan.keys_only
                 and plan.k < route.live
                 and plan.params.ef <= route.live
-                and taken  # (a thread in a write section searches what it is changing)
             ):
                 try:
                     offs, dist = route.graph.search(queries, plan.k, plan.params.ef)
-                except IncompleteSearchError:
-                    pass  # the segment's search goes on to exact
+                except IncompleteSearchError:  # (too many deleted rows for the graph)
+                    self._route, self._walk_failed = None, True  # the segment's search answers
                 else:
                     return _rows(route.keys[offs], dist, offs, offset)
             if partitions is None:  # every partition, in order (as state.segments(None))
@@ -193,13 +197,12 @@ class FastSearch:
             if len(segments) == 1 and plan.keys_only:  # what search_dense + _hits do here
                 seg = segments[0]
                 p = plan.params
-                if compiled is None and partitions is None and taken:
+                # (not from a thread's own write section: the route would outlive its writes)
+                if compiled is None and partitions is None and taken and not self._walk_failed:
                     walked = seg.walked(plan.field, plan.k)
                     if walked is not None:
-                        self._route = _Route(
-                            lock.version, plan.field, walked, seg.columns[self._pk].view,
-                            seg.num_live,
-                        )  # fmt: skip
+                        keys = seg.columns[self._pk].view
+                        self._route = _Route(plan.field, walked, keys, seg.num_live)
                 offs, dist = seg.search(
                     plan.field,
                     queries,
@@ -218,6 +221,10 @@ class FastSearch:
         finally:
             if taken:
                 self._lock.release_read()
+
+    def _forget_route(self) -> None:
+        """A write section begins: the route may no longer hold (``RWLock.on_write``)."""
+        self._route, self._walk_failed = None, False
 
     def _plan(
         self,

@@ -289,6 +289,24 @@ def test_errors_are_the_general_paths():
         assert found[0] == found[1], case
 
 
+@pytest.mark.parametrize(
+    "window", [{"limit": 0}, {"limit": True}, {"limit": 1.0}, {"offset": -1}, {"offset": MAX_TOPK}]
+)
+def test_a_bad_window_is_reported_before_the_store_is_read(tmp_path, window):
+    """``limit``/``offset`` are checked before anything is read, on either path: a
+    closed path store reports them as a memory store does, not as closed."""
+    db = vs.connect(tmp_path / "s")
+    col = db.create_collection("c", dimension=DIM)
+    good = np.ones((1, DIM), dtype=np.float32)
+    col.insert({"id": [1, 2], "vector": np.ones((2, DIM), dtype=np.float32)})
+    col.search(good, limit=1)  # (a plan is cached)
+    db.close()
+    for enabled in (True, False):
+        col._fast.enabled = enabled
+        with pytest.raises(vs.DataError, match=r"limit|offset"):
+            col.search(good, **window)
+
+
 def test_a_cached_plan_follows_the_index():
     """A plan remembered for one index is not used once the index changes."""
     col = build("COSINE", "HNSW", 300, False, 10_000, 2, 0.0)
