@@ -111,7 +111,14 @@ def check_vectors(field: Field, values: Sequence[Any], row_base: int = 0) -> np.
     if not np.isfinite(arr).all():
         bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
         raise DataError(f"row {row_base + bad}, field {field.name!r}: vector holds NaN or inf")
-    return np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(arr)
+    given: Any = values  # an array, or rows that asarray stacked into a new one
+    if not arr.flags.owndata or (isinstance(given, np.ndarray) and np.may_share_memory(arr, given)):
+        # The caller's memory (a float32 matrix is used as given): a copy, so the
+        # batch is what was passed, whatever the caller's threads write to it
+        # while it is logged (the log's CRC is taken before its bytes are written).
+        arr = arr.copy()
+    return arr
 
 
 def check_sparse(field: Field, value: Any, where: str) -> dict[int, float]:

@@ -84,6 +84,33 @@ def test_a_big_record_failing_between_its_parts_is_cut_off(tmp_path, monkeypatch
     assert payloads(path) == [b"one", b"".join(big)]
 
 
+def test_a_callers_array_changing_while_it_is_logged_changes_nothing(tmp_path, monkeypatch):
+    """The log writes a batch's arrays as they are (no copy), after taking their
+    CRC: the batch must hold its own copy of the caller's vectors, or a caller's
+    thread writing to them meanwhile leaves a record that fails its check."""
+    path = tmp_path / "s"
+    db = vs.connect(path)
+    col = db.create_collection("c", dimension=128, metric="L2")
+    vectors = np.random.default_rng(0).standard_normal((2_000, 128)).astype(np.float32)
+    passed = vectors.copy()
+    real = os.write
+
+    def write(fd: int, data: Any) -> int:
+        vectors[:] += 1.0  # the caller's other thread, while the record is written
+        return real(fd, data)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "write", write)
+        col.insert({"id": list(range(2_000)), "vector": vectors})
+    col.insert({"id": [5_000], "vector": np.ones((1, 128), dtype=np.float32)})
+    logs = [p for p in (path / "c").iterdir() if p.name.startswith("wal.")]
+    assert logs and all(len(payloads(str(log))) == 2 for log in logs)  # both records whole
+    db.close()
+    with vs.connect(path) as again:
+        got = again.get_collection("c").get(list(range(2_000)), output_fields=["vector"])
+        assert np.array_equal([row["vector"] for row in got], passed)  # as passed
+
+
 def test_when_the_cut_fails_too_the_log_refuses_writes(tmp_path, monkeypatch):
     path = str(tmp_path / "w.log")
     log = WriteAheadLog(path)

@@ -199,7 +199,7 @@ class WriteAheadLog:
             self.size = os.lseek(self._fd, 0, os.SEEK_END)
             return self.size
 
-    def append(self, payload: bytes | Payload) -> None:
+    def append(self, payload: bytes | bytearray | memoryview | Payload) -> None:
         """Write one record (its payload whole or in parts: ``encode``); durable
         on return in ``"fsync"`` mode.
 
@@ -213,7 +213,7 @@ class WriteAheadLog:
             StorageError: the record could not be written (the OS error is the
                 cause); nothing of it stays in the log.
         """
-        parts = [payload] if isinstance(payload, bytes) else payload
+        parts = [payload] if isinstance(payload, (bytes, bytearray, memoryview)) else payload
         length, crc = 0, 0
         for part in parts:  # byte strings or byte views: len() counts bytes
             length += len(part)
