@@ -117,7 +117,7 @@ class FastSearch:
         self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._route: _Route | None = None
         self._walk_failed = False  # the route's graph could not answer: none until a write
-        lock.on_write = self._forget_route  # (held by readers only: see RWLock.on_write)
+        lock.on_write = self._forget_route  # (as each write section begins: RWLock.on_write)
         self.enabled = True  # False: every search takes the general path (tests, benchmarks)
 
     def search(

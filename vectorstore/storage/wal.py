@@ -220,7 +220,7 @@ class WriteAheadLog:
             crc = zlib.crc32(part, crc)
         frame = _FRAME.pack(MAGIC, length, crc)
         head = frame + _U32.pack(zlib.crc32(frame))
-        # Big payloads are written part by part from the caller's arrays: joined,
+        # Big payloads are written part by part from the batch's own arrays: joined,
         # a batch of vectors would be copied twice more, its pages faulted in anew.
         chunks = [head, *parts] if length >= JOIN_BELOW else [head + b"".join(parts)]
         with self._lock:
