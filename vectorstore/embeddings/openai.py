@@ -9,7 +9,6 @@ errors) with exponential backoff and jitter, honours ``Retry-After`` and
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import os
@@ -18,13 +17,16 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ..errors import ConfigError, EmbeddingError
 from ._retry import plan_batches, retry_wait
 from .base import EmbeddingProvider, require
+
+if TYPE_CHECKING:
+    import asyncio
 
 KNOWN_DIMENSIONS: dict[str, int] = {
     "text-embedding-3-small": 1536,
@@ -230,6 +232,8 @@ class OpenAIEmbedding(EmbeddingProvider):
         return cls(**options)
 
     def _async_client(self) -> Any:
+        import asyncio  # (an async caller has it loaded: see embeddings.base)
+
         loop = asyncio.get_running_loop()  # an async client's pool belongs to one loop
         with self._lock:
             client = self._async_clients.get(loop)
@@ -335,6 +339,8 @@ class OpenAIEmbedding(EmbeddingProvider):
             try:
                 response = await client.embeddings.create(**self._request(batch))
             except self._openai.OpenAIError as exc:
+                import asyncio
+
                 await asyncio.sleep(self._wait_or_raise(exc, attempt))
                 continue
             except ValueError as exc:  # a body that is not JSON (json.JSONDecodeError)
