@@ -81,6 +81,7 @@ class Collection(Guard):
         self._fast = FastSearch(
             self._state, self._router, self._lock, self._follow, self._check_open, self._compile
         )
+        self._lock.on_write = self._fast.forget_route
         self._checkpoints = maintenance.Checkpoints(
             self._state, storage, self._writing, self._lock.read, self._interruptible
         )

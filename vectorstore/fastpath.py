@@ -117,7 +117,6 @@ class FastSearch:
         self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._route: _Route | None = None
         self._walk_failed = False  # the route's graph could not answer: none until a write
-        lock.on_write = self._forget_route  # (as each write section begins: RWLock.on_write)
         self.enabled = True  # False: every search takes the general path (tests, benchmarks)
 
     def search(
@@ -222,8 +221,10 @@ class FastSearch:
             if taken:
                 self._lock.release_read()
 
-    def _forget_route(self) -> None:
-        """A write section begins: the route may no longer hold (``RWLock.on_write``)."""
+    def forget_route(self) -> None:
+        """Drop the route: called as each write section begins (the collection
+        sets it as its lock's ``RWLock.on_write``), as a write may move what it
+        points at."""
         self._route, self._walk_failed = None, False
 
     def _plan(

@@ -7,6 +7,7 @@ sees a consistent collection, and that the final state is exactly what was writt
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -24,6 +25,29 @@ def vectors_for(ids: list[int]) -> np.ndarray:
     return np.stack([np.random.default_rng(i).normal(size=DIM) for i in ids]).astype(np.float32)
 
 
+def run_threads(worker: Callable[[int], None], n: int) -> None:
+    """``worker(0) .. worker(n - 1)`` in threads started together; re-raises the
+    first failure, and fails if a thread hangs (a deadlock)."""
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run(w: int) -> None:
+        try:
+            barrier.wait()
+            worker(w)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
+    if errors:
+        raise errors[0]
+
+
 @pytest.mark.parametrize("metric", ["COSINE", "L2"])
 def test_concurrent_search_insert_get_count(stores, metric):
     # The first segment (4,000 rows) is big enough for the planner to search its HNSW
@@ -37,67 +61,51 @@ def test_concurrent_search_insert_get_count(stores, metric):
     pre_vectors = vectors_for(pre)
     col.insert([{"id": i, "vector": pre_vectors[i], "w": -1} for i in pre])
 
-    barrier = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
     inserted: list[list[int]] = [[] for _ in range(THREADS)]
 
     def worker(w: int) -> None:
         rng = np.random.default_rng(100 + w)
-        try:
-            barrier.wait()
-            for r in range(ROUNDS):
-                op = (r + w) % 5
-                if op in (0, 1):  # insert distinct ids
-                    ids = [1_000_000 * (w + 1) + r * BATCH + j for j in range(BATCH)]
-                    vecs = vectors_for(ids)
-                    part = "p" if r % 3 == 0 else "_default"
-                    assert (
-                        col.insert(
-                            [
-                                {"id": i, "vector": v, "w": w}
-                                for i, v in zip(ids, vecs, strict=True)
-                            ],
-                            partition=part,
-                        )
-                        == ids
+        for r in range(ROUNDS):
+            op = (r + w) % 5
+            if op in (0, 1):  # insert distinct ids
+                ids = [1_000_000 * (w + 1) + r * BATCH + j for j in range(BATCH)]
+                vecs = vectors_for(ids)
+                part = "p" if r % 3 == 0 else "_default"
+                assert (
+                    col.insert(
+                        [{"id": i, "vector": v, "w": w} for i, v in zip(ids, vecs, strict=True)],
+                        partition=part,
                     )
-                    inserted[w].extend(ids)
-                    # my own writes are visible to me at once
-                    assert [g["id"] for g in col.get(ids)] == ids
-                elif op == 2:  # search, sometimes for my own last row
-                    if inserted[w]:
-                        mine = inserted[w][-1]
-                        [[hit]] = col.search(vectors_for([mine]), limit=1, output_fields=["w"])
-                        assert hit.id == mine and hit.entity["w"] == w
-                    queries = rng.normal(size=(3, DIM)).astype(np.float32)
-                    hits = col.search(queries, limit=10, search_params={"ef": 16 + 8 * w})
-                    assert len(hits) == 3 and all(len(h) == 10 for h in hits)
-                    for row in hits:
-                        d = [h.distance for h in row]
-                        assert d == sorted(d, reverse=metric != "L2")
-                        assert len({h.id for h in row}) == 10
-                elif op == 3:  # get preloaded and own rows
-                    some = rng.choice(PRELOADED, size=5, replace=False).tolist()
-                    assert sorted(g["id"] for g in col.get(some)) == sorted(some)
-                    if inserted[w]:
-                        assert len(col.get(inserted[w])) == len(inserted[w])
-                else:  # count never goes down and never exceeds what could exist
-                    c = col.count()
-                    assert PRELOADED + len(inserted[w]) <= c
-                    assert c <= PRELOADED + THREADS * ROUNDS * BATCH
-                    if w == 0 and r % 10 == 4:
-                        col.flush()
-        except BaseException as exc:
-            errors.append(exc)
+                    == ids
+                )
+                inserted[w].extend(ids)
+                # my own writes are visible to me at once
+                assert [g["id"] for g in col.get(ids)] == ids
+            elif op == 2:  # search, sometimes for my own last row
+                if inserted[w]:
+                    mine = inserted[w][-1]
+                    [[hit]] = col.search(vectors_for([mine]), limit=1, output_fields=["w"])
+                    assert hit.id == mine and hit.entity["w"] == w
+                queries = rng.normal(size=(3, DIM)).astype(np.float32)
+                hits = col.search(queries, limit=10, search_params={"ef": 16 + 8 * w})
+                assert len(hits) == 3 and all(len(h) == 10 for h in hits)
+                for row in hits:
+                    d = [h.distance for h in row]
+                    assert d == sorted(d, reverse=metric != "L2")
+                    assert len({h.id for h in row}) == 10
+            elif op == 3:  # get preloaded and own rows
+                some = rng.choice(PRELOADED, size=5, replace=False).tolist()
+                assert sorted(g["id"] for g in col.get(some)) == sorted(some)
+                if inserted[w]:
+                    assert len(col.get(inserted[w])) == len(inserted[w])
+            else:  # count never goes down and never exceeds what could exist
+                c = col.count()
+                assert PRELOADED + len(inserted[w]) <= c
+                assert c <= PRELOADED + THREADS * ROUNDS * BATCH
+                if w == 0 and r % 10 == 4:
+                    col.flush()
 
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
-    if errors:
-        raise errors[0]
+    run_threads(worker, THREADS)
 
     all_new = [i for ids in inserted for i in ids]
     assert len(all_new) == len(set(all_new))
@@ -121,39 +129,26 @@ def test_concurrent_writers_and_deleters(stores):
     """Upserts and deletes of disjoint key ranges from several threads."""
     db = stores.connect(segment_rows=64)
     col = db.create_collection("c", dimension=4)
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
     final: dict[int, int] = {}
     lock = threading.Lock()
 
     def worker(w: int) -> None:
         base = w * 10_000
         mine: dict[int, int] = {}
-        try:
-            barrier.wait()
-            for r in range(60):
-                key = base + r % 25
-                if r % 4 == 3:
-                    assert col.delete(ids=[key]) == (1 if key in mine else 0)
-                    mine.pop(key, None)
-                else:
-                    col.upsert({"id": key, "vector": [1.0, float(r), 0.0, float(w)], "r": r})
-                    mine[key] = r
-                if r % 20 == 19:
-                    col.compact()
-            with lock:
-                final.update(mine)
-        except BaseException as exc:
-            errors.append(exc)
+        for r in range(60):
+            key = base + r % 25
+            if r % 4 == 3:
+                assert col.delete(ids=[key]) == (1 if key in mine else 0)
+                mine.pop(key, None)
+            else:
+                col.upsert({"id": key, "vector": [1.0, float(r), 0.0, float(w)], "r": r})
+                mine[key] = r
+            if r % 20 == 19:
+                col.compact()
+        with lock:
+            final.update(mine)
 
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads)
-    if errors:
-        raise errors[0]
+    run_threads(worker, 4)
     assert col.count() == len(final)
     got = {g["id"]: g["r"] for g in col.query()}
     assert got == final
@@ -171,31 +166,18 @@ def test_searches_follow_other_threads_writes_on_one_segment(stores):
     col.insert({"id": list(range(PRELOADED)), "vector": vectors_for(list(range(PRELOADED)))})
     col.search(vectors_for([0]), limit=1)
     assert col._fast._route is not None
-    barrier = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
 
     def worker(w: int) -> None:
-        try:
-            barrier.wait()
-            for r in range(ROUNDS):
-                ids = [1_000_000 * (w + 1) + r * BATCH + j for j in range(BATCH)]
-                col.insert({"id": ids, "vector": vectors_for(ids)})
-                [[hit]] = col.search(vectors_for(ids[-1:]), limit=1)
-                assert hit.id == ids[-1] and hit.distance == 0.0
-                if r % 2:
-                    col.delete(ids=ids[-1:])
-                    [hits] = col.search(vectors_for(ids[-1:]), limit=3)
-                    assert ids[-1] not in hits.ids
-        except BaseException as exc:
-            errors.append(exc)
+        for r in range(ROUNDS):
+            ids = [1_000_000 * (w + 1) + r * BATCH + j for j in range(BATCH)]
+            col.insert({"id": ids, "vector": vectors_for(ids)})
+            [[hit]] = col.search(vectors_for(ids[-1:]), limit=1)
+            assert hit.id == ids[-1] and hit.distance == 0.0
+            if r % 2:
+                col.delete(ids=ids[-1:])
+                [hits] = col.search(vectors_for(ids[-1:]), limit=3)
+                assert ids[-1] not in hits.ids
 
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
-    if errors:
-        raise errors[0]
+    run_threads(worker, THREADS)
     assert len(col._state.segments(None)) == 1  # (the layout the route is for)
     assert col.count() == PRELOADED + THREADS * ROUNDS * BATCH - THREADS * ROUNDS // 2

@@ -29,7 +29,7 @@ from vectorstore.embeddings import (
 from vectorstore.embeddings import base as embeddings_base
 
 HEAVY = (
-    "asyncio",  # (~7 MB and ~35 ms with ssl: only async callers need it)
+    "asyncio",  # (with ssl ~3 MB of RSS: only async callers need it)
     "ssl",
     "openai",
     "torch",

@@ -263,7 +263,7 @@ class EmbeddingProvider(abc.ABC):
 
     async def _aembed_documents(self, texts: list[str]) -> Any:
         """Async ``_embed_documents``; defaults to the sync one in a worker thread."""
-        import asyncio  # (here: importing it costs ~7 MB and ~35 ms, for async callers only)
+        import asyncio  # (here: it loads ssl too, ~3 MB, which only async callers need)
 
         return await asyncio.to_thread(self._embed_documents, texts)
 
