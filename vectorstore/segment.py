@@ -128,7 +128,7 @@ class Segment:
                 )
             }
         if spec.index_type.startswith("IVF_") and self.sealed and self.num_rows >= MIN_IVF_ROWS:
-            vectors = np.ascontiguousarray(self.vectors[name].view)
+            vectors = np.ascontiguousarray(self.vectors[name].rows(0, self.num_rows))
             return {
                 name: IvfIndex.build(
                     vectors, spec.vector_metric, spec.index_type, dict(spec.params)
@@ -454,7 +454,7 @@ class Segment:
             pks=self.pks[offsets].tolist(),
             scalars={k: c.view[offsets] for k, c in self.columns.items()},
             nulls=nulls,
-            vectors={k: np.ascontiguousarray(c.view[offsets]) for k, c in self.vectors.items()},
+            vectors={k: c.take(offsets) for k, c in self.vectors.items()},  # read once
             sparse={k: c.rows(offsets) for k, c in self.sparse.items()},
             dynamic=None if self.dynamic is None else list(self.dynamic.view[offsets]),
         )

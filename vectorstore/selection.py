@@ -56,7 +56,8 @@ class Selection:
         found = self._subsets.get((field, metric))
         if found is not None:
             return found
-        sub = _gathered(seg, field, metric, self.rows)
+        # Read, not gathered through the map: these rows are read once and kept.
+        sub = _normalised(seg.vectors[field].take(self.rows), metric)
         if self.cacheable(seg, field):
             sub = seg.keep_subset(self, (field, metric), sub)
         return sub
@@ -64,13 +65,15 @@ class Selection:
     def vector_chunks(self, seg: Segment, field: str, metric: Metric) -> Iterator[np.ndarray]:
         """The rows' vectors as ``vectors`` gives them, ``CHUNK_BYTES`` at a time
         (for a selection too big to keep: one chunk in memory at a time)."""
+        # Through the map: every search of this selection gathers them again.
+        view = seg.vectors[field].view
         step = max(1, CHUNK_BYTES // (4 * (seg.schema[field].dim or 1)))
         for lo in range(0, len(self.rows), step):
-            yield _gathered(seg, field, metric, self.rows[lo : lo + step])
+            yield _normalised(view[self.rows[lo : lo + step]], metric)
 
 
-def _gathered(seg: Segment, field: str, metric: Metric, rows: np.ndarray) -> np.ndarray:
-    sub: np.ndarray = seg.vectors[field].view[rows]  # a copy: scaled in place
+def _normalised(sub: np.ndarray, metric: Metric) -> np.ndarray:
+    """``sub`` (a copy: scaled in place), its rows normalised for COSINE."""
     if metric is Metric.COSINE:
         # norms of these rows only: a cache of the whole segment's norms cost a
         # temporary of every vector (512 MB at 1M x 128) the first time it filled

@@ -18,9 +18,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import vectorstore as vs
+from vectorstore.columns import VectorFile
 from vectorstore.index import hnsw_file
 from vectorstore.index.hnsw import HnswIndex, IncompleteSearchError
-from vectorstore.index.hnsw_file import VectorFile
 from vectorstore.storage import segment_io
 from vectorstore.storage.manifest import seal
 from vectorstore.types import Metric

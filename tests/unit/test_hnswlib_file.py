@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vectorstore.columns import VectorFile
 from vectorstore.index import hnsw_file
 from vectorstore.index.hnsw import HnswIndex
-from vectorstore.index.hnsw_file import VectorFile
 from vectorstore.index.hnswlib_file import HnswlibFile
 from vectorstore.types import Metric
 
@@ -53,20 +53,6 @@ def test_the_parse_gives_what_getstate_gives(tmp_path_factory, n, m, step):
     levels, upper = source.upper(int(state["size_links_per_element"]))
     assert np.array_equal(levels, np.asarray(state["element_levels"])[:n])
     assert upper.tobytes() == np.asarray(state["link_lists"]).tobytes()
-
-
-def test_vector_file_take_reads_any_rows_in_the_order_asked(tmp_path):
-    rows = np.arange(3000 * 3, dtype=np.float32).reshape(3000, 3)
-    np.save(tmp_path / "v.npy", rows)
-    vf = VectorFile(str(tmp_path / "v.npy"))
-    rng = np.random.default_rng(1)
-    for picked in (
-        rng.permutation(3000)[:40],  # scattered: a read per run
-        np.arange(100, 140)[::-1],  # close together: one read of the span
-        np.array([2999, 0, 1, 2, 2999]),
-        np.zeros(0, dtype=np.int64),
-    ):
-        assert np.array_equal(vf.take(picked), rows[picked])
 
 
 def test_saving_holds_a_chunk_not_the_level0_block(tmp_path, monkeypatch):

@@ -54,6 +54,7 @@ from typing import IO, TypeAlias
 import hnswlib
 import numpy as np
 
+from ..columns import VectorFile
 from ..errors import StorageError
 from .hnswlib_file import HnswlibFile
 
@@ -85,66 +86,6 @@ _SEED = 100  # the random seed every HnswIndex is built with (hnswlib keeps it, 
 _DELETE_MARK = 1  # hnswlib's mark of a deleted element: bit 0 of byte 2 of its level-0 links
 _POPULATE = getattr(mmap, "MAP_POPULATE", None)  # Linux only
 _BLOCK = 2048  # rows whose squares are summed at a time (they stay in cache)
-
-
-class VectorFile:
-    """The rows of a 2-D ``.npy`` file, read by slices with plain reads.
-
-    A graph's load (and save) reads every vector once; through a memory map
-    those pages would join the process's RSS, where hnswlib's own
-    ``load_index`` reads its file without mapping it. Slices read here leave
-    the data in the page cache only.
-    """
-
-    def __init__(self, path: str):
-        try:
-            header = np.load(path, mmap_mode="r", allow_pickle=False)  # maps, reads no rows
-        except (OSError, ValueError) as exc:
-            raise StorageError(f"segment file {path} cannot be read: {exc}") from None
-        self.path = path
-        self.shape: tuple[int, ...] = header.shape
-        self.ndim = header.ndim
-        self.dtype = header.dtype
-        self._offset = int(header.offset)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, rows: slice) -> np.ndarray:
-        lo, hi, _ = rows.indices(self.shape[0])
-        width = int(np.prod(self.shape[1:], dtype=np.int64))
-        count = max(hi - lo, 0) * width
-        offset = self._offset + lo * width * self.dtype.itemsize
-        try:
-            data = np.fromfile(self.path, self.dtype, count, offset=offset)
-        except OSError as exc:
-            raise StorageError(f"segment file {self.path} cannot be read: {exc}") from None
-        if len(data) != count:
-            raise StorageError(f"segment file {self.path} ended early")
-        return data.reshape((max(hi - lo, 0), *self.shape[1:]))
-
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        """The given rows (all < len), in that order. One read of the span they
-        cover when they are near each other (a chunk of hnswlib's elements:
-        its internal ids follow the labels closely), else one per run of
-        consecutive rows."""
-        rows = rows.astype(np.intp)
-        if len(rows) == 0:
-            return np.empty((0, *self.shape[1:]), dtype=self.dtype)
-        lo, hi = int(rows.min()), int(rows.max()) + 1
-        if hi - lo <= 4 * len(rows) + 1024:
-            picked: np.ndarray = self[lo:hi][rows - lo]
-            return picked
-        order = np.argsort(rows, kind="stable")
-        ranked = rows[order]
-        breaks = np.flatnonzero(np.diff(ranked) > 1) + 1
-        out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
-        for first, last in zip(
-            np.r_[0, breaks].tolist(), np.r_[breaks, len(ranked)].tolist(), strict=True
-        ):
-            span = self[int(ranked[first]) : int(ranked[last - 1]) + 1]
-            out[order[first:last]] = span[ranked[first:last] - ranked[first]]
-        return out
 
 
 Vectors: TypeAlias = np.ndarray | VectorFile  # a segment's exact vectors, by row

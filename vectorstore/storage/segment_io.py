@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ..columns import Column, FileColumn
+from ..columns import Column, FileColumn, MappedColumn, VectorFile
 from ..errors import StorageError
 from ..index.hnsw import HnswIndex
-from ..index.hnsw_file import VectorFile
 from ..index.ivf import IvfIndex
 from ..index.scalar import ScalarIndex
 from ..index.sparse import SparseColumn
@@ -94,7 +93,7 @@ def write_segment(seg: Segment, folder: str, version: int) -> dict[str, Any]:
             # not closed here: a search may still read it; its finalizer deletes it
         else:
             write_npy(path, vec_col.view)
-        seg.vectors[name] = Column(None, data=_mapped(path))
+        seg.vectors[name] = MappedColumn(VectorFile(path))
     for name, sparse in seg.sparse.items():
         mapped = []
         for part, array in zip(SPARSE_PARTS, sparse.csr, strict=True):
@@ -220,9 +219,11 @@ def read_segment(
     if seg.dynamic is not None:
         seg.dynamic = Column(None, data=dynamic_column(_load(folder, DYNAMIC, n, jsonl=True)))
     for name in seg.vectors:
-        data = _load(folder, f"{name}.vec.npy", n)
-        _expect(data, folder, f"{name}.vec.npy", np.dtype(np.float32), (schema[name].dim,))
-        seg.vectors[name] = Column(None, data=data)
+        file = VectorFile(os.path.join(folder, f"{name}.vec.npy"))
+        _expect(file.map, folder, f"{name}.vec.npy", np.dtype(np.float32), (schema[name].dim,))
+        if len(file) != n:
+            raise StorageError(f"segment file {file.path} holds {len(file)} rows, expected {n}")
+        seg.vectors[name] = MappedColumn(file)
     for name in seg.sparse:
         indptr, indices, values = (
             _load(folder, f"{name}.sparse.{part}.npy", None) for part in SPARSE_PARTS
