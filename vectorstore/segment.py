@@ -42,7 +42,7 @@ _SPILLS = itertools.count(1)  # makes every spill file name of this process uniq
 MIN_IVF_ROWS = 1024  # smaller sealed segments keep no IVF index (as Milvus): exact search
 
 SELECTION_CACHE_SIZE = 8  # filter results kept per segment (~9 bytes per row each)
-INDEX_CHUNK_BYTES = 32 << 20  # rows handed to the graph's build at a time
+INDEX_CHUNK_BYTES = 4 << 20  # rows handed to the graph's build at a time (a peak of flush)
 SUBSET_BUDGET_BYTES = 32 << 20  # a segment keeps its selections' gathered vectors up to this
 
 

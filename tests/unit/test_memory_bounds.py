@@ -49,6 +49,28 @@ def test_the_build_reads_spilled_rows_in_chunks_without_mapping_them(tmp_path, m
         )  # rows intact
 
 
+def test_sealing_allocates_chunks_not_the_segments_vectors(tmp_path):
+    """A flush builds the graph over the spilled rows, then writes the segment and
+    its graph file: numpy's working memory for it is a few chunks (the build's
+    ``INDEX_CHUNK_BYTES``, the graph file's ``_CHUNK_BYTES`` times its temporaries),
+    not a copy of the 20 MB of vectors (with chunks of 32 MB and 4 MB it was 22 MB
+    at 100k x 128: the peak of the whole build). hnswlib's own graph is not traced."""
+    n, dim = 40_000, 128  # 20 MB of vectors
+    data = np.random.default_rng(6).standard_normal((n, dim)).astype(np.float32)
+    with vs.connect(str(tmp_path / "store")) as db:
+        col = db.create_collection("c", dimension=dim)
+        col.insert({"id": np.arange(n), "vector": data})
+        tracemalloc.start()
+        try:
+            col.flush()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < data.nbytes / 2, (peak, data.nbytes)
+        hits = col.search(data[:3], limit=1)
+        assert [row[0].id for row in hits] == [0, 1, 2]
+
+
 def test_a_filtered_exact_search_allocates_for_its_rows_not_the_segments():
     """COSINE exact search normalises the passing rows. It used to look their norms
     up in a cache of the whole segment's, whose first fill allocated a temporary

@@ -80,7 +80,7 @@ _META = (
 )
 _METRICS = ("l2", "ip", "cosine")  # hnswlib space names, by their code in the file
 _ALIGN = 64
-_CHUNK_BYTES = 4 << 20  # vectors read, normalised and compared at a time
+_CHUNK_BYTES = 1 << 20  # read and compared at a time by a save or load (~5x that in temporaries)
 _SAMPLE = 4096  # rows on which the saver picks how to normalise
 _SEED = 100  # the random seed every HnswIndex is built with (hnswlib keeps it, unused once built)
 _DELETE_MARK = 1  # hnswlib's mark of a deleted element: bit 0 of byte 2 of its level-0 links
