@@ -259,11 +259,13 @@ class VectorFile:
     ``[lo:hi]`` and ``take`` read them with plain reads.
 
     Work that reads rows once and keeps or hands on a copy (a graph's build,
-    load and save, a filter's gathered rows) reads them: pages touched through
-    the map stay in the process's RSS beside that copy, and Linux maps a whole
-    page-cache folio (up to 2 MB) at a fault, so 1,000 scattered rows of a
-    512 MB file mapped 473 MB of it. Searches that come back to the same rows
-    (re-ranking, vectors asked for as output) use the map.
+    load and save, IVF training, compaction, a filter's gathered rows, kept by
+    its selection) reads them: pages touched through the map stay in the
+    process's RSS beside that copy, and Linux maps a whole page-cache folio (up
+    to 2 MB) at a fault, so 1,000 scattered rows of a 512 MB file mapped 473 MB
+    of it. A read costs 1-3 us per scattered row, the map's faults less: searches
+    that come back to the same rows (re-ranking, vectors asked for as output,
+    a selection too big to keep) use the map.
 
     The file is stamped (device, inode, size, mtime) before it is mapped. A
     read finds it by name: where the name is gone or names another file (another
