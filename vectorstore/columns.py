@@ -188,11 +188,12 @@ class FileColumn:
         """Rows ``lo .. hi - 1`` (< len), a copy read from the file without
         mapping it: the graph's build reads every row once, and mapped pages
         it touched would count in the process's RSS beside hnswlib's copy."""
-        if self._memory is not None:
-            return self._memory.view[lo:hi]
-        size = 4 * self._dim
-        data = os.pread(self._file.fileno(), (hi - lo) * size, lo * size)
-        return np.frombuffer(data, dtype=np.float32).reshape(hi - lo, self._dim)
+        if self._memory is not None or _PREADV is None:
+            return self.view[lo:hi]
+        out = np.empty((hi - lo, self._dim), dtype=np.float32)
+        if len(out):
+            _read_into(self._file.fileno(), out, lo * out[0].nbytes, self.path)
+        return out
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """The rows at ``rows`` (all < len), in that order: a copy read from the
@@ -263,7 +264,7 @@ class VectorFile:
     its selection) reads them: pages touched through the map stay in the
     process's RSS beside that copy, and Linux maps a whole page-cache folio (up
     to 2 MB) at a fault, so 1,000 scattered rows of a 512 MB file mapped 473 MB
-    of it. A read costs 1-3 us per scattered row, the map's faults less: searches
+    of it. A read costs 1-4 us per scattered row, the map's faults less: searches
     that come back to the same rows (re-ranking, vectors asked for as output,
     a selection too big to keep) use the map.
 
@@ -312,7 +313,7 @@ class VectorFile:
         run of rows near each other (see ``_gather``)."""
         rows = np.asarray(rows, dtype=np.intp)
         out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
-        fd = self._open()
+        fd = self._open() if len(rows) else None
         if fd is None:
             out[...] = self.map[rows]
             return out
@@ -373,7 +374,7 @@ def _gather(fd: int, offset: int, rows: np.ndarray, out: np.ndarray, path: str) 
     One read per run of rows near each other: a gap of up to ``_READ_THROUGH``
     bytes is read through (cheaper than another call), and no read passes
     ``_SPAN`` bytes. Consecutive rows asked for in order are read straight into
-    ``out``; a read call costs 1-3 us here, so a gather of n scattered rows
+    ``out``; a read call costs 1-4 us here, so a gather of n scattered rows
     costs about that times n.
     """
     if len(rows) == 0:

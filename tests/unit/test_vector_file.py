@@ -148,15 +148,8 @@ def test_a_narrow_filter_does_not_map_the_segments_vectors(tmp_path):
     n, dim = 40_000, 64
     rng = np.random.default_rng(5)
     data = rng.standard_normal((n, dim)).astype(np.float32)
-    schema = vs.Schema(
-        [
-            vs.Field("id", vs.DataType.INT64, is_primary=True),
-            vs.Field("n", vs.DataType.INT64),
-            vs.Field("vector", vs.DataType.FLOAT_VECTOR, dim=dim),
-        ]
-    )
     with vs.connect(str(tmp_path / "store")) as db:
-        col = db.create_collection("c", schema=schema)
+        col = db.create_collection("c", dimension=dim)  # COSINE; "n" a dynamic field
         col.insert({"id": np.arange(n), "n": np.arange(n) % 1000, "vector": data})
         col.flush()
         (seg,) = col._state.partitions["_default"]

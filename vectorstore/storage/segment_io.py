@@ -129,8 +129,7 @@ def write_indexes(seg: Segment, folder: str, entry: dict[str, Any], version: int
                 if not complete:
                     pending.add(name)
                     continue
-                # rows read from the file, not the segment's map: no RSS for them
-                index.save(path, VectorFile(os.path.join(folder, f"{name}.vec.npy")))
+                index.save(path, _vector_file(seg, name))  # rows read, not mapped
         else:
             index.save(path)
         fsync_file(path)
@@ -255,8 +254,7 @@ def read_segment(
                 continue
             path = os.path.join(folder, _current(files, f"{name}-", (GRAPH, HNSWLIB)))
             if path.endswith(GRAPH):  # rows read from the file, as above
-                vectors = VectorFile(os.path.join(folder, f"{name}.vec.npy"))
-                index = HnswIndex.load(path, vectors, spec.vector_metric)
+                index = HnswIndex.load(path, _vector_file(seg, name), spec.vector_metric)
             else:
                 index = HnswIndex.load_hnswlib(path, dim, spec.vector_metric)
             index.mark_deleted(np.flatnonzero(deleted))
@@ -285,6 +283,14 @@ def _read_scalar_index(seg: Segment, folder: str, files: dict[str, int], name: s
     path = os.path.join(folder, _current(files, f"{name}-", ".sidx"))
     null = seg.nulls[name].view if name in seg.nulls else None
     return ScalarIndex.load(path, seg.columns[name].view, null, seg.schema[name].dtype)
+
+
+def _vector_file(seg: Segment, name: str) -> VectorFile:
+    """The ``.vec.npy`` file a sealed segment's vector column was opened from
+    (its graph is saved and rebuilt from the file's rows, read, not mapped)."""
+    column = seg.vectors[name]
+    assert isinstance(column, MappedColumn), "a sealed segment's vectors are its file's"
+    return column.file
 
 
 def _expect(
