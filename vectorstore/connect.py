@@ -15,7 +15,6 @@ from typing import Any, cast
 
 from .api import ClientAPI
 from .backends import is_milvus_uri
-from .backends.milvus import connect_milvus
 from .client import MEMORY, Client
 from .errors import ClosedError, ConfigError
 
@@ -70,6 +69,8 @@ def connect(
     """
     uri = os.fspath(uri)
     if is_milvus_uri(uri):
+        from .backends.milvus import connect_milvus  # (imported only where a server is used)
+
         return connect_milvus(uri, read_only=read_only, **options)
     unknown = set(options) - _EMBEDDED_OPTIONS
     if unknown:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -90,6 +89,8 @@ def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
     try:
         value = float(text)
     except ValueError:
+        import email.utils  # (an HTTP date: rare, and the module is ~1 MB)
+
         try:
             moment = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
