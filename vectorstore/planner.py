@@ -28,13 +28,15 @@ Unfiltered, a segment is searched exactly while it is small
 (``exact_limit``: ~12 sqrt(rows), at least 2,000 rows), so small collections
 get exact answers. Filtered, the planner compares costs. Exact search costs
 about ``dim + ROW_OVERHEAD`` per passing row (the dot product, plus the score's
-write and partition, worth ~76 dimensions), when the selection cache keeps the
-rows' vectors gathered (one matrix product); gathering and normalising them
-first (a selection too big to keep) costs ``GATHER_FACTOR`` times more. The
-graph costs about ``BEAM_SLOT_COST`` per slot of its beam. Fitted with
-``python benchmarks/filtered.py --calibrate`` (``--data gmm``, 128-d, and
-``--data glove``, 50-d; 100k rows, figures in benchmarks/RESULTS.md): exact and
-the graph cost the same at ~20 % passing on the first and ~25 % on the second.
+write and the top-k's passes over it, worth ~28 dimensions; ~76 while the top-k
+was ``np.argpartition``), when the selection cache keeps the rows' vectors
+gathered (one matrix product); gathering and normalising them first (a selection
+too big to keep) costs ``GATHER_FACTOR`` times more (7-18x measured). The graph
+costs about ``BEAM_SLOT_COST`` per slot of its beam (~1.1 us; the unit is ~0.07
+ns). Fitted with ``python benchmarks/filtered.py --calibrate`` (``--data gmm``,
+128-d, and ``--data glove``, 50-d; 100k rows, figures in benchmarks/RESULTS.md):
+exact and the graph cost the same at ~20 % passing on the first and ~30 % on the
+second.
 """
 
 from __future__ import annotations
@@ -45,9 +47,9 @@ from typing import NamedTuple
 
 EXACT_PER_SQRT_ROWS = 12  # unfiltered: exact search up to 12 * sqrt(live rows) ...
 EXACT_MIN_ROWS = 2_000  # ... and always up to this many
-ROW_OVERHEAD = 76  # filtered: exact costs dim + 76 per passing row (rows cached) ...
-GATHER_FACTOR = 6  # ... times 6 when it must gather and normalise them first,
-BEAM_SLOT_COST = 12_000  # and the graph ~12,000 per slot of its beam
+ROW_OVERHEAD = 28  # filtered: exact costs dim + 28 per passing row (rows cached) ...
+GATHER_FACTOR = 12  # ... times 12 when it must gather and normalise them first,
+BEAM_SLOT_COST = 16_000  # and the graph ~16,000 per slot of its beam
 OVERSAMPLE_FACTOR = 2.0  # ask the graph for OVERSAMPLE_FACTOR * k / fraction (+ margin)
 OVERSAMPLE_MARGIN = 10
 MAX_BEAM_WIDENING = 2.0  # a filtered search's beam: at most 2 ef ...

@@ -19,6 +19,8 @@ _BLOCK_FLOATS = 16 * 1024 * 1024
 # one BLAS thread: see blas.py. (hnswlib also searches up to 4 queries on one thread.)
 _ONE_THREAD_QUERIES = 4
 _ONE_THREAD_FLOATS = 8 * 1024 * 1024
+# ``smallest`` sorts up to this many scores whole (faster than selecting).
+SORT_WHOLE = 1024
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
@@ -76,28 +78,86 @@ def top_k(
         return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
     sign = 1.0 if metric is Metric.L2 else -1.0
     if q == 1:  # one query: 1-D operations, no take_along_axis
-        key = scores(queries, vectors, metric)[0]
+        row = scores(queries, vectors, metric)[0]
         if sign < 0:
-            np.negative(key, out=key)
-        part = np.argpartition(key, k - 1)[:k] if k < n else np.arange(n)
-        best = part[np.argsort(key[part], kind="stable")]
-        return best[None, :].astype(np.int64, copy=False), (sign * key[best])[None, :]
+            np.negative(row, out=row)
+        best = _smallest_row(row, k)
+        return best[None, :], (sign * row[best])[None, :]
     rows_out = np.empty((q, k), dtype=np.int64)
     dist_out = np.empty((q, k), dtype=np.float32)
     step = max(1, _BLOCK_FLOATS // max(n, 1))
     for start in range(0, q, step):
-        block = scores(queries[start : start + step], vectors, metric)
+        key = scores(queries[start : start + step], vectors, metric)
         if sign < 0:
-            np.negative(block, out=block)
-        if k < n:
-            part = np.argpartition(block, k - 1, axis=1)[:, :k]
-        else:
-            part = np.broadcast_to(np.arange(n), block.shape).copy()
-        vals = np.take_along_axis(block, part, axis=1)
-        order = np.argsort(vals, axis=1, kind="stable")
-        rows_out[start : start + step] = np.take_along_axis(part, order, axis=1)
-        dist_out[start : start + step] = sign * np.take_along_axis(vals, order, axis=1)
+            np.negative(key, out=key)
+        best = smallest(key, k)
+        rows_out[start : start + step] = best
+        dist_out[start : start + step] = sign * np.take_along_axis(key, best, axis=1)
     return rows_out, dist_out
+
+
+def smallest(key: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``key`` (q, n), the positions of its ``k`` smallest values,
+    smallest first, equal values by position (NaN last): int64 (q, min(k, n)).
+
+    ``np.argpartition`` costs ~13 ns a value here, more than the product that
+    made the scores. So: take the smallest value of every block of positions; the
+    k-th smallest of those, ``bound``, is at least the row's k-th smallest value
+    (k blocks hold a value <= bound). The values <= bound, about k of them and at
+    most k blocks' worth, are sorted. That is a pass of ``min`` and one of ``<=``
+    over the row: 2-10x faster than argpartition from 2k values a row. Up to
+    ``SORT_WHOLE`` values in all are sorted whole, which is faster still; rows too
+    short for 4k blocks take ``bound`` from argpartition.
+    """
+    q, n = key.shape
+    k = min(k, n)
+    if q == 1:
+        return _smallest_row(key[0], k)[None, :]
+    if q * n <= SORT_WHOLE or k <= 0:
+        return np.argsort(key, axis=1, kind="stable")[:, :k]
+    width = _block_width(n, k)
+    if width:
+        full = n - n % width
+        mins = key[:, :full].reshape(q, full // width, width).min(axis=2)
+        bound = np.partition(mins, k - 1, axis=1)[:, k - 1 : k]
+    else:
+        part = np.argpartition(key, k - 1, axis=1)[:, :k]
+        bound = np.take_along_axis(key, part, axis=1).max(axis=1, keepdims=True)
+    rows, cols = np.nonzero(key <= bound)  # row by row, positions ascending
+    counts = np.bincount(rows, minlength=q)
+    if counts.min() < k:  # a NaN score: sorted last, as argsort does
+        return np.argsort(key, axis=1, kind="stable")[:, :k]
+    order = np.lexsort((key[rows, cols], rows))  # stable: equal values keep position order
+    first = np.cumsum(counts) - counts  # where each row's candidates begin
+    best: np.ndarray = cols[order[(first[:, None] + np.arange(k)).ravel()]]
+    return best.reshape(q, k)
+
+
+def _smallest_row(row: np.ndarray, k: int) -> np.ndarray:
+    """``smallest`` of one row (n,): positions (k,)."""
+    n = row.shape[0]
+    if n <= SORT_WHOLE or k <= 0:
+        return np.argsort(row, kind="stable")[:k]
+    width = _block_width(n, k)
+    if width:
+        full = n - n % width
+        bound = np.partition(row[:full].reshape(full // width, width).min(axis=1), k - 1)[k - 1]
+    else:
+        bound = row[np.argpartition(row, k - 1)[:k]].max()
+    found = np.flatnonzero(row <= bound)
+    if len(found) < k:  # a NaN score: sorted last, as argsort does
+        return np.argsort(row, kind="stable")[:k]
+    return found[np.argsort(row[found], kind="stable")[:k]]
+
+
+def _block_width(n: int, k: int) -> int:
+    """The block width for ``smallest``: a power of two from 16 to 1,024 leaving at
+    least 4k blocks in a row of ``n`` (more blocks than the k needed keeps the
+    candidates near k); 0 if the row is too short for 16."""
+    width = n // (4 * k)
+    if width < 16:
+        return 0
+    return min(1 << (width.bit_length() - 1), 1024)
 
 
 def top_k_chunked(

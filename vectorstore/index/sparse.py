@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..columns import Column
+from .flat import smallest
 
 Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """(query-term position per posting, row offsets, row values) -> contributions."""
@@ -244,15 +245,8 @@ class SparseColumn:
 
 def top_k_desc(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the ``k`` largest scores, best first (ties: lower position first)."""
-    if len(scores) > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        # a tie at the boundary must keep the lower positions: take every tied one
-        edge = scores[part].min()
-        part = np.union1d(part, np.flatnonzero(scores == edge))
-    else:
-        part = np.arange(len(scores))
-    order = np.lexsort((part, -scores[part]))
-    return part[order][:k]
+    best: np.ndarray = smallest(-scores[None, :], k)[0]
+    return best
 
 
 def _rows(block: _Block) -> int:

@@ -1,0 +1,80 @@
+"""``flat.smallest``, the exact search's top-k, against a full sort.
+
+It bounds the answer by the k-th smallest of per-block minima and sorts only the
+values under the bound (``argpartition`` on rows too short for blocks). The
+reference sorts the whole row by (value, position): the same positions whatever
+the ties, the layout (sorted rows put every candidate in the first blocks) or
+the path taken.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vectorstore.index import flat
+from vectorstore.types import Metric
+
+LAYOUTS = ("random", "ascending", "descending", "constant", "few values")
+
+
+def _row(rng: np.random.Generator, n: int, layout: str) -> np.ndarray:
+    if layout == "few values":  # ties everywhere, at the k-th value too
+        return rng.integers(0, 4, n).astype(np.float32)
+    if layout == "constant":
+        return np.full(n, 0.5, dtype=np.float32)
+    row = rng.standard_normal(n).astype(np.float32)
+    if layout == "ascending":
+        row.sort()
+    elif layout == "descending":
+        row[::-1].sort()
+    return row
+
+
+def _reference(key: np.ndarray, k: int) -> np.ndarray:
+    """Each row sorted by (value, position), NaN last: its first k positions."""
+    return np.argsort(key, axis=1, kind="stable")[:, : min(k, key.shape[1])]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    q=st.integers(1, 4),
+    n=st.one_of(st.integers(0, 40), st.integers(100, 6000)),
+    k=st.one_of(st.integers(0, 12), st.integers(13, 200)),
+    layout=st.sampled_from(LAYOUTS),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_smallest_is_a_full_sorts_first_k(q: int, n: int, k: int, layout: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    key = np.stack([_row(rng, n, layout) for _ in range(q)]) if n else np.empty((q, 0), "f4")
+    before = key.copy()
+    got = flat.smallest(key, k)
+    assert got.dtype == np.int64 or got.dtype == np.intp
+    np.testing.assert_array_equal(got, _reference(key, k))
+    np.testing.assert_array_equal(key, before)  # the scores are not touched
+
+
+@settings(max_examples=40, deadline=None)
+@given(q=st.integers(1, 3), n=st.integers(1, 3000), k=st.integers(1, 20), seed=st.integers(0, 999))
+def test_a_nan_score_sorts_last(q: int, n: int, k: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    key = rng.standard_normal((q, n)).astype(np.float32)
+    key[rng.random((q, n)) < 0.3] = np.nan
+    np.testing.assert_array_equal(flat.smallest(key, k), _reference(key, k))
+
+
+def test_equal_distances_come_back_lowest_row_first() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((500, 16)).astype(np.float32)
+    vectors = np.repeat(base, 4, axis=0)  # every vector four times: rows 4i .. 4i+3 tie
+    queries = rng.standard_normal((3, 16)).astype(np.float32)
+    for metric in (Metric.L2, Metric.IP):
+        for q in (queries[:1], queries):
+            rows, dist = flat.top_k(q, vectors, 10, metric)
+            # each query's best two base vectors, their four copies in row order
+            best = rows[:, ::4] // 4
+            np.testing.assert_array_equal(
+                rows, (best[:, :, None] * 4 + np.arange(4)).reshape(-1, 12)[:, :10]
+            )
+            assert (np.diff(dist, axis=1)[:, [0, 1, 2, 4, 5, 6, 8]] == 0).all()
