@@ -588,13 +588,11 @@ class Segment:
     def _search_exact(
         self, field: str, queries: np.ndarray, k: int, metric: Metric, selection: Selection
     ) -> tuple[np.ndarray, np.ndarray]:
-        scoring = Metric.IP if metric is Metric.COSINE else metric  # rows pre-normalised
-        if scoring is not metric:
-            queries = flat.normalize(queries)
+        ip = flat.ip_queries(queries, metric)  # the selection keeps flat.ip_rows
         if selection.cacheable(self, field):
             vectors = selection.vectors(self, field, metric)
-            found_rows, dist = flat.top_k(queries, vectors, k, scoring)
+            found_rows, score = flat.top_k(ip, vectors, k, Metric.IP)
         else:  # too big to keep gathered: a chunk of rows in memory at a time
             chunks = selection.vector_chunks(self, field, metric)
-            found_rows, dist = flat.top_k_chunked(queries, chunks, k, scoring)
-        return selection.rows[found_rows], dist
+            found_rows, score = flat.top_k_chunked(ip, chunks, k, Metric.IP)
+        return selection.rows[found_rows], flat.ip_distances(queries, score, metric)

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .index import flat
 from .types import Metric
 
 
@@ -28,9 +29,10 @@ CHUNK_BYTES = 16 << 20  # a bigger one is scored this many bytes of rows at a ti
 class Selection:
     """Live rows of a segment that pass a filter: as a mask and as offsets.
 
-    Selections also keep the gathered vectors of their rows (for COSINE already
-    normalised) within a per-segment budget, so a repeated filter costs one
-    matrix product.
+    Selections also keep the gathered vectors of their rows, ready for an inner
+    product (``flat.ip_rows``: normalised for COSINE, their norms appended for
+    L2), within a per-segment budget, so a repeated filter costs one matrix
+    product.
     """
 
     __slots__ = ("_subsets", "mask", "rows")
@@ -38,7 +40,7 @@ class Selection:
     def __init__(self, mask: np.ndarray, rows: np.ndarray):
         self.mask = mask
         self.rows = rows
-        # by (field, metric): COSINE keeps them normalised, so a metric change
+        # by (field, metric): each metric keeps them its way, so a metric change
         # (create_index) must not reuse them
         self._subsets: dict[tuple[str, Metric], np.ndarray] = {}
 
@@ -52,12 +54,12 @@ class Selection:
         return len(self.rows) * dim * 4 <= SUBSET_MAX_BYTES
 
     def vectors(self, seg: Segment, field: str, metric: Metric) -> np.ndarray:
-        """The rows' vectors, normalised for COSINE (so IP scores them)."""
+        """The rows' vectors as ``flat.ip_rows`` has them for ``metric``."""
         found = self._subsets.get((field, metric))
         if found is not None:
             return found
         # Read, not gathered through the map: these rows are read once and kept.
-        sub = _normalised(seg.vectors[field].take(self.rows), metric)
+        sub = flat.ip_rows(seg.vectors[field].take(self.rows), metric)
         if self.cacheable(seg, field):
             sub = seg.keep_subset(self, (field, metric), sub)
         return sub
@@ -69,13 +71,4 @@ class Selection:
         view = seg.vectors[field].view
         step = max(1, CHUNK_BYTES // (4 * (seg.schema[field].dim or 1)))
         for lo in range(0, len(self.rows), step):
-            yield _normalised(view[self.rows[lo : lo + step]], metric)
-
-
-def _normalised(sub: np.ndarray, metric: Metric) -> np.ndarray:
-    """``sub`` (a copy: scaled in place), its rows normalised for COSINE."""
-    if metric is Metric.COSINE:
-        # norms of these rows only: a cache of the whole segment's norms cost a
-        # temporary of every vector (512 MB at 1M x 128) the first time it filled
-        sub /= np.maximum(np.linalg.norm(sub, axis=1), np.float32(1e-30))[:, None]
-    return sub
+            yield flat.ip_rows(view[self.rows[lo : lo + step]], metric)

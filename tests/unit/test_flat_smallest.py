@@ -78,3 +78,37 @@ def test_equal_distances_come_back_lowest_row_first() -> None:
                 rows, (best[:, :, None] * 4 + np.arange(4)).reshape(-1, 12)[:, :10]
             )
             assert (np.diff(dist, axis=1)[:, [0, 1, 2, 4, 5, 6, 8]] == 0).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    metric=st.sampled_from([Metric.L2, Metric.IP, Metric.COSINE]),
+    n=st.integers(1, 3000),
+    q=st.integers(1, 5),
+    scale=st.sampled_from([1e-3, 1.0, 1e3]),
+    seed=st.integers(0, 999),
+)
+def test_the_inner_product_forms_rank_as_their_metric(
+    metric: Metric, n: int, q: int, scale: float, seed: int
+) -> None:
+    """A selection keeps ``ip_rows`` and scores them with ``ip_queries``: the
+    same neighbours and distances as ``top_k`` under the metric itself."""
+    rng = np.random.default_rng(seed)
+    vectors = (rng.standard_normal((n, 24)) * scale).astype(np.float32)
+    queries = (rng.standard_normal((q, 24)) * scale).astype(np.float32)
+    want_rows, want = flat.top_k(queries, vectors, 10, metric)
+    rows, score = flat.top_k(
+        flat.ip_queries(queries, metric), flat.ip_rows(vectors.copy(), metric), 10, Metric.IP
+    )
+    got = flat.ip_distances(queries, score, metric)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    tol = 1e-5 * max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=tol)
+    # any rows that differ are ties within rounding: their exact distances match too
+    exact = flat.scores(queries.astype(np.float64), vectors.astype(np.float64), metric)
+    np.testing.assert_allclose(
+        np.take_along_axis(exact, rows, 1),
+        np.take_along_axis(exact, want_rows, 1),
+        rtol=1e-5,
+        atol=tol,
+    )

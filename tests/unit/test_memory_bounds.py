@@ -121,13 +121,13 @@ def test_exact_search_over_a_selection_too_big_to_keep_reads_it_in_chunks(metric
     col.insert({"id": np.arange(n), "vector": data, "n": np.arange(n) % 2})
     queries = rng.standard_normal((3, dim)).astype(np.float32)
     gathered = []
-    real = selection_mod._normalised
+    real = selection_mod.flat.ip_rows
 
     def spy(sub, metric):  # type: ignore[no-untyped-def]
         gathered.append(len(sub))
         return real(sub, metric)
 
-    monkeypatch.setattr(selection_mod, "_normalised", spy)
+    monkeypatch.setattr(selection_mod.flat, "ip_rows", spy)
     hits = col.search(queries, limit=7, filter="n == 1")
     assert gathered and max(gathered) == 700 and sum(gathered) == n // 2
     passing = np.flatnonzero(np.arange(n) % 2 == 1)
