@@ -68,8 +68,9 @@ def ip_rows(vectors: np.ndarray, metric: Metric) -> np.ndarray:
     if metric is Metric.L2:
         out = np.empty((vectors.shape[0], vectors.shape[1] + 1), dtype=np.float32)
         out[:, :-1] = vectors
-        np.einsum("ij,ij->i", vectors, vectors, out=out[:, -1])
-        np.negative(out[:, -1], out=out[:, -1])
+        # Assigned, not a ufunc's out=: numpy 2.4.6's in-place negative of this strided
+        # column gave wrong values for 3-d rows (16-byte strides).
+        out[:, -1] = -np.einsum("ij,ij->i", vectors, vectors)
         return out
     return vectors
 
@@ -80,7 +81,7 @@ def ip_queries(queries: np.ndarray, metric: Metric) -> np.ndarray:
         return normalize(queries)
     if metric is Metric.L2:
         out = np.ones((queries.shape[0], queries.shape[1] + 1), dtype=np.float32)
-        np.multiply(queries, np.float32(2.0), out=out[:, :-1])
+        out[:, :-1] = queries * np.float32(2.0)
         return out
     return queries
 
