@@ -1,6 +1,6 @@
 """What ``import vectorstore`` loads: only what the embedded store uses.
 
-lark and its parse tables (``vectorstore.expr.lalr``, ~60 ms and ~10 MB), the
+lark and its parse tables (``vectorstore.expr.lalr``, ~60-75 ms and ~4 MB), the
 Milvus backend and ``email`` (an HTTP date in a Retry-After header) load when
 first needed: filter text, a Milvus URI, such a header. Each check runs in a
 fresh interpreter, as a user's process starts.

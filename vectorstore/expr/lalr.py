@@ -1,7 +1,7 @@
 """Filter text -> lark's LALR parse tree -> ``vectorstore.expr.ast`` nodes.
 
 Imported by ``parser.parse`` when it first meets text it has not parsed: lark
-and its parse tables (~60 ms and ~10 MB) are loaded only by a process that
+and its parse tables (~60-75 ms and ~4 MB) are loaded only by a process that
 parses filter text. Trees built from the node classes (the adapters' filters)
 never need them.
 
