@@ -31,8 +31,8 @@ about ``dim + ROW_OVERHEAD`` per passing row (the dot product, plus the score's
 write and the top-k's passes over it, worth ~28 dimensions; ~76 while the top-k
 was ``np.argpartition``), when the selection cache keeps the rows' vectors
 gathered (one matrix product); gathering and normalising them first (a selection
-too big to keep) costs ``GATHER_FACTOR`` times more (7-18x measured). The graph
-costs about ``BEAM_SLOT_COST`` per slot of its beam (~1.1 us; the unit is ~0.07
+too big to keep) costs ``GATHER_FACTOR`` times more (7-20x measured). The graph
+costs about ``BEAM_SLOT_COST`` per slot of its beam (1.1-1.3 us; the unit is ~0.07
 ns). Fitted with ``python benchmarks/filtered.py --calibrate`` (``--data gmm``,
 128-d, and ``--data glove``, 50-d; 100k rows, figures in benchmarks/RESULTS.md):
 exact and the graph cost the same at ~20 % passing on the first and ~30 % on the

@@ -143,13 +143,11 @@ def smallest(key: np.ndarray, k: int) -> np.ndarray:
     smallest first, equal values by position (NaN last): int64 (q, min(k, n)).
 
     ``np.argpartition`` costs ~13 ns a value here, more than the product that
-    made the scores. So: take the smallest value of every block of positions; the
-    k-th smallest of those, ``bound``, is at least the row's k-th smallest value
-    (k blocks hold a value <= bound). The values <= bound, about k of them and at
-    most k blocks' worth, are sorted. That is a pass of ``min`` and one of ``<=``
-    over the row: 5-10x faster than argpartition from ~10k values a row, on a par
-    at 1k. Up to ``SORT_WHOLE`` values in all are sorted whole, faster still; rows
-    too short for 4k blocks take ``bound`` from argpartition.
+    made the scores. So each row gets a ``bound`` no smaller than its k-th
+    smallest value (``_bound``), and only the values <= bound, about k of them,
+    are sorted: every value tied with the k-th is among them, so ties break by
+    position. Up to ``SORT_WHOLE`` values in all are sorted whole, which is
+    faster there.
     """
     q, n = key.shape
     k = min(k, n)
@@ -157,15 +155,7 @@ def smallest(key: np.ndarray, k: int) -> np.ndarray:
         return _smallest_row(key[0], k)[None, :]
     if q * n <= SORT_WHOLE or k <= 0:
         return np.argsort(key, axis=1, kind="stable")[:, :k]
-    width = _block_width(n, k)
-    if width:
-        full = n - n % width
-        mins = key[:, :full].reshape(q, full // width, width).min(axis=2)
-        bound = np.partition(mins, k - 1, axis=1)[:, k - 1 : k]
-    else:
-        part = np.argpartition(key, k - 1, axis=1)[:, :k]
-        bound = np.take_along_axis(key, part, axis=1).max(axis=1, keepdims=True)
-    rows, cols = np.nonzero(key <= bound)  # row by row, positions ascending
+    rows, cols = np.nonzero(key <= _bound(key, k))  # row by row, positions ascending
     counts = np.bincount(rows, minlength=q)
     if counts.min() < k:  # a NaN score: sorted last, as argsort does
         return np.argsort(key, axis=1, kind="stable")[:, :k]
@@ -176,26 +166,35 @@ def smallest(key: np.ndarray, k: int) -> np.ndarray:
 
 
 def _smallest_row(row: np.ndarray, k: int) -> np.ndarray:
-    """``smallest`` of one row (n,): positions (k,)."""
-    n = row.shape[0]
-    if n <= SORT_WHOLE or k <= 0:
+    """``smallest`` of one row (n,): positions (k,). (The single query's path:
+    1-D steps, fewer calls.)"""
+    if row.shape[0] <= SORT_WHOLE or k <= 0:
         return np.argsort(row, kind="stable")[:k]
-    width = _block_width(n, k)
-    if width:
-        full = n - n % width
-        bound = np.partition(row[:full].reshape(full // width, width).min(axis=1), k - 1)[k - 1]
-    else:
-        bound = row[np.argpartition(row, k - 1)[:k]].max()
-    found = np.flatnonzero(row <= bound)
+    found = np.flatnonzero(row <= _bound(row[None, :], k)[0, 0])
     if len(found) < k:  # a NaN score: sorted last, as argsort does
         return np.argsort(row, kind="stable")[:k]
     return found[np.argsort(row[found], kind="stable")[:k]]
 
 
+def _bound(key: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``key`` (q, n), a value with at least ``k`` of the row's values
+    <= it, (q, 1): the k-th smallest of the row's block minima (k blocks each hold
+    a value under it), a pass of ``min`` over the row that is 5-10x faster than
+    argpartition from ~10k values and on a par at 1k. Rows too short for 4k
+    blocks of 16 give their own k-th smallest value."""
+    q, n = key.shape
+    width = _block_width(n, k)
+    if width:
+        full = n - n % width
+        key = key[:, :full].reshape(q, full // width, width).min(axis=2)
+    bound: np.ndarray = np.partition(key, k - 1, axis=1)[:, k - 1 : k]
+    return bound
+
+
 def _block_width(n: int, k: int) -> int:
-    """The block width for ``smallest``: a power of two from 16 to 1,024 leaving at
+    """The block width for ``_bound``: a power of two from 16 to 1,024 leaving at
     least 4k blocks in a row of ``n`` (more blocks than the k needed keeps the
-    candidates near k); 0 if the row is too short for 16."""
+    values under the bound near k); 0 if the row is too short for 16."""
     width = n // (4 * k)
     if width < 16:
         return 0
