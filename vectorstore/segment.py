@@ -512,7 +512,7 @@ class Segment:
             k=k,
             ef=ef,
             dim=queries.shape[1],
-            cached=selection is not None and selection.cacheable(self, field),
+            cached=selection is not None and selection.cacheable(self, field, metric),
         )
         if index is not None and plan.strategy is not planner.Strategy.EXACT:
             self.build_graphs()
@@ -589,7 +589,7 @@ class Segment:
         self, field: str, queries: np.ndarray, k: int, metric: Metric, selection: Selection
     ) -> tuple[np.ndarray, np.ndarray]:
         ip = flat.ip_queries(queries, metric)  # the selection keeps flat.ip_rows
-        if selection.cacheable(self, field):
+        if selection.cacheable(self, field, metric):
             vectors = selection.vectors(self, field, metric)
             found_rows, score = flat.top_k(ip, vectors, k, Metric.IP)
         else:  # too big to keep gathered: a chunk of rows in memory at a time

@@ -48,10 +48,11 @@ class Selection:
     def cached_bytes(self) -> int:
         return sum(v.nbytes for v in self._subsets.values())
 
-    def cacheable(self, seg: Segment, field: str) -> bool:
-        """Whether this selection's vectors for ``field`` are or will be kept."""
-        dim = seg.schema[field].dim or 0
-        return len(self.rows) * dim * 4 <= SUBSET_MAX_BYTES
+    def cacheable(self, seg: Segment, field: str, metric: Metric) -> bool:
+        """Whether this selection's vectors for ``field`` are or will be kept
+        (as ``flat.ip_rows`` has them: L2 rows carry their norm too)."""
+        width = (seg.schema[field].dim or 0) + (metric is Metric.L2)
+        return len(self.rows) * width * 4 <= SUBSET_MAX_BYTES
 
     def vectors(self, seg: Segment, field: str, metric: Metric) -> np.ndarray:
         """The rows' vectors as ``flat.ip_rows`` has them for ``metric``."""
@@ -60,7 +61,7 @@ class Selection:
             return found
         # Read, not gathered through the map: these rows are read once and kept.
         sub = flat.ip_rows(seg.vectors[field].take(self.rows), metric)
-        if self.cacheable(seg, field):
+        if self.cacheable(seg, field, metric):
             sub = seg.keep_subset(self, (field, metric), sub)
         return sub
 

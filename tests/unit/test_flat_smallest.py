@@ -80,6 +80,21 @@ def test_equal_distances_come_back_lowest_row_first() -> None:
             assert (np.diff(dist, axis=1)[:, [0, 1, 2, 4, 5, 6, 8]] == 0).all()
 
 
+def test_a_numpy_integer_k_is_an_int() -> None:
+    """k read from an array (np.int64) selects as the same int does, on rows long
+    enough for the block minima (n >= 64 k)."""
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((2000, 8)).astype(np.float32)
+    for q in (1, 3):
+        queries = rng.standard_normal((q, 8)).astype(np.float32)
+        want = flat.top_k(queries, vectors, 10, Metric.L2)
+        got = flat.top_k(queries, vectors, np.int64(10), Metric.L2)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        key = rng.standard_normal((q, 2000)).astype(np.float32)
+        np.testing.assert_array_equal(flat.smallest(key, np.int64(10)), _reference(key, 10))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     metric=st.sampled_from([Metric.L2, Metric.IP, Metric.COSINE]),

@@ -133,3 +133,24 @@ def test_exact_search_over_a_selection_too_big_to_keep_reads_it_in_chunks(metric
     passing = np.flatnonzero(np.arange(n) % 2 == 1)
     rows, _ = exact(queries, data[passing], metric, 7)
     assert [[h.id for h in row] for row in hits] == passing[rows].tolist()
+
+
+def test_an_l2_selection_counts_its_norm_column_against_the_limit(monkeypatch):
+    """L2 rows are kept as ``[v, -|v|^2]``: dim + 1 floats a row. A selection that
+    fits the limit at dim floats a row but not at dim + 1 is not kept under L2 (it
+    is scored a chunk at a time), and is kept under COSINE."""
+    n, dim = 4000, 16
+    monkeypatch.setattr(selection_mod, "SUBSET_MAX_BYTES", 4 * dim * 1000)  # 1,000 rows of dim
+    rng = np.random.default_rng(4)
+    data = rng.standard_normal((n, dim)).astype(np.float32)
+    for metric in ("L2", "COSINE"):
+        col = vs.connect(":memory:").create_collection(
+            "c", dimension=dim, indexes=[vs.Index("vector", "FLAT", metric)]
+        )
+        col.insert({"id": np.arange(n), "vector": data, "n": np.arange(n) % 4})
+        hits = col.search(data[:1], limit=3, filter="n == 0")  # 1,000 rows pass
+        seg = col._state.partitions["_default"][0]
+        kept = sum(s.cached_bytes for s in seg._selections.values())
+        assert kept == (0 if metric == "L2" else 1000 * dim * 4), (metric, kept)
+        assert seg._subset_bytes == kept
+        assert hits[0][0].id == 0  # (row 0 passes and is the query itself)

@@ -114,7 +114,7 @@ def top_k(
         into ``vectors``.
     """
     n = vectors.shape[0]
-    k = min(k, n)
+    k = int(min(k, n))  # (a numpy integer has no bit_length: _block_width)
     q = queries.shape[0]
     if k == 0 or q == 0:
         return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
@@ -150,7 +150,7 @@ def smallest(key: np.ndarray, k: int) -> np.ndarray:
     faster there.
     """
     q, n = key.shape
-    k = min(k, n)
+    k = int(min(k, n))  # (a numpy integer has no bit_length: _block_width)
     if q == 1:
         return _smallest_row(key[0], k)[None, :]
     if q * n <= SORT_WHOLE or k <= 0:
