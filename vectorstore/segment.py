@@ -588,11 +588,12 @@ class Segment:
     def _search_exact(
         self, field: str, queries: np.ndarray, k: int, metric: Metric, selection: Selection
     ) -> tuple[np.ndarray, np.ndarray]:
-        ip = flat.ip_queries(queries, metric)  # the selection keeps flat.ip_rows
+        centre = selection.centre(self, field, metric)  # (L2's: see flat.ip_rows)
+        ip = flat.ip_queries(queries, metric, centre)  # the selection keeps flat.ip_rows
         if selection.cacheable(self, field, metric):
             vectors = selection.vectors(self, field, metric)
             found_rows, score = flat.top_k(ip, vectors, k, Metric.IP)
         else:  # too big to keep gathered: a chunk of rows in memory at a time
             chunks = selection.vector_chunks(self, field, metric)
             found_rows, score = flat.top_k_chunked(ip, chunks, k, Metric.IP)
-        return selection.rows[found_rows], flat.ip_distances(queries, score, metric)
+        return selection.rows[found_rows], flat.ip_distances(queries, score, metric, centre)

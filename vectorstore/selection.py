@@ -35,7 +35,7 @@ class Selection:
     product.
     """
 
-    __slots__ = ("_subsets", "mask", "rows")
+    __slots__ = ("_centres", "_subsets", "mask", "rows")
 
     def __init__(self, mask: np.ndarray, rows: np.ndarray):
         self.mask = mask
@@ -43,6 +43,7 @@ class Selection:
         # by (field, metric): each metric keeps them its way, so a metric change
         # (create_index) must not reuse them
         self._subsets: dict[tuple[str, Metric], np.ndarray] = {}
+        self._centres: dict[str, np.ndarray] = {}  # by field: L2's (see centre)
 
     @property
     def cached_bytes(self) -> int:
@@ -54,13 +55,27 @@ class Selection:
         width = (seg.schema[field].dim or 0) + (metric is Metric.L2)
         return len(self.rows) * width * 4 <= SUBSET_MAX_BYTES
 
+    def centre(self, seg: Segment, field: str, metric: Metric) -> np.ndarray | None:
+        """Where ``vectors`` and ``vector_chunks`` measure L2 from (``flat.ip_rows``):
+        ``flat.centre_of`` a sample of the rows, the same for every search of this
+        selection; None for the other metrics."""
+        if metric is not Metric.L2:
+            return None
+        found = self._centres.get(field)
+        if found is None:  # (two threads may both compute it: the same value)
+            step = max(1, len(self.rows) // flat.CENTRE_SAMPLE)
+            found = flat.centre_of(seg.vectors[field].take(self.rows[::step]))
+            self._centres[field] = found
+        return found
+
     def vectors(self, seg: Segment, field: str, metric: Metric) -> np.ndarray:
         """The rows' vectors as ``flat.ip_rows`` has them for ``metric``."""
         found = self._subsets.get((field, metric))
         if found is not None:
             return found
         # Read, not gathered through the map: these rows are read once and kept.
-        sub = flat.ip_rows(seg.vectors[field].take(self.rows), metric)
+        centre = self.centre(seg, field, metric)
+        sub = flat.ip_rows(seg.vectors[field].take(self.rows), metric, centre)
         if self.cacheable(seg, field, metric):
             sub = seg.keep_subset(self, (field, metric), sub)
         return sub
@@ -70,6 +85,7 @@ class Selection:
         (for a selection too big to keep: one chunk in memory at a time)."""
         # Through the map: every search of this selection gathers them again.
         view = seg.vectors[field].view
+        centre = self.centre(seg, field, metric)
         step = max(1, CHUNK_BYTES // (4 * (seg.schema[field].dim or 1)))
         for lo in range(0, len(self.rows), step):
-            yield flat.ip_rows(view[self.rows[lo : lo + step]], metric)
+            yield flat.ip_rows(view[self.rows[lo : lo + step]], metric, centre)

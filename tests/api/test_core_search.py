@@ -110,3 +110,30 @@ def test_many_segments_equal_one(stores, data, metric):
 # ------------------------------------------------------------ search params
 # ----------------------------------------------------- index switching
 # ------------------------------------------------------------- filtered
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["rows kept", "rows in chunks"])
+def test_l2_far_from_the_origin_is_exact(kept, monkeypatch):
+    """Rows ~1e4 from the origin and ~1 apart (features nobody centred): exact
+    search (a FLAT index), with and without a filter, its rows kept gathered or
+    scored a chunk at a time, gives float64's neighbours and distances."""
+    from vectorstore import selection
+
+    if not kept:
+        monkeypatch.setattr(selection, "SUBSET_MAX_BYTES", 0)  # nothing kept: chunks
+        monkeypatch.setattr(selection, "CHUNK_BYTES", 4 * 8 * 300)  # of 300 rows
+    n, dim = 3000, 8
+    rng = np.random.default_rng(2)
+    centre = rng.normal(size=dim)
+    centre *= 1e4 / np.linalg.norm(centre)
+    data = (centre + rng.normal(size=(n, dim))).astype(np.float32)
+    queries = (centre + rng.normal(size=(5, dim))).astype(np.float32)
+    col = vs.connect(":memory:").create_collection(
+        "c", dimension=dim, indexes=[vs.Index("vector", "FLAT", "L2")]
+    )
+    col.insert({"id": np.arange(n), "vector": data, "n": np.arange(n) % 3})
+    passing = np.flatnonzero(np.arange(n) % 3 == 0)
+    for q in (queries[:1], queries):
+        assert_matches(col.search(q, limit=10), np.arange(n), q, data, "L2", 10)
+        hits = col.search(q, limit=10, filter="n == 0")
+        assert_matches(hits, passing, q, data[passing], "L2", 10)

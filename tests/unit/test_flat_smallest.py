@@ -10,6 +10,7 @@ the path taken.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -108,16 +109,18 @@ def test_a_numpy_integer_k_is_an_int() -> None:
 def test_the_inner_product_forms_rank_as_their_metric(
     metric: Metric, n: int, q: int, dim: int, scale: float, seed: int
 ) -> None:
-    """A selection keeps ``ip_rows`` and scores them with ``ip_queries``: the
-    same neighbours and distances as ``top_k`` under the metric itself."""
+    """A selection keeps ``ip_rows`` and scores them with ``ip_queries`` (L2 from
+    a centre of its rows): the same neighbours and distances as ``top_k`` under the
+    metric itself, wherever the rows are."""
     rng = np.random.default_rng(seed)
-    vectors = (rng.standard_normal((n, dim)) * scale).astype(np.float32)
-    queries = (rng.standard_normal((q, dim)) * scale).astype(np.float32)
+    offset = rng.standard_normal(dim) * 100  # (rows off the origin too)
+    vectors = ((rng.standard_normal((n, dim)) + offset) * scale).astype(np.float32)
+    queries = ((rng.standard_normal((q, dim)) + offset) * scale).astype(np.float32)
     want_rows, want = flat.top_k(queries, vectors, 10, metric)
-    rows, score = flat.top_k(
-        flat.ip_queries(queries, metric), flat.ip_rows(vectors.copy(), metric), 10, Metric.IP
-    )
-    got = flat.ip_distances(queries, score, metric)
+    c = flat.centre_of(vectors[:: max(1, n // 7)])  # (any point near the rows)
+    ip = flat.ip_queries(queries, metric, c)
+    rows, score = flat.top_k(ip, flat.ip_rows(vectors.copy(), metric, c), 10, Metric.IP)
+    got = flat.ip_distances(queries, score, metric, c)
     assert got.dtype == np.float32 and got.shape == want.shape
     tol = 1e-5 * max(1.0, float(np.abs(want).max()))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=tol)
@@ -129,3 +132,53 @@ def test_the_inner_product_forms_rank_as_their_metric(
         rtol=1e-5,
         atol=tol,
     )
+
+
+@pytest.mark.parametrize("form", ["top_k", "ip_rows"])
+def test_l2_neighbours_of_vectors_far_from_the_origin(form: str) -> None:
+    """Vectors ~1e4 from the origin and ~1 apart: the exact search's L2 neighbours
+    are float64's. (Measured from the origin, |v|^2 ~ 1e8 holds the distances ~1
+    below float32's rounding: recall@10 was 0.0 here.)"""
+    rng = np.random.default_rng(1)
+    centre = rng.standard_normal(4)
+    centre *= 1e4 / np.linalg.norm(centre)
+    vectors = (centre + rng.standard_normal((2000, 4))).astype(np.float32)
+    queries = (centre + rng.standard_normal((4, 4))).astype(np.float32)
+    diff = queries[:, None, :].astype(np.float64) - vectors[None, :, :].astype(np.float64)
+    truth = np.argsort((diff**2).sum(-1), axis=1)[:, :10]
+    if form == "top_k":
+        rows, _ = flat.top_k(queries, vectors, 10, Metric.L2)
+    else:  # as a selection keeps and scores its rows
+        c = flat.centre_of(vectors)
+        ip = flat.ip_queries(queries, Metric.L2, c)
+        rows, _ = flat.top_k(ip, flat.ip_rows(vectors, Metric.L2, c), 10, Metric.IP)
+    found = np.mean([len(set(r) & set(t)) / 10 for r, t in zip(rows, truth, strict=True)])
+    assert found >= 0.95, found
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 60), q=st.integers(1, 3), seed=st.integers(0, 999))
+def test_l2_distances_of_small_integers_are_exact(n: int, q: int, seed: int) -> None:
+    """Rows of small integers get a centre on their power-of-two grid (``centre_of``),
+    so every L2 distance comes out exactly, as it did from the origin; a centre at
+    their mean (2/3 along an axis here) made 1.0 come out 0.99999988."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.integers(-3, 4, size=(n, 4)).astype(np.float32)
+    queries = rng.integers(-3, 4, size=(q, 4)).astype(np.float32)
+    for rows_in, qs in (
+        (vectors, queries),
+        (np.float32([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 2]]), np.float32([[0, 0, 0, 1]])),
+    ):
+        rows, dist = flat.top_k(qs, rows_in, len(rows_in), Metric.L2)
+        want = ((qs[:, None, :].astype(np.float64) - rows_in[rows].astype(np.float64)) ** 2).sum(-1)
+        np.testing.assert_array_equal(dist, want)
+
+
+def test_rows_around_the_origin_are_measured_from_it() -> None:
+    """Centred rows (most embeddings) get the origin as their centre: their L2
+    distances are computed exactly as before there was one."""
+    rng = np.random.default_rng(8)
+    rows = (rng.standard_normal((3000, 16)) * 0.05).astype(np.float32)
+    assert not flat.centre_of(rows).any()
+    far = (rows + np.float32(1e4)).astype(np.float32)
+    assert np.abs(flat.centre_of(far) - 1e4).max() <= 0.05

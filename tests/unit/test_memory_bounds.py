@@ -123,9 +123,9 @@ def test_exact_search_over_a_selection_too_big_to_keep_reads_it_in_chunks(metric
     gathered = []
     real = selection_mod.flat.ip_rows
 
-    def spy(sub, metric):  # type: ignore[no-untyped-def]
+    def spy(sub, metric, centre=None):  # type: ignore[no-untyped-def]
         gathered.append(len(sub))
-        return real(sub, metric)
+        return real(sub, metric, centre)
 
     monkeypatch.setattr(selection_mod.flat, "ip_rows", spy)
     hits = col.search(queries, limit=7, filter="n == 1")
