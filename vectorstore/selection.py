@@ -86,6 +86,9 @@ class Selection:
         # Through the map: every search of this selection gathers them again.
         view = seg.vectors[field].view
         centre = self.centre(seg, field, metric)
-        step = max(1, CHUNK_BYTES // (4 * (seg.schema[field].dim or 1)))
+        dim = seg.schema[field].dim or 1
+        # L2 holds a chunk twice, gathered and then widened (ip_rows): both count
+        width = 2 * dim + 1 if metric is Metric.L2 else dim
+        step = max(1, CHUNK_BYTES // (4 * width))
         for lo in range(0, len(self.rows), step):
             yield flat.ip_rows(view[self.rows[lo : lo + step]], metric, centre)
