@@ -99,10 +99,10 @@ def ip_rows(vectors: np.ndarray, metric: Metric, centre: np.ndarray | None = Non
         rows = out[:, :-1]
         if centre is None:
             rows[...] = vectors
-        else:
+        else:  # (into the strided rows from another array: right at every width tried, 1-69)
             np.subtract(vectors, centre, out=rows)
         # Assigned, not a ufunc's out=: numpy 2.4.6's in-place negative of this strided
-        # column gave wrong values for 3-d rows (16-byte strides).
+        # column (input and output the same view) gave wrong values for 3-d rows.
         out[:, -1] = -np.einsum("ij,ij->i", rows, rows)
         return out
     return vectors
