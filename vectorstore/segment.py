@@ -596,4 +596,4 @@ class Segment:
         else:  # too big to keep gathered: a chunk of rows in memory at a time
             chunks = selection.vector_chunks(self, field, metric)
             found_rows, score = flat.top_k_chunked(ip, chunks, k, Metric.IP)
-        return selection.rows[found_rows], flat.ip_distances(queries, score, metric, centre)
+        return selection.rows[found_rows], flat.ip_distances(ip, score, metric)

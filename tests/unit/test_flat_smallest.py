@@ -120,7 +120,7 @@ def test_the_inner_product_forms_rank_as_their_metric(
     c = flat.centre_of(vectors[:: max(1, n // 7)])  # (any point near the rows)
     ip = flat.ip_queries(queries, metric, c)
     rows, score = flat.top_k(ip, flat.ip_rows(vectors.copy(), metric, c), 10, Metric.IP)
-    got = flat.ip_distances(queries, score, metric, c)
+    got = flat.ip_distances(ip, score, metric)
     assert got.dtype == np.float32 and got.shape == want.shape
     tol = 1e-5 * max(1.0, float(np.abs(want).max()))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=tol)

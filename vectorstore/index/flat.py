@@ -23,6 +23,7 @@ _ONE_THREAD_FLOATS = 8 * 1024 * 1024
 # slower past it (a stable sort of 1,000 scores took 12-48 us, by their order).
 SORT_WHOLE = 128
 CENTRE_SAMPLE = 1024  # rows sampled for an L2 centre (ip_rows)
+_QUARTER = np.array(0.25, dtype=np.float32)  # a 0-d array: numpy's cheapest operand
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
@@ -36,8 +37,8 @@ def scores(queries: np.ndarray, vectors: np.ndarray, metric: Metric) -> np.ndarr
     """The (q, n) matrix of Milvus distances between queries and vectors."""
     if metric is Metric.L2:  # as a selection scores its rows (ip_rows), from their centre
         c = centre_of(vectors)
-        product = _product(ip_queries(queries, metric, c), ip_rows(vectors, metric, c))
-        return ip_distances(queries, product, metric, c)
+        ip = ip_queries(queries, metric, c)
+        return ip_distances(ip, _product(ip, ip_rows(vectors, metric, c)), metric)
     if metric is Metric.COSINE:
         queries, vectors = normalize(queries), normalize(vectors)
     return _product(queries, vectors)
@@ -78,10 +79,10 @@ def centre_of(vectors: np.ndarray) -> np.ndarray:
 def ip_rows(vectors: np.ndarray, metric: Metric, centre: np.ndarray | None = None) -> np.ndarray:
     """Rows an inner product ranks as ``metric`` does (``ip_queries``): COSINE
     normalised (in place: pass a copy), IP as they are, and L2 measured from
-    ``centre`` (the origin if None) with their squared norm appended: ``[v - c,
-    -|v - c|^2]``, whose product with ``ip_queries`` is |q - c|^2 minus the
-    distance. A selection keeps its rows this way, so its L2 norms are not summed
-    again on every search.
+    ``centre`` (required for L2: ``centre_of`` the rows) with their squared norm
+    appended: ``[v - c, -|v - c|^2]``, whose product with ``ip_queries`` is
+    |q - c|^2 minus the distance. A selection keeps its rows this way, so its L2
+    norms are not summed again on every search.
 
     The centre is what keeps L2 exact: float32 holds |v|^2 to ~7 digits, so rows
     1e4 from the origin and 1 apart lose their distances to rounding when measured
@@ -94,13 +95,12 @@ def ip_rows(vectors: np.ndarray, metric: Metric, centre: np.ndarray | None = Non
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1), np.float32(1e-30))[:, None]
         return vectors
     if metric is Metric.L2:
+        assert centre is not None, "L2 measures from the rows' centre (centre_of)"
         dtype = np.result_type(vectors.dtype, np.float32)
         out = np.empty((vectors.shape[0], vectors.shape[1] + 1), dtype=dtype)
         rows = out[:, :-1]
-        if centre is None:
-            rows[...] = vectors
-        else:  # (into the strided rows from another array: right at every width tried, 1-69)
-            np.subtract(vectors, centre, out=rows)
+        # (into the strided rows from another array: right at every width tried, 1-69)
+        np.subtract(vectors, centre, out=rows)
         # Assigned, not a ufunc's out=: numpy 2.4.6's in-place negative of this strided
         # column (input and output the same view) gave wrong values for 3-d rows.
         out[:, -1] = -np.einsum("ij,ij->i", rows, rows)
@@ -110,26 +110,26 @@ def ip_rows(vectors: np.ndarray, metric: Metric, centre: np.ndarray | None = Non
 
 def ip_queries(queries: np.ndarray, metric: Metric, centre: np.ndarray | None = None) -> np.ndarray:
     """The queries to score ``ip_rows`` with: normalised, as they are, or for L2
-    ``[2 (q - c), 1]`` (``centre``: the rows' own)."""
+    ``[2 (q - c), 1]`` (``centre``: the rows' own, required)."""
     if metric is Metric.COSINE:
         return normalize(queries)
     if metric is Metric.L2:
+        assert centre is not None, "L2 measures from the rows' centre (centre_of)"
         dtype = np.result_type(queries.dtype, np.float32)
         out = np.ones((queries.shape[0], queries.shape[1] + 1), dtype=dtype)
-        out[:, :-1] = (queries if centre is None else queries - centre) * dtype.type(2.0)
+        out[:, :-1] = (queries - centre) * dtype.type(2.0)
         return out
     return queries
 
 
-def ip_distances(
-    queries: np.ndarray, scores: np.ndarray, metric: Metric, centre: np.ndarray | None = None
-) -> np.ndarray:
-    """Milvus distances from the scores of ``ip_queries`` on ``ip_rows`` (the same
-    ``centre``)."""
+def ip_distances(ip: np.ndarray, scores: np.ndarray, metric: Metric) -> np.ndarray:
+    """Milvus distances from the ``scores`` of the queries ``ip`` (``ip_queries``)
+    on ``ip_rows``. For L2, |q - c|^2 is read from ``ip`` itself: a quarter of
+    |2 (q - c)|^2, exact (powers of two scale without rounding)."""
     if metric is not Metric.L2:
         return scores
-    diff = queries if centre is None else queries - centre
-    sq = np.einsum("ij,ij->i", diff, diff)[:, None]
+    half = ip[:, :-1]
+    sq = np.einsum("ij,ij->i", half, half)[:, None] * _QUARTER
     dist: np.ndarray = np.maximum(sq - scores, np.float32(0.0))
     return dist
 
